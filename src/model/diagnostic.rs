@@ -1,0 +1,180 @@
+//! Diagnostics as every layer produces them: a stable code, a severity, a byte range and a
+//! message a user can act on. Editor and CLI types are made from these at the edges.
+
+use crate::syntax::text::Span;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Blocks running the workflow.
+    Error,
+    /// Worth fixing; the workflow may still run.
+    Warning,
+    /// Information.
+    Info,
+}
+
+impl Severity {
+    /// The lowercase name, as `check --format json` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Every diagnostic code stepwise emits; the strings are stable API for users and tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// The YAML does not parse.
+    YamlSyntax,
+    /// A key that is not allowed at its level.
+    UnknownKey,
+    /// A value of the wrong type.
+    WrongType,
+    /// A required key is missing.
+    MissingField,
+    /// A value of the right type that is not allowed (bad step ID, version 2, …).
+    InvalidValue,
+    /// A key given twice in one mapping.
+    DuplicateKey,
+    /// A prompt or `for_each` expression that is not valid MiniJinja.
+    TemplateSyntax,
+    /// A provider ID that no built-in or configured provider has.
+    UnknownProvider,
+    /// A model the provider's catalog does not list (catalogs lag, so a warning).
+    UnknownModel,
+    /// A persona ID that is neither inline nor in the library.
+    UnknownPersona,
+    /// Two steps with one ID.
+    DuplicateStepId,
+    /// A template or `needs` names a missing step or input.
+    UnknownReference,
+    /// Steps that depend on each other in a loop.
+    DependencyCycle,
+    /// A step resolves to no provider at all.
+    NoProvider,
+    /// The provider's key is not set.
+    ProviderUnavailable,
+    /// An API key pasted into the document.
+    SecretInDocument,
+    /// `stepwise.toml` or a persona file is broken.
+    InvalidConfig,
+    /// The step failed in its last run.
+    StepFailed,
+}
+
+impl Code {
+    /// The stable string form, e.g. `unknown-provider`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "yaml-syntax",
+            Code::UnknownKey => "unknown-key",
+            Code::WrongType => "wrong-type",
+            Code::MissingField => "missing-field",
+            Code::InvalidValue => "invalid-value",
+            Code::DuplicateKey => "duplicate-key",
+            Code::TemplateSyntax => "template-syntax",
+            Code::UnknownProvider => "unknown-provider",
+            Code::UnknownModel => "unknown-model",
+            Code::UnknownPersona => "unknown-persona",
+            Code::DuplicateStepId => "duplicate-step-id",
+            Code::UnknownReference => "unknown-reference",
+            Code::DependencyCycle => "dependency-cycle",
+            Code::NoProvider => "no-provider",
+            Code::ProviderUnavailable => "provider-unavailable",
+            Code::SecretInDocument => "secret-in-document",
+            Code::InvalidConfig => "invalid-config",
+            Code::StepFailed => "step-failed",
+        }
+    }
+
+    /// The severity this code always has.
+    pub fn severity(self) -> Severity {
+        match self {
+            Code::UnknownModel | Code::ProviderUnavailable => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// A place and a note that explains a diagnostic (e.g. the first definition of a duplicate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Related {
+    /// Where.
+    pub span: Span,
+    /// What is there.
+    pub message: String,
+}
+
+/// One problem in a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// Stable code.
+    pub code: Code,
+    /// Severity (from the code unless overridden).
+    pub severity: Severity,
+    /// Where, in bytes.
+    pub span: Span,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// Other places involved.
+    pub related: Vec<Related>,
+    /// Replacement candidates, nearest first, for quick fixes ("did you mean").
+    pub suggestions: Vec<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with the code's own severity.
+    pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            span,
+            message: message.into(),
+            related: Vec::new(),
+            suggestions: Vec::new(),
+        }
+    }
+
+    /// Adds a related place.
+    pub fn with_related(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.related.push(Related {
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// Adds replacement candidates.
+    pub fn with_suggestions(mut self, suggestions: Vec<String>) -> Diagnostic {
+        self.suggestions = suggestions;
+        self
+    }
+}
+
+/// The candidates closest to `word` (Jaro-Winkler, like cargo's "did you mean"), best first.
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+/// " (did you mean `x`?)" or nothing.
+pub fn did_you_mean(suggestions: &[String]) -> String {
+    match suggestions.first() {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,14 @@
+//! The typed workflow and everything it is resolved against: configuration, personas, the
+//! provider catalog and the resolution rules. May read files; never talks to the network.
+
+pub mod catalog;
+pub mod config;
+pub mod diagnostic;
+pub mod health;
+pub mod persona;
+pub mod resolve;
+pub mod schema;
+pub mod secrets;
+pub mod template;
+pub mod workflow;
+pub mod workspace;

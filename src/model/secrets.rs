@@ -1,0 +1,98 @@
+//! API keys pasted where they must not be: found by their vendors' published prefixes, and
+//! redacted from any text stepwise shows or stores.
+
+/// A key-like token found in some text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundSecret {
+    /// Byte range of the token.
+    pub start: usize,
+    /// End of the token (exclusive).
+    pub end: usize,
+    /// Whose key it looks like.
+    pub vendor: &'static str,
+    /// The environment variable the key belongs in.
+    pub env_var: &'static str,
+}
+
+/// Known key shapes: prefix, minimum length of the rest, vendor, variable.
+const PATTERNS: &[(&str, usize, &str, &str)] = &[
+    ("sk-ant-", 20, "Anthropic", "ANTHROPIC_API_KEY"),
+    ("sk-proj-", 20, "OpenAI", "OPENAI_API_KEY"),
+    ("sk-svcacct-", 20, "OpenAI", "OPENAI_API_KEY"),
+    ("sk-or-v1-", 20, "OpenRouter", "OPENROUTER_API_KEY"),
+    ("sk-", 32, "OpenAI", "OPENAI_API_KEY"),
+    ("AIza", 35, "Google", "GEMINI_API_KEY"),
+    ("gsk_", 20, "Groq", "GROQ_API_KEY"),
+    ("xai-", 20, "xAI", "XAI_API_KEY"),
+    ("pplx-", 20, "Perplexity", "PERPLEXITY_API_KEY"),
+    ("hf_", 30, "Hugging Face", "HF_TOKEN"),
+    ("r8_", 30, "Replicate", "REPLICATE_API_TOKEN"),
+];
+
+fn is_key_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Every key-like token in `text`.
+pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_token = i == 0 || !is_key_char(bytes[i - 1]);
+        if !starts_token || !matches!(bytes[i], b's' | b'A' | b'g' | b'x' | b'p' | b'h' | b'r') {
+            i += 1;
+            continue;
+        }
+        let end = i + bytes[i..].iter().take_while(|&&b| is_key_char(b)).count();
+        let token = &text[i..end];
+        let hit = PATTERNS.iter().find(|(prefix, min, ..)| {
+            token.starts_with(prefix)
+                && token.len() - prefix.len() >= *min
+                && token.bytes().any(|b| b.is_ascii_digit())
+                && token.bytes().any(|b| b.is_ascii_uppercase())
+        });
+        if let Some((_, _, vendor, env_var)) = hit {
+            found.push(FoundSecret {
+                start: i,
+                end,
+                vendor,
+                env_var,
+            });
+        }
+        i = end.max(i + 1);
+    }
+    found
+}
+
+/// `text` with every key-like token replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let found = find_secrets(text);
+    if found.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for s in found {
+        out.push_str(&text[last..s.start]);
+        out.push_str("***");
+        last = s.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_vendor_keys_but_not_words() {
+        let text = "a: sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv0123456789\nb: sk-learning-is-fun\nc: AIzaSyA1234567890abcdefghijklmnopqrstuv\n";
+        let found = find_secrets(text);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].vendor, "Anthropic");
+        assert_eq!(found[1].env_var, "GEMINI_API_KEY");
+        assert!(!redact(text).contains("sk-ant-api03"));
+    }
+}

@@ -1,0 +1,317 @@
+//! Prompt templates and `for_each` expressions: MiniJinja syntax checked, and references to
+//! `inputs.*`, `steps.*`, `item` and `index` found with their document spans — exact inside
+//! plain, quoted and literal scalars, the whole scalar where folding or escapes hide the mapping.
+
+use minijinja::machinery::{self, Token};
+use minijinja::syntax::SyntaxConfig;
+
+use crate::syntax::text::Span;
+use crate::syntax::yaml::{Node, Style};
+
+/// What a template reference points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    /// `inputs.NAME`.
+    Input,
+    /// `steps.ID` (with `.output` or `.outputs`).
+    Step,
+    /// `item`, the current fan-out item.
+    Item,
+    /// `index`, the current fan-out index.
+    Index,
+}
+
+/// One reference found in a template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateRef {
+    /// What it points at.
+    pub kind: RefKind,
+    /// The input name or step ID (empty for `item`/`index`).
+    pub name: String,
+    /// The field after the name (`output`, `outputs`), if any.
+    pub field: Option<String>,
+    /// Document span of the name (or of `item`/`index`); the whole scalar if `exact` is false.
+    pub name_span: Span,
+    /// Document span of the whole reference, e.g. `steps.a.output`.
+    pub span: Span,
+    /// Whether the spans are exact.
+    pub exact: bool,
+}
+
+/// A template syntax error, placed in the document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    /// MiniJinja's message.
+    pub message: String,
+    /// Where in the document.
+    pub span: Span,
+}
+
+/// A prompt or `for_each` expression with what analysis needs of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// The template text (the scalar's value).
+    pub source: String,
+    /// The scalar's span in the document.
+    pub span: Span,
+    /// References, in order.
+    pub refs: Vec<TemplateRef>,
+    /// The syntax error, if any.
+    pub error: Option<TemplateError>,
+}
+
+/// Whether a template is a whole template or a bare expression (`for_each`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// A prompt: text with `{{ }}` and `{% %}` blocks.
+    Prompt,
+    /// An expression, as in `for_each`.
+    Expression,
+}
+
+/// Maps byte offsets in a scalar's value to byte offsets in the document.
+enum SourceMap {
+    /// Value offset + start (single-line plain or quoted without escapes).
+    Direct(usize),
+    /// Literal block: document offset of each value line's first byte.
+    Lines(Vec<usize>),
+    /// Find the k-th occurrence of the same text in the scalar's source.
+    Occurrence,
+}
+
+impl SourceMap {
+    fn build(text: &str, node: &Node) -> SourceMap {
+        let Some(scalar) = node.as_scalar() else {
+            return SourceMap::Occurrence;
+        };
+        let src = &text[node.span.start..node.span.end];
+        match scalar.style {
+            Style::Plain if !src.contains('\n') && src == scalar.value => {
+                SourceMap::Direct(node.span.start)
+            }
+            Style::SingleQuoted | Style::DoubleQuoted
+                if !src.contains('\n')
+                    && src.len() >= 2
+                    && src[1..src.len() - 1] == scalar.value =>
+            {
+                SourceMap::Direct(node.span.start + 1)
+            }
+            Style::Literal => {
+                literal_lines(text, node.span, &scalar.value).unwrap_or(SourceMap::Occurrence)
+            }
+            _ => SourceMap::Occurrence,
+        }
+    }
+
+    /// Maps value range `start..end` (whose text is `needle`, the `k`-th occurrence in
+    /// `value`) into the document, or `None` when that cannot be done exactly.
+    fn map(
+        &self,
+        text: &str,
+        scalar_span: Span,
+        value: &str,
+        start: usize,
+        end: usize,
+    ) -> Option<Span> {
+        match self {
+            SourceMap::Direct(base) => Some(Span::new(base + start, base + end)),
+            SourceMap::Lines(starts) => {
+                let line = value[..start].matches('\n').count();
+                let line_start_in_value = value[..start].rfind('\n').map_or(0, |i| i + 1);
+                let doc_line = *starts.get(line)?;
+                let s = doc_line + (start - line_start_in_value);
+                let span = Span::new(s, s + (end - start));
+                if text.get(span.start..span.end) == value.get(start..end) {
+                    Some(span)
+                } else {
+                    SourceMap::Occurrence.map(text, scalar_span, value, start, end)
+                }
+            }
+            SourceMap::Occurrence => {
+                let needle = &value[start..end];
+                if needle.is_empty() {
+                    return None;
+                }
+                let k = value[..start].matches(needle).count();
+                let src = &text[scalar_span.start..scalar_span.end];
+                if src.matches(needle).count() != value.matches(needle).count() {
+                    return None;
+                }
+                let (offset, _) = src.match_indices(needle).nth(k)?;
+                let s = scalar_span.start + offset;
+                Some(Span::new(s, s + needle.len()))
+            }
+        }
+    }
+}
+
+/// For a `|` block scalar (whose span starts at its first content character): where each
+/// line of its value starts in the document.
+fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = span.start - line_start;
+    let mut starts = Vec::new();
+    let mut offset = line_start;
+    for (line, _) in text[line_start..].split('\n').zip(value.split('\n')) {
+        starts.push(offset + indent.min(line.len()));
+        offset += line.len() + 1;
+    }
+    Some(SourceMap::Lines(starts))
+}
+
+impl Template {
+    /// Analyses the scalar `node` of document `text` as a template of `kind`.
+    pub fn from_node(text: &str, node: &Node, kind: TemplateKind) -> Template {
+        let value = node
+            .as_scalar()
+            .map(|s| s.value.clone())
+            .unwrap_or_default();
+        let map = SourceMap::build(text, node);
+        let mut template = Template {
+            source: value.clone(),
+            span: node.span,
+            refs: Vec::new(),
+            error: None,
+        };
+        let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
+        let checked = match kind {
+            TemplateKind::Prompt => {
+                machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ())
+            }
+            TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
+        };
+        if let Err(err) = checked {
+            let span = err
+                .range()
+                .and_then(|r| place(r.start.min(value.len()), r.end.min(value.len())))
+                .filter(|s| !s.is_empty() || value.is_empty())
+                .unwrap_or(node.span);
+            template.error = Some(TemplateError {
+                message: err.detail().unwrap_or("invalid template").to_string(),
+                span,
+            });
+        }
+        let tokens: Vec<(Token<'_>, usize, usize)> = machinery::tokenize(
+            &value,
+            kind == TemplateKind::Expression,
+            SyntaxConfig::default(),
+        )
+        .map_while(Result::ok)
+        .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+        .collect();
+        for (i, (tok, start, end)) in tokens.iter().enumerate() {
+            let Token::Ident(ident) = tok else { continue };
+            if i > 0 && matches!(tokens[i - 1].0, Token::Dot) {
+                continue;
+            }
+            let kind = match *ident {
+                "inputs" => RefKind::Input,
+                "steps" => RefKind::Step,
+                "item" => RefKind::Item,
+                "index" => RefKind::Index,
+                _ => continue,
+            };
+            let (name, name_range, mut last_end) = match kind {
+                RefKind::Item | RefKind::Index => (String::new(), (*start, *end), *end),
+                _ => match (tokens.get(i + 1), tokens.get(i + 2)) {
+                    (Some((Token::Dot, ..)), Some((Token::Ident(n), s, e))) => {
+                        ((*n).to_string(), (*s, *e), *e)
+                    }
+                    (Some((Token::BracketOpen, ..)), Some((Token::Str(n), s, e))) => (
+                        (*n).to_string(),
+                        (*s + 1, e.saturating_sub(1).max(*s + 1)),
+                        *e + 1,
+                    ),
+                    _ => continue,
+                },
+            };
+            let mut field = None;
+            if kind == RefKind::Step
+                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) =
+                    (tokens.get(i + 3), tokens.get(i + 4))
+            {
+                field = Some((*f).to_string());
+                last_end = *e;
+            }
+            let last_end = last_end.min(value.len());
+            let exact = place(name_range.0, name_range.1).zip(place(*start, last_end));
+            let (name_span, span, exact) = match exact {
+                Some((n, s)) => (n, s, true),
+                None => (node.span, node.span, false),
+            };
+            template.refs.push(TemplateRef {
+                kind,
+                name,
+                field,
+                name_span,
+                span,
+                exact,
+            });
+        }
+        template
+    }
+
+    /// IDs of the steps this template references.
+    pub fn step_refs(&self) -> impl Iterator<Item = &TemplateRef> {
+        self.refs.iter().filter(|r| r.kind == RefKind::Step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::yaml;
+
+    fn template_of(text: &str, kind: TemplateKind) -> Template {
+        let root = yaml::parse(text).root.unwrap();
+        let node = &root.as_map().unwrap()[0].value;
+        Template::from_node(text, node, kind)
+    }
+
+    fn slice(text: &str, span: Span) -> &str {
+        &text[span.start..span.end]
+    }
+
+    #[test]
+    fn refs_in_literal_blocks_are_exact() {
+        let text = "prompt: |\n  Say 😀 {{ inputs.product }}\n\n  and {{ steps.sum.output }}\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        assert_eq!(t.refs.len(), 2);
+        assert!(t.refs.iter().all(|r| r.exact));
+        assert_eq!(slice(text, t.refs[0].name_span), "product");
+        assert_eq!(slice(text, t.refs[1].span), "steps.sum.output");
+        assert_eq!(t.refs[1].field.as_deref(), Some("output"));
+    }
+
+    #[test]
+    fn refs_in_plain_scalars_are_exact() {
+        let text = "prompt: Ideas for {{ item }} from {{ steps.a.outputs }}\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        assert_eq!(slice(text, t.refs[0].span), "item");
+        assert_eq!(slice(text, t.refs[1].name_span), "a");
+    }
+
+    #[test]
+    fn escapes_fall_back_to_the_whole_scalar() {
+        let text = "prompt: \"\\u0041 {{ steps.a.output }} {{ steps.a.output }}\\n\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        assert_eq!(t.refs.len(), 2);
+        assert_eq!(slice(text, t.refs[1].name_span), "a");
+    }
+
+    #[test]
+    fn syntax_errors_point_into_the_block() {
+        let text = "prompt: |\n  fine\n  {{ steps.a.output \n";
+        let t = template_of(text, TemplateKind::Prompt);
+        let err = t.error.unwrap();
+        assert!(err.span.start > text.find("fine").unwrap(), "{err:?}");
+    }
+
+    #[test]
+    fn expressions_are_checked_as_expressions() {
+        let text = "for_each: steps.summarize.output | lines\n";
+        let t = template_of(text, TemplateKind::Expression);
+        assert!(t.error.is_none());
+        assert_eq!(slice(text, t.refs[0].name_span), "summarize");
+    }
+}

@@ -1,0 +1,4 @@
+//! Text, positions and YAML with spans: the layer every other one reads documents through.
+
+pub mod text;
+pub mod yaml;

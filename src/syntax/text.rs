@@ -1,0 +1,327 @@
+//! Document text and positions: the one place that converts between byte offsets and
+//! editor positions (UTF-8 or UTF-16 columns), so every layer above speaks byte offsets.
+
+use std::sync::Arc;
+
+use ropey::Rope;
+
+/// A byte range in a document. Copyable, unlike `Range<usize>`, so it can sit in every model node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Span {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from `start` to `end` (byte offsets).
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// An empty span at `offset`, for things that are missing at a place.
+    pub fn empty(offset: usize) -> Span {
+        Span::new(offset, offset)
+    }
+
+    /// Whether `offset` lies inside the span or touches its end (a cursor right after a word).
+    pub fn touches(&self, offset: usize) -> bool {
+        self.start <= offset && offset <= self.end
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the span covers no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// How an editor counts columns: LSP defaults to UTF-16 code units; clients may offer UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PositionEncoding {
+    /// Columns in bytes.
+    Utf8,
+    /// Columns in UTF-16 code units (the LSP default).
+    #[default]
+    Utf16,
+}
+
+/// A zero-based line and column, columns counted in some [`PositionEncoding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct LineCol {
+    /// Zero-based line.
+    pub line: u32,
+    /// Zero-based column in the encoding's units.
+    pub col: u32,
+}
+
+/// Line starts of an immutable text, for converting offsets of a snapshot to positions and back.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    text: Arc<str>,
+    line_starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes `text`; O(n) once per snapshot.
+    pub fn new(text: Arc<str>) -> LineIndex {
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr_newlines(&text));
+        LineIndex { text, line_starts }
+    }
+
+    /// The indexed text.
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    /// Number of lines (a trailing newline starts an empty last line).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// Byte offset where `line` starts, or the text's end for lines past it.
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len())
+    }
+
+    /// Byte offset of the end of `line`, excluding its line break.
+    pub fn line_end(&self, line: usize) -> usize {
+        let next = self.line_start(line + 1);
+        let bytes = self.text.as_bytes();
+        let mut end = next;
+        if end > self.line_start(line) && end <= bytes.len() && line + 1 < self.line_starts.len() {
+            end -= 1;
+            if end > self.line_start(line) && bytes[end - 1] == b'\r' {
+                end -= 1;
+            }
+        }
+        end
+    }
+
+    /// The zero-based line containing byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset) - 1
+    }
+
+    /// The position of byte `offset` (clamped to the text and to a char boundary).
+    pub fn position(&self, offset: usize, encoding: PositionEncoding) -> LineCol {
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let line = self.line_of(offset);
+        let start = self.line_starts[line];
+        let segment = &self.text[start..offset];
+        let col = match encoding {
+            PositionEncoding::Utf8 => segment.len(),
+            PositionEncoding::Utf16 => segment.encode_utf16().count(),
+        };
+        LineCol {
+            line: line as u32,
+            col: col as u32,
+        }
+    }
+
+    /// The byte offset of a position; columns past the line's end clamp to it, as LSP requires.
+    pub fn offset(&self, pos: LineCol, encoding: PositionEncoding) -> usize {
+        let line = pos.line as usize;
+        if line >= self.line_starts.len() {
+            return self.text.len();
+        }
+        let start = self.line_starts[line];
+        let end = self.line_end(line);
+        column_to_offset(&self.text[start..end], pos.col as usize, encoding) + start
+    }
+
+    /// The text of `line` without its line break.
+    pub fn line_text(&self, line: usize) -> &str {
+        &self.text[self.line_start(line)..self.line_end(line)]
+    }
+
+    /// The char index of byte `offset` (for callers that count chars, like diff tools).
+    pub fn char_index(&self, offset: usize) -> usize {
+        self.text[..floor_char_boundary(&self.text, offset.min(self.text.len()))]
+            .chars()
+            .count()
+    }
+}
+
+fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+/// Converts a column within one line to a byte offset within that line, clamping to its end.
+fn column_to_offset(line: &str, col: usize, encoding: PositionEncoding) -> usize {
+    match encoding {
+        PositionEncoding::Utf8 => floor_char_boundary(line, col.min(line.len())),
+        PositionEncoding::Utf16 => {
+            let mut units = 0;
+            for (i, ch) in line.char_indices() {
+                if units >= col {
+                    return i;
+                }
+                units += ch.len_utf16();
+                if units > col {
+                    // Inside a surrogate pair: LSP says round down to the char's start.
+                    return i;
+                }
+            }
+            line.len()
+        }
+    }
+}
+
+/// The largest char boundary at or below `offset`.
+pub fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// An edit as an editor sends it: a range in positions (or the whole text) and the new text.
+#[derive(Debug, Clone)]
+pub struct TextEdit {
+    /// The replaced range; `None` replaces the whole document.
+    pub range: Option<(LineCol, LineCol)>,
+    /// The inserted text.
+    pub text: String,
+}
+
+/// A document's live text: a rope, so each keystroke's edit costs O(log n), not a full copy.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentText {
+    rope: Rope,
+}
+
+impl DocumentText {
+    /// A document holding `text`.
+    pub fn new(text: &str) -> DocumentText {
+        DocumentText {
+            rope: Rope::from_str(text),
+        }
+    }
+
+    /// Applies one edit; positions are clamped, as LSP clients may send ranges past the end.
+    pub fn apply(&mut self, edit: &TextEdit, encoding: PositionEncoding) {
+        match edit.range {
+            None => self.rope = Rope::from_str(&edit.text),
+            Some((start, end)) => {
+                let start = self.char_of(start, encoding);
+                let end = self.char_of(end, encoding).max(start);
+                self.rope.remove(start..end);
+                self.rope.insert(start, &edit.text);
+            }
+        }
+    }
+
+    /// The char index of a position in the current text.
+    fn char_of(&self, pos: LineCol, encoding: PositionEncoding) -> usize {
+        let line = pos.line as usize;
+        if line >= self.rope.len_lines() {
+            return self.rope.len_chars();
+        }
+        let line_start = self.rope.line_to_char(line);
+        let slice = self.rope.line(line);
+        let mut len = slice.len_chars();
+        // Columns never reach into the line break.
+        while len > 0 && matches!(slice.char(len - 1), '\n' | '\r') {
+            len -= 1;
+        }
+        let col = pos.col as usize;
+        let within = match encoding {
+            PositionEncoding::Utf8 => {
+                let bytes = slice.slice(..len).len_bytes();
+                slice.byte_to_char(col.min(bytes))
+            }
+            PositionEncoding::Utf16 => {
+                let units = slice.slice(..len).len_utf16_cu();
+                slice.utf16_cu_to_char(col.min(units))
+            }
+        };
+        line_start + within.min(len)
+    }
+
+    /// The whole text, for a new analysis snapshot.
+    pub fn to_arc_str(&self) -> Arc<str> {
+        Arc::from(self.rope.to_string())
+    }
+
+    /// Length in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.rope.len_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(text: &str) -> LineIndex {
+        LineIndex::new(Arc::from(text))
+    }
+
+    #[test]
+    fn utf16_columns_count_surrogate_pairs() {
+        let idx = index("a: 😀x\n");
+        let x = "a: 😀".len();
+        assert_eq!(
+            idx.position(x, PositionEncoding::Utf16),
+            LineCol { line: 0, col: 5 }
+        );
+        assert_eq!(
+            idx.position(x, PositionEncoding::Utf8),
+            LineCol { line: 0, col: 7 }
+        );
+        assert_eq!(
+            idx.offset(LineCol { line: 0, col: 5 }, PositionEncoding::Utf16),
+            x
+        );
+    }
+
+    #[test]
+    fn cjk_columns_are_one_unit_each_in_utf16() {
+        let idx = index("p: 日本語z");
+        let z = "p: 日本語".len();
+        assert_eq!(idx.position(z, PositionEncoding::Utf16).col, 6);
+        assert_eq!(
+            idx.offset(LineCol { line: 0, col: 6 }, PositionEncoding::Utf16),
+            z
+        );
+    }
+
+    #[test]
+    fn columns_past_line_end_clamp_before_the_line_break() {
+        let idx = index("ab\r\ncd\n");
+        assert_eq!(
+            idx.offset(LineCol { line: 0, col: 99 }, PositionEncoding::Utf16),
+            2
+        );
+        assert_eq!(
+            idx.offset(LineCol { line: 9, col: 0 }, PositionEncoding::Utf16),
+            7
+        );
+    }
+
+    #[test]
+    fn rope_edits_use_utf16_positions() {
+        let mut doc = DocumentText::new("x: 😀\ny: 1\n");
+        doc.apply(
+            &TextEdit {
+                range: Some((LineCol { line: 0, col: 5 }, LineCol { line: 0, col: 5 })),
+                text: "!".into(),
+            },
+            PositionEncoding::Utf16,
+        );
+        assert_eq!(&*doc.to_arc_str(), "x: 😀!\ny: 1\n");
+    }
+}
