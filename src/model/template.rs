@@ -86,33 +86,20 @@ impl SourceMap {
         };
         let src = &text[node.span.start..node.span.end];
         match scalar.style {
-            Style::Plain if !src.contains('\n') && src == scalar.value => {
-                SourceMap::Direct(node.span.start)
-            }
+            Style::Plain if !src.contains('\n') && src == scalar.value => SourceMap::Direct(node.span.start),
             Style::SingleQuoted | Style::DoubleQuoted
-                if !src.contains('\n')
-                    && src.len() >= 2
-                    && src[1..src.len() - 1] == scalar.value =>
+                if !src.contains('\n') && src.len() >= 2 && src[1..src.len() - 1] == scalar.value =>
             {
                 SourceMap::Direct(node.span.start + 1)
             }
-            Style::Literal => {
-                literal_lines(text, node.span, &scalar.value).unwrap_or(SourceMap::Occurrence)
-            }
+            Style::Literal => literal_lines(text, node.span, &scalar.value).unwrap_or(SourceMap::Occurrence),
             _ => SourceMap::Occurrence,
         }
     }
 
     /// Maps value range `start..end` (whose text is `needle`, the `k`-th occurrence in
     /// `value`) into the document, or `None` when that cannot be done exactly.
-    fn map(
-        &self,
-        text: &str,
-        scalar_span: Span,
-        value: &str,
-        start: usize,
-        end: usize,
-    ) -> Option<Span> {
+    fn map(&self, text: &str, scalar_span: Span, value: &str, start: usize, end: usize) -> Option<Span> {
         match self {
             SourceMap::Direct(base) => Some(Span::new(base + start, base + end)),
             SourceMap::Lines(starts) => {
@@ -162,10 +149,7 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
 impl Template {
     /// Analyses the scalar `node` of document `text` as a template of `kind`.
     pub fn from_node(text: &str, node: &Node, kind: TemplateKind) -> Template {
-        let value = node
-            .as_scalar()
-            .map(|s| s.value.clone())
-            .unwrap_or_default();
+        let value = node.as_scalar().map(|s| s.value.clone()).unwrap_or_default();
         let map = SourceMap::build(text, node);
         let mut template = Template {
             source: value.clone(),
@@ -175,9 +159,7 @@ impl Template {
         };
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
         let checked = match kind {
-            TemplateKind::Prompt => {
-                machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ())
-            }
+            TemplateKind::Prompt => machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ()),
             TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
         };
         if let Err(err) = checked {
@@ -191,14 +173,11 @@ impl Template {
                 span,
             });
         }
-        let tokens: Vec<(Token<'_>, usize, usize)> = machinery::tokenize(
-            &value,
-            kind == TemplateKind::Expression,
-            SyntaxConfig::default(),
-        )
-        .map_while(Result::ok)
-        .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
-        .collect();
+        let tokens: Vec<(Token<'_>, usize, usize)> =
+            machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
+                .map_while(Result::ok)
+                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+                .collect();
         for (i, (tok, start, end)) in tokens.iter().enumerate() {
             let Token::Ident(ident) = tok else { continue };
             if i > 0 && matches!(tokens[i - 1].0, Token::Dot) {
@@ -214,21 +193,16 @@ impl Template {
             let (name, name_range, mut last_end) = match kind {
                 RefKind::Item | RefKind::Index => (String::new(), (*start, *end), *end),
                 _ => match (tokens.get(i + 1), tokens.get(i + 2)) {
-                    (Some((Token::Dot, ..)), Some((Token::Ident(n), s, e))) => {
-                        ((*n).to_string(), (*s, *e), *e)
+                    (Some((Token::Dot, ..)), Some((Token::Ident(n), s, e))) => ((*n).to_string(), (*s, *e), *e),
+                    (Some((Token::BracketOpen, ..)), Some((Token::Str(n), s, e))) => {
+                        ((*n).to_string(), (*s + 1, e.saturating_sub(1).max(*s + 1)), *e + 1)
                     }
-                    (Some((Token::BracketOpen, ..)), Some((Token::Str(n), s, e))) => (
-                        (*n).to_string(),
-                        (*s + 1, e.saturating_sub(1).max(*s + 1)),
-                        *e + 1,
-                    ),
                     _ => continue,
                 },
             };
             let mut field = None;
             if kind == RefKind::Step
-                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) =
-                    (tokens.get(i + 3), tokens.get(i + 4))
+                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) = (tokens.get(i + 3), tokens.get(i + 4))
             {
                 field = Some((*f).to_string());
                 last_end = *e;
