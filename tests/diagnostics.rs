@@ -397,3 +397,21 @@ steps:
         all_keys(),
     ));
 }
+
+#[test]
+fn dashed_step_ids_in_templates_get_the_bracket_fix() {
+    assert_snapshot!(check(
+        r#"
+version: 1
+name: Dashes
+provider: anthropic
+steps:
+  - id: first-draft
+    prompt: hi
+  - id: edit
+    prompt: 'Edit {{ steps.first-draft.output }} and {{ steps["first-draft"].output }}'
+#                    ^^^^^^^^^^^^^^^^^^^^^^^^ unknown-reference
+"#,
+        all_keys(),
+    ));
+}

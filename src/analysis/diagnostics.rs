@@ -350,6 +350,13 @@ impl Checker<'_> {
                             r.name_span,
                             format!("step `{own_id}` references its own output"),
                         ));
+                    } else if r.dashed {
+                        let message = format!(
+                            "`steps.{0}` reads as a subtraction in a template; write `steps[\"{0}\"]`",
+                            r.name
+                        );
+                        let fix = format!("steps[\"{}\"]", r.name);
+                        self.push(Diagnostic::new(Code::UnknownReference, r.span, message).with_suggestions(vec![fix]));
                     } else if !index.contains_key(r.name.as_str()) {
                         self.unknown_step(&r.name, r.name_span, index);
                     } else if let Some(field) = &r.field

@@ -14,6 +14,7 @@ use crate::analysis::Analysis;
 use crate::model::catalog::ProcessEnv;
 use crate::model::config::load_for_dir;
 use crate::model::diagnostic::{Diagnostic, Severity};
+use crate::model::secrets::mask;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::{LineIndex, PositionEncoding};
 
@@ -171,13 +172,15 @@ fn render_human(checked: &[Checked], files: usize, errors: usize, warnings: usiz
     .decor_style(DecorStyle::Unicode);
     for file in checked {
         let path = display_path(&file.path);
+        // Snippets may end up in CI logs: never print a pasted key back.
+        let source = mask(&file.text);
         for d in &file.diagnostics {
             let level = match d.severity {
                 Severity::Error => Level::ERROR,
                 Severity::Warning => Level::WARNING,
                 Severity::Info => Level::INFO,
             };
-            let mut snippet = Snippet::source(&*file.text)
+            let mut snippet = Snippet::source(source.as_str())
                 .path(path.as_str())
                 .annotation(AnnotationKind::Primary.span(d.span.start..d.span.end));
             for r in &d.related {

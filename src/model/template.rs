@@ -36,6 +36,8 @@ pub struct TemplateRef {
     pub span: Span,
     /// Whether the spans are exact.
     pub exact: bool,
+    /// Written as `steps.a-b`, which Jinja reads as a subtraction: must be `steps["a-b"]`.
+    pub dashed: bool,
 }
 
 /// A template syntax error, placed in the document.
@@ -190,7 +192,7 @@ impl Template {
                 "index" => RefKind::Index,
                 _ => continue,
             };
-            let (name, name_range, mut last_end) = match kind {
+            let (mut name, mut name_range, mut last_end) = match kind {
                 RefKind::Item | RefKind::Index => (String::new(), (*start, *end), *end),
                 _ => match (tokens.get(i + 1), tokens.get(i + 2)) {
                     (Some((Token::Dot, ..)), Some((Token::Ident(n), s, e))) => ((*n).to_string(), (*s, *e), *e),
@@ -200,9 +202,31 @@ impl Template {
                     _ => continue,
                 },
             };
+            let mut next = i + 3;
+            let mut dashed = false;
+            if matches!(tokens.get(i + 1), Some((Token::Dot, ..))) {
+                // `steps.draft-2.output` lexes as `steps.draft - 2 . output`: glue touching
+                // `-` parts back on, so the reference can be reported with its fix.
+                while let (Some((Token::Minus, ms, me)), Some((part, ps, pe))) = (tokens.get(next), tokens.get(next + 1)) {
+                    let text = match part {
+                        Token::Ident(p) => (*p).to_string(),
+                        Token::Int(n) => n.to_string(),
+                        _ => break,
+                    };
+                    if *ms != name_range.1 || *ps != *me {
+                        break;
+                    }
+                    name.push('-');
+                    name.push_str(&text);
+                    name_range.1 = *pe;
+                    last_end = *pe;
+                    dashed = true;
+                    next += 2;
+                }
+            }
             let mut field = None;
             if kind == RefKind::Step
-                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) = (tokens.get(i + 3), tokens.get(i + 4))
+                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) = (tokens.get(next), tokens.get(next + 1))
             {
                 field = Some((*f).to_string());
                 last_end = *e;
@@ -220,6 +244,7 @@ impl Template {
                 name_span,
                 span,
                 exact,
+                dashed,
             });
         }
         template
@@ -279,6 +304,15 @@ mod tests {
         let t = template_of(text, TemplateKind::Prompt);
         let err = t.error.unwrap();
         assert!(err.span.start > text.find("fine").unwrap(), "{err:?}");
+    }
+
+    #[test]
+    fn dashed_step_ids_are_glued_back_together() {
+        let text = "prompt: \"{{ steps.draft-2.output }}\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        assert_eq!(t.refs[0].name, "draft-2");
+        assert!(t.refs[0].dashed);
+        assert_eq!(slice(text, t.refs[0].span), "steps.draft-2.output");
     }
 
     #[test]
