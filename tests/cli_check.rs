@@ -6,7 +6,13 @@ use std::process::{Command, Output};
 fn stepwise(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for var in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GROQ_API_KEY"] {
+    for var in [
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "GROQ_API_KEY",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
@@ -38,7 +44,10 @@ fn examples_without_keys_only_warn() {
 
 #[test]
 fn every_mistake_is_printed_at_its_line_and_column_and_exits_one() {
-    let out = stepwise(&["check", "tests/data/every-mistake.flow.yaml"], &[("OPENAI_API_KEY", "k")]);
+    let out = stepwise(
+        &["check", "tests/data/every-mistake.flow.yaml"],
+        &[("OPENAI_API_KEY", "k")],
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let expected = [

@@ -5,7 +5,7 @@
 use minijinja::machinery::{self, Token};
 use minijinja::syntax::SyntaxConfig;
 
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 use crate::syntax::yaml::{Node, Style};
 
 /// What a template reference points at.
@@ -148,6 +148,19 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
     Some(SourceMap::Lines(starts))
 }
 
+impl OffsetBy for Template {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        for r in &mut self.refs {
+            r.name_span.offset_by(base);
+            r.span.offset_by(base);
+        }
+        if let Some(err) = &mut self.error {
+            err.span.offset_by(base);
+        }
+    }
+}
+
 impl Template {
     /// Analyses the scalar `node` of document `text` as a template of `kind`.
     pub fn from_node(text: &str, node: &Node, kind: TemplateKind) -> Template {
@@ -207,7 +220,9 @@ impl Template {
             if matches!(tokens.get(i + 1), Some((Token::Dot, ..))) {
                 // `steps.draft-2.output` lexes as `steps.draft - 2 . output`: glue touching
                 // `-` parts back on, so the reference can be reported with its fix.
-                while let (Some((Token::Minus, ms, me)), Some((part, ps, pe))) = (tokens.get(next), tokens.get(next + 1)) {
+                while let (Some((Token::Minus, ms, me)), Some((part, ps, pe))) =
+                    (tokens.get(next), tokens.get(next + 1))
+                {
                     let text = match part {
                         Token::Ident(p) => (*p).to_string(),
                         Token::Int(n) => n.to_string(),
@@ -226,7 +241,8 @@ impl Template {
             }
             let mut field = None;
             if kind == RefKind::Step
-                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) = (tokens.get(next), tokens.get(next + 1))
+                && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) =
+                    (tokens.get(next), tokens.get(next + 1))
             {
                 field = Some((*f).to_string());
                 last_end = *e;
