@@ -1,7 +1,12 @@
 //! Analysis: pure functions over an immutable snapshot (document + workspace). No I/O, no
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
+pub mod completion;
+pub mod context;
 pub mod diagnostics;
+pub mod hints;
+pub mod hover;
+pub mod navigation;
 
 use std::sync::Arc;
 
