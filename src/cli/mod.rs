@@ -20,6 +20,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the JSON Schema of a workflow document.
     Schema,
+    /// Serve the Language Server Protocol on stdin/stdout.
+    Lsp,
 }
 
 /// Parses the command line and runs the subcommand.
@@ -31,5 +33,12 @@ pub fn main() -> ExitCode {
             print!("{}", crate::model::schema::workflow_schema_json());
             ExitCode::SUCCESS
         }
+        Command::Lsp => match crate::server::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("stepwise lsp: {err}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
