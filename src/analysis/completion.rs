@@ -163,7 +163,10 @@ fn providers(analysis: &Analysis) -> Vec<CompletionItem> {
                 p.default_model
             );
             if !p.api_key_env.is_empty() {
-                doc.push_str(&format!("\n\nKey variable: `{}`", p.api_key_env.join("` or `")));
+                doc.push_str(&format!(
+                    "\n\nKey variable: `{}`",
+                    p.api_key_env.join("` or `")
+                ));
             }
             item(&p.id, CompletionKind::Provider, p.status_label(), doc)
         })
@@ -173,21 +176,16 @@ fn providers(analysis: &Analysis) -> Vec<CompletionItem> {
 fn models(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> Vec<CompletionItem> {
     let catalog = &analysis.workspace.catalog;
     let provider_id = if ctx.level() == Some(Level::Step) {
-        effective_at(analysis, ctx, offset).provider.map(|p| p.value)
+        effective_at(analysis, ctx, offset)
+            .provider
+            .map(|p| p.value)
     } else {
         analysis
             .workflow
             .provider
             .as_ref()
             .map(|p| p.value.clone())
-            .or_else(|| {
-                analysis
-                    .workspace
-                    .config
-                    .config
-                    .default_provider
-                    .clone()
-            })
+            .or_else(|| analysis.workspace.config.config.default_provider.clone())
     };
     let Some(provider) = provider_id.and_then(|id| catalog.provider(&id)) else {
         return Vec::new();

@@ -80,14 +80,15 @@ pub fn tooltip(analysis: &Analysis, step: usize) -> Option<String> {
         ),
     }
     if let Some(m) = &effective.model {
-        lines.push(format!("Model `{}`: {}.", m.value, m.source.explain("model")));
+        lines.push(format!(
+            "Model `{}`: {}.",
+            m.value,
+            m.source.explain("model")
+        ));
     }
     match &effective.persona {
         Some(p) => match &p.value {
-            Some(id) => lines.push(format!(
-                "Persona `{id}`: {}.",
-                p.source.explain("persona")
-            )),
+            Some(id) => lines.push(format!("Persona `{id}`: {}.", p.source.explain("persona"))),
             None if p.source == Source::Step => {
                 lines.push("No persona: this step sets `persona: null`.".to_string())
             }

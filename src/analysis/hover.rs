@@ -40,7 +40,9 @@ pub fn hover(analysis: &Analysis, offset: usize) -> Option<HoverInfo> {
 fn persona(analysis: &Analysis, id: &str) -> Option<String> {
     let found = analysis.workspace.persona(&analysis.workflow, id);
     let Some(found) = found else {
-        return Some(format!("**persona `{id}`**\n\nNot defined inline or in the persona library."));
+        return Some(format!(
+            "**persona `{id}`**\n\nNot defined inline or in the persona library."
+        ));
     };
     let p = found.persona();
     let mut out = format!(
@@ -51,7 +53,10 @@ fn persona(analysis: &Analysis, id: &str) -> Option<String> {
         out.push_str(&format!("\n\n{}", d.value));
     }
     if let Some(system) = &p.system {
-        out.push_str(&format!("\n\nSystem prompt:\n```text\n{}\n```", system.value.trim_end()));
+        out.push_str(&format!(
+            "\n\nSystem prompt:\n```text\n{}\n```",
+            system.value.trim_end()
+        ));
     }
     let where_ = match (found, &p.origin) {
         (PersonaRef::Library(lp), _) => format!("Defined in `{}`", lp.path.display()),
@@ -72,7 +77,9 @@ fn persona(analysis: &Analysis, id: &str) -> Option<String> {
 
 fn provider(analysis: &Analysis, id: &str) -> Option<String> {
     let Some(p) = analysis.workspace.catalog.provider(id) else {
-        return Some(format!("**provider `{id}`**\n\nNot a built-in provider and not declared in stepwise.toml."));
+        return Some(format!(
+            "**provider `{id}`**\n\nNot a built-in provider and not declared in stepwise.toml."
+        ));
     };
     let mut out = format!("**provider `{}`** · {}", p.id, p.status_label());
     if p.api_key_env.is_empty() {
@@ -116,7 +123,10 @@ fn model_hover(
             .map(|p| p.value.clone())
             .or_else(|| ws.config.config.default_provider.clone()),
     };
-    let Some(provider) = provider_id.as_deref().and_then(|id| ws.catalog.provider(id)) else {
+    let Some(provider) = provider_id
+        .as_deref()
+        .and_then(|id| ws.catalog.provider(id))
+    else {
         return Some(format!("**model `{model}`**\n\nIts provider is unknown."));
     };
     let mut out = format!("**{}/{model}**", provider.id);

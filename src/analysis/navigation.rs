@@ -197,7 +197,8 @@ pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Result<(Target, Spa
             return Err("providers and models are not defined in this document, so they cannot be renamed here".to_string());
         }
         Target::Persona(id) => {
-            if let Some(PersonaRef::Library(lp)) = analysis.workspace.persona(&analysis.workflow, id)
+            if let Some(PersonaRef::Library(lp)) =
+                analysis.workspace.persona(&analysis.workflow, id)
             {
                 return Err(format!(
                     "persona `{id}` is defined in {}; rename that file (and the workflows that use it) instead",
@@ -347,7 +348,10 @@ pub fn document_symbols(analysis: &Analysis) -> Vec<Symbol> {
         .name
         .as_ref()
         .map_or_else(|| "workflow".to_string(), |n| n.value.clone());
-    let selection = wf.name.as_ref().map_or(Span::empty(wf.span.start), |n| n.span);
+    let selection = wf
+        .name
+        .as_ref()
+        .map_or(Span::empty(wf.span.start), |n| n.span);
     vec![Symbol {
         name,
         detail: Some("workflow".to_string()),

@@ -34,8 +34,16 @@ impl Ordered {
         Ordered { inner, shared }
     }
 
-    /// Applies a document-sync notification; returns false for every other method.
-    fn sync(&self, method: &str, params: Option<&serde_json::Value>) -> bool {
+    /// Whether `method` is a document-sync notification, applied in [`Ordered::sync`].
+    fn is_sync(method: &str) -> bool {
+        matches!(
+            method,
+            "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose"
+        )
+    }
+
+    /// Applies a document-sync notification.
+    fn sync(&self, method: &str, params: Option<serde_json::Value>) {
         match method {
             "textDocument/didOpen" => {
                 if let Some(p) = parse::<DidOpenTextDocumentParams>(method, params) {
@@ -67,15 +75,13 @@ impl Ordered {
                     self.shared.send(Event::Closed(p.text_document.uri));
                 }
             }
-            _ => return false,
+            _ => {}
         }
-        true
     }
 }
 
-fn parse<T: DeserializeOwned>(method: &str, params: Option<&serde_json::Value>) -> Option<T> {
-    let value = params.cloned().unwrap_or(serde_json::Value::Null);
-    serde_json::from_value(value)
+fn parse<T: DeserializeOwned>(method: &str, params: Option<serde_json::Value>) -> Option<T> {
+    serde_json::from_value(params.unwrap_or(serde_json::Value::Null))
         .inspect_err(|err| tracing::warn!("bad {method} params: {err}"))
         .ok()
 }
@@ -97,16 +103,13 @@ impl Service<Request> for Ordered {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let synced = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.sync(req.method(), req.params())
-        }));
-        match synced {
-            Ok(true) => return futures::future::ready(Ok(None)).boxed(),
-            Ok(false) => {}
-            Err(_) => {
-                tracing::error!("{} panicked; the document may be out of date", req.method());
-                return futures::future::ready(Ok(None)).boxed();
+        if Self::is_sync(req.method()) {
+            let (method, _, params) = req.into_parts();
+            let synced = std::panic::catch_unwind(AssertUnwindSafe(|| self.sync(&method, params)));
+            if synced.is_err() {
+                tracing::error!("{method} panicked; the document may be out of date");
             }
+            return futures::future::ready(Ok(None)).boxed();
         }
         let id = req.id().cloned();
         let method = req.method().to_string();

@@ -158,7 +158,12 @@ impl LanguageServer for Backend {
             })
             .ok(),
         };
-        if let Err(err) = self.shared.client.register_capability(vec![registration]).await {
+        if let Err(err) = self
+            .shared
+            .client
+            .register_capability(vec![registration])
+            .await
+        {
             tracing::warn!("could not watch stepwise.toml and persona files: {err}");
         }
     }
@@ -184,7 +189,10 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let uri = params.text_document_position.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::completion::handle(s, params)).await
+        on_snapshot(&self.shared, &uri, move |s| {
+            requests::completion::handle(s, params)
+        })
+        .await
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -193,12 +201,18 @@ impl LanguageServer for Backend {
             .text_document
             .uri
             .clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::hover::handle(s, params)).await
+        on_snapshot(&self.shared, &uri, move |s| {
+            requests::hover::handle(s, params)
+        })
+        .await
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::inlay_hint::handle(s, params)).await
+        on_snapshot(&self.shared, &uri, move |s| {
+            requests::inlay_hint::handle(s, params)
+        })
+        .await
     }
 
     async fn inlay_hint_resolve(&self, hint: InlayHint) -> Result<InlayHint> {
@@ -222,7 +236,10 @@ impl LanguageServer for Backend {
             .text_document
             .uri
             .clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::definition::handle(s, params)).await
+        on_snapshot(&self.shared, &uri, move |s| {
+            requests::definition::handle(s, params)
+        })
+        .await
     }
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
@@ -248,9 +265,10 @@ impl LanguageServer for Backend {
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
         let uri = params.text_document_position.text_document.uri.clone();
-        let reply =
-            on_snapshot(&self.shared, &uri, move |s| Some(requests::rename::handle(s, params)))
-                .await?;
+        let reply = on_snapshot(&self.shared, &uri, move |s| {
+            Some(requests::rename::handle(s, params))
+        })
+        .await?;
         Ok(reply.transpose()?.flatten())
     }
 
@@ -323,7 +341,10 @@ fn init_logging() -> SetLogLevel {
         .with_writer(std::io::stderr)
         .with_ansi(false);
     // A second initialisation (tests calling `run` twice) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init();
     std::panic::set_hook(Box::new(|info| {
         tracing::error!("panic: {info}");
     }));

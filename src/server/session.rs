@@ -141,7 +141,10 @@ impl Session {
 
     /// Snapshots of every open document.
     pub fn snapshots(&self) -> Vec<Arc<Snapshot>> {
-        self.documents.values().map(|d| d.snapshot.clone()).collect()
+        self.documents
+            .values()
+            .map(|d| d.snapshot.clone())
+            .collect()
     }
 
     /// The folders whose workspaces are loaded, for reloading them off the lock.

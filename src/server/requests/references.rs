@@ -11,7 +11,11 @@ use crate::server::convert;
 use crate::server::session::Snapshot;
 
 /// Every place naming the thing under the cursor.
-pub fn handle(s: &Snapshot, open: &[Arc<Snapshot>], params: ReferenceParams) -> Option<Vec<Location>> {
+pub fn handle(
+    s: &Snapshot,
+    open: &[Arc<Snapshot>],
+    params: ReferenceParams,
+) -> Option<Vec<Location>> {
     let analysis = s.analysis();
     let index = &analysis.line_index;
     let pos = params.text_document_position.position;
@@ -31,7 +35,10 @@ pub fn handle(s: &Snapshot, open: &[Arc<Snapshot>], params: ReferenceParams) -> 
             .filter(|o| o.target == at.target && (include_declaration || !o.definition))
             .collect();
         for o in defs {
-            out.push(Location::new(s.uri.clone(), convert::range(index, o.span, s.encoding)));
+            out.push(Location::new(
+                s.uri.clone(),
+                convert::range(index, o.span, s.encoding),
+            ));
         }
         return Some(out);
     };
@@ -40,7 +47,11 @@ pub fn handle(s: &Snapshot, open: &[Arc<Snapshot>], params: ReferenceParams) -> 
     }
     let root = &analysis.workspace.config.root;
     for doc in open {
-        let other = if doc.uri == s.uri { analysis.clone() } else { doc.analysis() };
+        let other = if doc.uri == s.uri {
+            analysis.clone()
+        } else {
+            doc.analysis()
+        };
         if other.workspace.config.root != *root {
             continue;
         }
@@ -51,7 +62,10 @@ pub fn handle(s: &Snapshot, open: &[Arc<Snapshot>], params: ReferenceParams) -> 
             continue;
         }
         for span in references_to(&other, &at.target) {
-            out.push(Location::new(doc.uri.clone(), convert::range(&other.line_index, span, doc.encoding)));
+            out.push(Location::new(
+                doc.uri.clone(),
+                convert::range(&other.line_index, span, doc.encoding),
+            ));
         }
     }
     Some(out)
