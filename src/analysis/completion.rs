@@ -2,7 +2,7 @@
 //! found from the cursor's context, so it works while the document does not parse.
 
 use super::Analysis;
-use super::context::{CursorContext, Slot, TemplateScope, cursor_context, effective_at};
+use super::context::{CursorContext, Slot, TemplateScope, cursor_context, effective_at, step_id};
 use crate::model::catalog::ProviderInfo;
 use crate::model::schema::{self, Level};
 use crate::model::workflow::PersonaOrigin;
@@ -54,7 +54,7 @@ pub fn completions(analysis: &Analysis, offset: usize) -> Vec<CompletionItem> {
     let mut items = match &ctx.slot {
         Slot::Key { siblings } => keys(&ctx, siblings),
         Slot::Value { key, in_list } => values(analysis, &ctx, key, *in_list, offset),
-        Slot::Template(scope) => template(analysis, *scope, offset),
+        Slot::Template(scope) => template(analysis, &ctx, *scope, offset),
     };
     for (i, item) in items.iter_mut().enumerate() {
         item.replace = ctx.word;
@@ -135,7 +135,7 @@ fn values(
             personas(analysis, level == Level::Step)
         }
         (Some(Level::Step), "needs") if in_list || ctx.word.is_empty() => {
-            step_ids(analysis, offset)
+            step_ids(analysis, ctx, offset)
         }
         (Some(Level::Step), "fallback") if in_list || ctx.word.is_empty() => fallbacks(analysis),
         _ => Vec::new(),
@@ -252,15 +252,16 @@ fn personas(analysis: &Analysis, allow_null: bool) -> Vec<CompletionItem> {
 }
 
 /// The ID of the step the cursor is in, read from the model or, failing that, the text.
-fn current_step_id(analysis: &Analysis, offset: usize) -> Option<String> {
+fn current_step_id(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> Option<String> {
     let wf = &analysis.workflow;
     wf.step_at(offset)
         .and_then(|i| wf.steps[i].id.as_ref())
         .map(|id| id.value.clone())
+        .or_else(|| step_id(analysis.text(), ctx.step_start?))
 }
 
-fn step_ids(analysis: &Analysis, offset: usize) -> Vec<CompletionItem> {
-    let own = current_step_id(analysis, offset);
+fn step_ids(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> Vec<CompletionItem> {
+    let own = current_step_id(analysis, ctx, offset);
     analysis
         .workflow
         .steps
@@ -298,7 +299,12 @@ fn fallbacks(analysis: &Analysis) -> Vec<CompletionItem> {
     out
 }
 
-fn template(analysis: &Analysis, scope: TemplateScope, offset: usize) -> Vec<CompletionItem> {
+fn template(
+    analysis: &Analysis,
+    ctx: &CursorContext,
+    scope: TemplateScope,
+    offset: usize,
+) -> Vec<CompletionItem> {
     let wf = &analysis.workflow;
     match scope {
         TemplateScope::Root => {
@@ -351,6 +357,133 @@ fn template(analysis: &Analysis, scope: TemplateScope, offset: usize) -> Vec<Com
                 item(&i.name.value, CompletionKind::Input, detail, doc)
             })
             .collect(),
-        TemplateScope::Steps => step_ids(analysis, offset),
+        TemplateScope::Steps => step_ids(analysis, ctx, offset),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixture::fixture;
+
+    /// One line per item: label, detail, and the text it replaces.
+    fn complete(text: &str) -> String {
+        let f = fixture(text);
+        let items = completions(&f.analysis, f.offset);
+        items
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} | {} | replaces {:?}",
+                    i.label,
+                    i.detail,
+                    &f.analysis.text()[i.replace.start..i.replace.end]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    const HEAD: &str = "version: 1\nname: Brief\nprovider: anthropic\nmodel: claude-sonnet-4-5\ninputs:\n  product:\n    description: The product\n    default: Skates\n  audience: {}\npersonas:\n  analyst:\n    name: Analyst\n    description: Numbers first\n    system: Be brief.\n";
+
+    #[test]
+    fn step_keys_not_yet_present_required_first() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    pro$0\n    model: x\n"
+        )));
+    }
+
+    #[test]
+    fn workflow_keys_at_the_top_level() {
+        insta::assert_snapshot!(complete("version: 1\nna$0\n"));
+    }
+
+    #[test]
+    fn providers_available_first_unavailable_marked() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    provider: o$0\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn models_of_the_steps_overriding_provider() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    provider: openai\n    model: $0\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn models_of_the_workflow_provider_when_the_step_inherits() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    model: cl$0\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn models_while_an_unclosed_bracket_breaks_another_step() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    needs: [b\n    prompt: Hi\n  - id: b\n    provider: openai\n    model: gpt-4o-m$0\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn personas_with_null_in_a_new_last_step_with_nothing_after() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: \"unclosed\n  - id: b\n    persona: $0"
+        )));
+    }
+
+    #[test]
+    fn library_personas_next_to_inline_ones() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}persona: $0\nsteps:\n  - id: a\n    prompt: Hi\n//- stepwise.toml\npersona_dirs = [\"personas\"]\n//- personas/marketer.yaml\nname: Marketer\ndescription: Bold copy\nsystem: Sell it.\n"
+        )));
+    }
+
+    #[test]
+    fn input_names_after_inputs_dot() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: |\n      Tell me about {{{{ inputs.pr$0 }}}}\n"
+        )));
+    }
+
+    #[test]
+    fn other_step_ids_after_steps_dot() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: Hi\n  - id: b\n    prompt: Use {{{{ steps.$0\n  - id: c\n    prompt: Bye\n"
+        )));
+    }
+
+    #[test]
+    fn step_ids_in_an_unclosed_needs_list() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: Hi\n  - id: b\n    needs: [a, $0\n    prompt: Bye\n"
+        )));
+    }
+
+    #[test]
+    fn step_ids_in_a_block_needs_list() {
+        insta::assert_snapshot!(complete(&format!(
+            "{HEAD}steps:\n  - id: first\n    prompt: Hi\n  - id: b\n    needs:\n      - f$0\n    prompt: Bye\n"
+        )));
+    }
+
+    #[test]
+    fn provider_model_pairs_of_available_providers_in_fallback() {
+        let out = complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    fallback: [openai/gpt-5$0]\n    prompt: Hi\n"
+        ));
+        assert!(!out.contains("google/"), "{out}");
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn nothing_inside_a_plain_prompt() {
+        assert_eq!(
+            complete(&format!(
+                "{HEAD}steps:\n  - id: a\n    prompt: |\n      Hello wor$0\n"
+            )),
+            ""
+        );
     }
 }

@@ -261,8 +261,9 @@ pub fn cursor_context(text: &str, offset: usize) -> Option<CursorContext> {
     if typed.contains(['[', '{', '"', '\'', ' ', ':']) {
         return None;
     }
-    let (mut path, step_start) =
-        container_path(text, line_start, line, column.max(line.content), false)?;
+    // The mapping's column is where the typed word starts (or the cursor, in blank space).
+    let column = column.min(line.content);
+    let (mut path, step_start) = container_path(text, line_start, line, column, false)?;
     let word = word_before(text, offset, false);
     // A `- item` under `needs:` or `fallback:` is a list value, not a new mapping.
     if let [.., Segment::Key(k), Segment::Item(_)] = path.as_slice()
@@ -278,7 +279,7 @@ pub fn cursor_context(text: &str, offset: usize) -> Option<CursorContext> {
             step_start,
         });
     }
-    let siblings = sibling_keys(text, line_start, line, column.max(line.content));
+    let siblings = sibling_keys(text, line_start, line, column);
     Some(CursorContext {
         path,
         slot: Slot::Key { siblings },
@@ -462,6 +463,21 @@ fn step_item(text: &str, item_start: usize) -> (&str, usize) {
         }
     }
     (&text[item_start..end], dash)
+}
+
+/// The ID of the step item starting at `item_start`, read from its lines.
+pub fn step_id(text: &str, item_start: usize) -> Option<String> {
+    let (item, _) = step_item(text, item_start);
+    let first = Line::parse(text, item_start);
+    let mut at = item_start;
+    for raw in item.split_inclusive('\n') {
+        let l = Line::parse(text, at);
+        if l.content == first.content && l.key == Some("id") && !l.rest.is_empty() {
+            return Some(l.rest.trim_matches(['"', '\'']).to_string());
+        }
+        at += raw.len();
+    }
+    None
 }
 
 /// The effective settings of the cursor's step, from the analysis when the step parsed, else

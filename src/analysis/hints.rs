@@ -98,3 +98,53 @@ pub fn tooltip(analysis: &Analysis, step: usize) -> Option<String> {
     }
     Some(lines.join("\n\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixture::{Fixture, fixture};
+
+    /// The document with each hint inserted where the editor shows it.
+    fn render(f: &Fixture) -> String {
+        let text = f.analysis.text();
+        let mut out = String::new();
+        let mut at = 0;
+        for hint in step_hints(&f.analysis, 0, text.len()) {
+            out.push_str(&text[at..hint.offset]);
+            out.push_str(&format!("  ⟨{}⟩", hint.label));
+            at = hint.offset;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    const DOC: &str = "version: 1\nname: Brief\nprovider: anthropic\nmodel: claude-sonnet-4-5\npersona: analyst\npersonas:\n  analyst:\n    name: Analyst\n    system: Be brief.\n  marketer:\n    name: Marketer\n    system: Sell.\nsteps:\n  - id: inherits\n    prompt: Hi\n  - id: overrides\n    provider: openai\n    model: gpt-4o\n    persona: marketer\n    prompt: Hi\n  - id: no-persona\n    persona: null\n    prompt: Hi\n  - id: provider-only\n    provider: openai\n    prompt: Hi\n";
+
+    #[test]
+    fn each_step_shows_effective_settings_with_their_sources() {
+        insta::assert_snapshot!(render(&fixture(DOC)));
+    }
+
+    #[test]
+    fn without_any_persona_only_provider_and_model_show() {
+        let f = fixture(
+            "version: 1\nname: B\nsteps:\n  - id: a\n    prompt: Hi\n//- stepwise.toml\ndefault_provider = \"google\"\n",
+        );
+        insta::assert_snapshot!(render(&f));
+    }
+
+    #[test]
+    fn tooltips_explain_each_source() {
+        let f = fixture(DOC);
+        insta::assert_snapshot!(tooltip(&f.analysis, 3).unwrap());
+    }
+
+    #[test]
+    fn only_steps_in_the_range_get_hints() {
+        let f = fixture(DOC);
+        let second = DOC.find("id: overrides").unwrap();
+        let hints = step_hints(&f.analysis, second, second + 5);
+        assert_eq!(hints.len(), 1);
+        assert_eq!(hints[0].step, 1);
+    }
+}

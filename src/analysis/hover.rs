@@ -189,3 +189,65 @@ fn input(analysis: &Analysis, name: &str) -> Option<String> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixture::fixture;
+
+    fn hover_text(text: &str) -> String {
+        let f = fixture(text);
+        let info = hover(&f.analysis, f.offset).expect("a hover");
+        let text = f.analysis.text();
+        format!(
+            "on {:?}\n\n{}",
+            &text[info.span.start..info.span.end],
+            info.markdown
+                .replace(&f.dir.path().display().to_string(), "$DIR")
+        )
+    }
+
+    const HEAD: &str = "version: 1\nname: Brief\nprovider: anthropic\ninputs:\n  product:\n    description: What we sell\npersonas:\n  analyst:\n    name: Analyst\n    description: Numbers first\n    system: |\n      You are an analyst.\n      Be brief.\n";
+
+    #[test]
+    fn inline_persona_shows_name_description_prompt_and_place() {
+        insta::assert_snapshot!(hover_text(&format!(
+            "{HEAD}steps:\n  - id: a\n    persona: anal$0yst\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn library_persona_names_its_file() {
+        insta::assert_snapshot!(hover_text(
+            "version: 1\nname: B\npersona: mark$0eter\nsteps:\n  - id: a\n    prompt: Hi\n//- stepwise.toml\npersona_dirs = [\"personas\"]\n//- personas/marketer.yaml\nname: Marketer\nsystem: Sell it.\n"
+        ));
+    }
+
+    #[test]
+    fn provider_shows_availability_and_key_variable() {
+        insta::assert_snapshot!(hover_text(&format!(
+            "{HEAD}steps:\n  - id: a\n    provider: goo$0gle\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn model_shows_its_catalog_description() {
+        insta::assert_snapshot!(hover_text(&format!(
+            "{HEAD}steps:\n  - id: a\n    provider: openai\n    model: gpt-4o$0\n    prompt: Hi\n"
+        )));
+    }
+
+    #[test]
+    fn step_reference_shows_effective_settings_and_dependencies() {
+        insta::assert_snapshot!(hover_text(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: Hi {{{{ inputs.product }}}}\n  - id: b\n    fallback: [openai/gpt-4o]\n    prompt: Use {{{{ steps.a$0.output }}}}\n"
+        )));
+    }
+
+    #[test]
+    fn input_reference_shows_description() {
+        insta::assert_snapshot!(hover_text(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: Hi {{{{ inputs.prod$0uct }}}}\n"
+        )));
+    }
+}

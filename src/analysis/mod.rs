@@ -4,6 +4,8 @@
 pub mod completion;
 pub mod context;
 pub mod diagnostics;
+#[cfg(test)]
+mod fixture;
 pub mod hints;
 pub mod hover;
 pub mod navigation;

@@ -361,3 +361,115 @@ pub fn document_symbols(analysis: &Analysis) -> Vec<Symbol> {
         children,
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixture::{fixture, mark};
+
+    const DOC: &str = "version: 1\nname: Brief\npersona: analyst\ninputs:\n  product: {}\npersonas:\n  analyst:\n    name: Analyst\n    system: Be brief.\nsteps:\n  - id: sum\n    prompt: |\n      Sum {{ inputs.product }}\n  - id: ideas\n    persona: analyst\n    needs: [sum]\n    prompt: |\n      Ideas from {{ steps.sum.output }}\n";
+
+    /// `DOC` with the cursor where `^` stands in `needle`.
+    fn at(needle: &str) -> String {
+        let offset = DOC.find(&needle.replace('^', "")).unwrap() + needle.find('^').unwrap();
+        format!("{}$0{}", &DOC[..offset], &DOC[offset..])
+    }
+
+    #[test]
+    fn definition_of_a_step_reference_in_a_template() {
+        let f = fixture(&at("steps.s^um.output"));
+        let Some(Definition::Here(span)) = definition(&f.analysis, f.offset) else {
+            panic!("no definition");
+        };
+        insta::assert_snapshot!(mark(f.analysis.text(), &[span]));
+    }
+
+    #[test]
+    fn definition_of_a_persona_value_is_its_inline_key() {
+        let f = fixture(&at("persona: an^alyst\n    needs"));
+        let def = definition(&f.analysis, f.offset);
+        let expected = DOC.find("  analyst:").unwrap() + 2;
+        assert_eq!(
+            def,
+            Some(Definition::Here(Span::new(expected, expected + 7)))
+        );
+    }
+
+    #[test]
+    fn definition_of_a_library_persona_is_its_file() {
+        let f = fixture(
+            "version: 1\nname: B\npersona: mark$0eter\nsteps:\n  - id: a\n    prompt: Hi\n//- stepwise.toml\npersona_dirs = [\"personas\"]\n//- personas/marketer.yaml\nname: Marketer\nsystem: Sell it.\n",
+        );
+        let def = definition(&f.analysis, f.offset);
+        assert_eq!(
+            def,
+            Some(Definition::File(
+                f.dir.path().join("personas/marketer.yaml")
+            ))
+        );
+    }
+
+    #[test]
+    fn references_of_a_step_include_needs_and_templates() {
+        let f = fixture(&at("id: s^um"));
+        let at = occurrence_at(&f.analysis, f.offset).unwrap();
+        insta::assert_snapshot!(mark(
+            f.analysis.text(),
+            &references_to(&f.analysis, &at.target)
+        ));
+    }
+
+    #[test]
+    fn references_of_a_persona_include_its_definition_and_uses() {
+        let f = fixture(&at("  ana^lyst:"));
+        let at = occurrence_at(&f.analysis, f.offset).unwrap();
+        insta::assert_snapshot!(mark(
+            f.analysis.text(),
+            &references_to(&f.analysis, &at.target)
+        ));
+    }
+
+    #[test]
+    fn rename_of_an_input_edits_definition_and_templates() {
+        let f = fixture(&at("inputs.pro^duct"));
+        let edits = rename(&f.analysis, f.offset, "item_name").unwrap();
+        let spans: Vec<Span> = edits.iter().map(|(s, _)| *s).collect();
+        insta::assert_snapshot!(mark(f.analysis.text(), &spans));
+    }
+
+    #[test]
+    fn rename_refuses_invalid_and_taken_names() {
+        let f = fixture(&at("id: i^deas"));
+        assert!(rename(&f.analysis, f.offset, "Bad Name").is_err());
+        assert_eq!(
+            rename(&f.analysis, f.offset, "sum"),
+            Err("`sum` already exists".to_string())
+        );
+    }
+
+    #[test]
+    fn prepare_rename_refuses_providers() {
+        let f =
+            fixture("version: 1\nname: B\nprovider: open$0ai\nsteps:\n  - id: a\n    prompt: Hi\n");
+        assert!(prepare_rename(&f.analysis, f.offset).is_err());
+    }
+
+    #[test]
+    fn document_symbols_outline_inputs_personas_and_steps() {
+        let f = fixture(DOC);
+        let symbols = document_symbols(&f.analysis);
+        let outline: Vec<String> = symbols[0]
+            .children
+            .iter()
+            .map(|s| {
+                format!(
+                    "{:?} {} ({})",
+                    s.kind,
+                    s.name,
+                    s.detail.clone().unwrap_or_default()
+                )
+            })
+            .collect();
+        insta::assert_snapshot!(format!("{}\n{}", symbols[0].name, outline.join("\n")));
+    }
+}
