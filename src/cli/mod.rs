@@ -26,6 +26,8 @@ enum Command {
         #[arg(value_enum, default_value = "workflow")]
         kind: SchemaKind,
     },
+    /// Serve the Language Server Protocol on stdin/stdout.
+    Lsp,
 }
 
 /// Documents with a JSON Schema.
@@ -50,5 +52,12 @@ pub fn main() -> ExitCode {
             print!("{json}");
             ExitCode::SUCCESS
         }
+        Command::Lsp => match crate::server::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("stepwise lsp: {err}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
