@@ -5,5 +5,6 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod engine;
 pub mod model;
 pub mod syntax;
