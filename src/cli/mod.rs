@@ -1,6 +1,8 @@
 //! The command line: one binary, one subcommand per job.
 
 mod check;
+mod models;
+mod run;
 
 use std::process::ExitCode;
 
@@ -20,6 +22,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the JSON Schema of a workflow document.
     Schema,
+    /// Run a workflow, one step of it, or the rest of the last run.
+    Run(run::RunArgs),
+    /// List providers, their availability and models.
+    Models(models::ModelsArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -31,5 +37,7 @@ pub fn main() -> ExitCode {
             print!("{}", crate::model::schema::workflow_schema_json());
             ExitCode::SUCCESS
         }
+        Command::Run(args) => run::run(args),
+        Command::Models(args) => models::run(args),
     }
 }

@@ -295,6 +295,28 @@ pub async fn send(
     timeout: Duration,
     on_text: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Completion, ProviderError> {
+    stream(client, kind, req, timeout, on_text)
+        .await
+        .map_err(|e| scrub_key(e, req))
+}
+
+/// Removes the request's own key from an error message, should a provider echo it back.
+fn scrub_key(mut error: ProviderError, req: &HttpRequest) -> ProviderError {
+    if let Some(AuthHeader { key: Some(key), .. }) = &req.auth
+        && !key.expose().is_empty()
+    {
+        error.message = error.message.replace(key.expose(), "***");
+    }
+    error
+}
+
+async fn stream(
+    client: &reqwest::Client,
+    kind: ProviderKind,
+    req: &HttpRequest,
+    timeout: Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Completion, ProviderError> {
     let resp = response(client, req, timeout).await?;
     let mut decoder = decoder(kind);
     let mut stream = resp.bytes_stream();
@@ -376,11 +398,14 @@ pub async fn list_models(
     timeout: Duration,
 ) -> Result<Vec<String>, ProviderError> {
     let req = models_request(provider, key);
-    let resp = response(client, &req, timeout).await?;
-    let body: serde_json::Value = tokio::time::timeout(timeout, resp.json())
-        .await
-        .map_err(|_| timed_out("model list", timeout))?
-        .map_err(|e| ProviderError::new(ErrorClass::StreamBroken, format!("model list: {e}")))?;
+    let fetch = async {
+        let resp = response(client, &req, timeout).await?;
+        tokio::time::timeout(timeout, resp.json::<serde_json::Value>())
+            .await
+            .map_err(|_| timed_out("model list", timeout))?
+            .map_err(|e| ProviderError::new(ErrorClass::StreamBroken, format!("model list: {e}")))
+    };
+    let body = fetch.await.map_err(|e| scrub_key(e, &req))?;
     Ok(parse_models(provider.kind, &body))
 }
 
