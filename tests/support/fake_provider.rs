@@ -126,6 +126,24 @@ impl Reply {
         }
     }
 
+    /// The same stream sent as one chunk (with `delayed`, a fixed latency per request).
+    pub fn merged(self) -> Reply {
+        match self {
+            Reply::Stream {
+                content_type,
+                chunks,
+                delay,
+                end,
+            } => Reply::Stream {
+                content_type,
+                chunks: vec![chunks.concat()],
+                delay,
+                end,
+            },
+            other => other,
+        }
+    }
+
     /// The same stream with `delay` before each chunk.
     pub fn delayed(self, by: Duration) -> Reply {
         match self {
@@ -287,6 +305,20 @@ impl FakeProvider {
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
     }
+}
+
+/// The user prompt of a request in any of the four wire formats.
+pub fn prompt_of(r: &Received) -> String {
+    let body = r.json();
+    let text = body
+        .pointer("/messages")
+        .and_then(|m| m.as_array())
+        .and_then(|m| m.last())
+        .and_then(|m| m.get("content"))
+        .or_else(|| body.pointer("/contents/0/parts/0/text"));
+    text.and_then(|t| t.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A handler answering the n-th request (0-based) with `replies[n]`, the last one after that.
