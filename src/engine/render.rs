@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, UndefinedBehavior, Value, context};
+use minijinja::{Environment, Template, UndefinedBehavior, Value, context};
 
 /// A MiniJinja environment set up for stepwise templates.
 pub struct Renderer {
@@ -58,12 +58,22 @@ impl Renderer {
         Ok(iter.collect())
     }
 
-    /// Renders a prompt.
-    pub fn prompt(&self, source: &str, ctx: &Value) -> Result<String, String> {
+    /// Compiles a prompt once, to render it for every fan-out item.
+    pub fn compile<'s>(&'s self, source: &'s str) -> Result<Template<'s, 's>, String> {
         self.env
-            .render_str(source, ctx)
+            .template_from_str(source)
             .map_err(|e| format!("prompt: {e}"))
     }
+
+    /// Renders a prompt.
+    pub fn prompt(&self, source: &str, ctx: &Value) -> Result<String, String> {
+        render(&self.compile(source)?, ctx)
+    }
+}
+
+/// Renders a compiled prompt.
+pub fn render(template: &Template<'_, '_>, ctx: &Value) -> Result<String, String> {
+    template.render(ctx).map_err(|e| format!("prompt: {e}"))
 }
 
 /// The output of a finished step, as templates see it.

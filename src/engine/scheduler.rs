@@ -23,7 +23,7 @@ use super::record::{
     self, Attempt, Failure, ProviderModel, RecordedSetting, RunRecord, RunTarget, StepError,
     StepRecord, StepStatus, now_ms, sha256_hex,
 };
-use super::render::{Renderer, StepOutput, context, with_item};
+use super::render::{Renderer, StepOutput, context, render, with_item};
 use super::retry::{RetryDecision, RetryPolicy};
 use super::secret::ApiKey;
 use super::{Engine, EngineError, PlannedRequest, RunEvent, RunRequest};
@@ -523,7 +523,12 @@ impl Run<'_> {
                 .ok()
                 .and_then(|(_, items)| items.as_ref().map(Vec::len)),
         });
-        let (setup, items) = match prepared {
+        let prompt = step.prompt.as_ref().map_or("", |p| p.source.as_str());
+        let prepared = prepared.and_then(|(setup, items)| {
+            let template = self.renderer.compile(prompt)?;
+            Ok((setup, items, template))
+        });
+        let (setup, items, template) = match prepared {
             Ok(p) => p,
             Err(message) => {
                 let error = StepError {
@@ -538,7 +543,6 @@ impl Run<'_> {
                 return self.finish(&id, started, Vec::new(), Err(Some(error)));
             }
         };
-        let prompt = step.prompt.as_ref().map_or("", |p| p.source.as_str());
         let fan_out = items.is_some();
         let items: Vec<Option<(Value, usize)>> = match items {
             Some(items) => items
@@ -568,8 +572,9 @@ impl Run<'_> {
             let stop = stop_items.clone();
             let setup = &setup;
             let id = &id;
+            let template = &template;
             async move {
-                let rendered = self.renderer.prompt(prompt, &ctx);
+                let rendered = render(template, &ctx);
                 let (outcome, item_attempts, hash) = match rendered {
                     Ok(text) => self.call(id, index, setup, &text, &stop).await,
                     Err(message) => (

@@ -274,13 +274,9 @@ impl FakeProvider {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
+                socket.set_nodelay(true).ok();
                 let (handler, r, i, m) = (handler.clone(), r.clone(), i.clone(), m.clone());
-                tokio::spawn(async move {
-                    let now = i.fetch_add(1, Ordering::SeqCst) + 1;
-                    m.fetch_max(now, Ordering::SeqCst);
-                    serve(socket, handler, r).await;
-                    i.fetch_sub(1, Ordering::SeqCst);
-                });
+                tokio::spawn(serve(socket, handler, r, i, m));
             }
         });
         FakeProvider {
@@ -301,7 +297,7 @@ impl FakeProvider {
         self.received.lock().unwrap().len()
     }
 
-    /// The most connections open at once.
+    /// The most requests being answered at once.
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
     }
@@ -387,12 +383,29 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-async fn serve(mut socket: TcpStream, handler: Arc<Handler>, received: Arc<Mutex<Vec<Received>>>) {
-    let Some(request) = read_request(&mut socket).await else {
-        return;
-    };
-    let reply = handler(&request);
-    received.lock().unwrap().push(request);
+/// Answers requests on one connection (kept alive) until a reply ends it.
+async fn serve(
+    mut socket: TcpStream,
+    handler: Arc<Handler>,
+    received: Arc<Mutex<Vec<Received>>>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+) {
+    while let Some(request) = read_request(&mut socket).await {
+        let reply = handler(&request);
+        received.lock().unwrap().push(request);
+        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let keep_alive = answer(&mut socket, reply).await;
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !keep_alive {
+            return;
+        }
+    }
+}
+
+/// Writes one reply; false when the connection must not be used again.
+async fn answer(socket: &mut TcpStream, reply: Reply) -> bool {
     match reply {
         Reply::Full {
             status,
@@ -400,7 +413,7 @@ async fn serve(mut socket: TcpStream, handler: Arc<Handler>, received: Arc<Mutex
             body,
         } => {
             let mut head = format!(
-                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
                 reason(status),
                 body.len()
             );
@@ -408,9 +421,8 @@ async fn serve(mut socket: TcpStream, handler: Arc<Handler>, received: Arc<Mutex
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
             head.push_str("\r\n");
-            socket.write_all(head.as_bytes()).await.ok();
-            socket.write_all(body.as_bytes()).await.ok();
-            socket.shutdown().await.ok();
+            head.push_str(&body);
+            socket.write_all(head.as_bytes()).await.is_ok()
         }
         Reply::Stream {
             content_type,
@@ -419,10 +431,10 @@ async fn serve(mut socket: TcpStream, handler: Arc<Handler>, received: Arc<Mutex
             end,
         } => {
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
             );
             if socket.write_all(head.as_bytes()).await.is_err() {
-                return;
+                return false;
             }
             for chunk in chunks {
                 if !delay.is_zero() {
@@ -430,29 +442,28 @@ async fn serve(mut socket: TcpStream, handler: Arc<Handler>, received: Arc<Mutex
                 }
                 let framed = format!("{:x}\r\n{chunk}\r\n", chunk.len());
                 if socket.write_all(framed.as_bytes()).await.is_err() {
-                    return;
+                    return false;
                 }
-                socket.flush().await.ok();
             }
             match end {
-                StreamEnd::Complete => {}
+                StreamEnd::Complete => socket.write_all(b"0\r\n\r\n").await.is_ok(),
                 StreamEnd::Cut => {
                     socket.set_zero_linger().ok();
-                    return;
+                    false
                 }
                 StreamEnd::Stall => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return;
+                    false
                 }
             }
-            socket.write_all(b"0\r\n\r\n").await.ok();
-            socket.shutdown().await.ok();
         }
         Reply::Reset => {
             socket.set_zero_linger().ok();
+            false
         }
         Reply::Stall => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
+            false
         }
     }
 }

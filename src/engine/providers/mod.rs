@@ -412,10 +412,7 @@ pub async fn list_models(
 /// Removes complete SSE events from `buffer`: `(event name, joined data lines)`.
 fn take_sse_events(buffer: &mut Vec<u8>) -> Vec<(Option<String>, String)> {
     let mut events = Vec::new();
-    loop {
-        let Some((end, sep)) = find_blank_line(buffer) else {
-            break;
-        };
+    while let Some((end, sep)) = find_blank_line(buffer) {
         let block = String::from_utf8_lossy(&buffer[..end]).into_owned();
         buffer.drain(..end + sep);
         let mut event = None;
