@@ -100,14 +100,18 @@ pub async fn run(
     run_with(engine, request, CancellationToken::new()).await
 }
 
-/// Runs `request` with a cancellation token, collecting its events.
+/// Runs `request` with a cancellation token, collecting its events. The run is spawned as
+/// its own task, as the language server will do.
 pub async fn run_with(
     engine: &Engine,
     request: RunRequest,
     cancel: CancellationToken,
 ) -> Result<(RunRecord, Vec<RunEvent>), EngineError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let record = engine.run(request, tx, cancel).await?;
+    let engine = engine.clone();
+    let record = tokio::spawn(async move { engine.run(request, tx, cancel).await })
+        .await
+        .expect("the run task panicked")?;
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
