@@ -11,8 +11,7 @@ use stepwise::engine::record::{StepRecord, StepStatus};
 use stepwise::engine::{RunEvent, RunTarget};
 use stepwise::model::health::Health;
 use support::fake_provider::{
-    FakeProvider, Reply, StreamEnd, anthropic_stream, google_stream, ollama_stream, openai_stream,
-    sequence,
+    FakeProvider, Reply, StreamEnd, anthropic_stream, google_stream, ollama_stream, openai_stream, sequence,
 };
 use support::{KEY, Project, config_for, fast_engine, one_step, run, tree_contains};
 
@@ -64,17 +63,11 @@ async fn anthropic_request_is_exact_and_stream_is_decoded() {
 #[tokio::test]
 async fn openai_request_sends_persona_as_system_message_and_asks_for_usage() {
     let server = FakeProvider::start(|_| openai_stream(&["Hel", "lo"], 7, 2)).await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("openai", "gpt-4o", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("openai", "gpt-4o", ""));
     let step = run_one(&project, 0).await;
     let got = &server.received()[0];
     assert_eq!(got.path, "/v1/chat/completions");
-    assert_eq!(
-        got.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    assert_eq!(got.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
     assert_eq!(
         got.json(),
         json!({
@@ -144,10 +137,7 @@ async fn google_request_uses_system_instruction_and_generation_config() {
 #[tokio::test]
 async fn ollama_request_streams_ndjson_without_a_key() {
     let server = FakeProvider::start(|_| ollama_stream(&["a", "b"], 9, 2)).await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("ollama", "llama3.2", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("ollama", "llama3.2", ""));
     let step = run_one(&project, 0).await;
     let got = &server.received()[0];
     assert_eq!(got.path, "/api/chat");
@@ -179,18 +169,12 @@ async fn rate_limit_429_waits_retry_after_then_succeeds() {
         anthropic_stream(&["fine"], 1, 1),
     ]))
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let started = Instant::now();
     let step = run_one(&project, 2).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
     assert_eq!(classes(&step), vec![Some(ErrorClass::RateLimit), None]);
-    assert_eq!(
-        step.attempts[0].error.as_ref().unwrap().message,
-        "slow down"
-    );
+    assert_eq!(step.attempts[0].error.as_ref().unwrap().message, "slow down");
     assert_eq!(step.output.as_deref(), Some("fine"));
 }
 
@@ -198,11 +182,7 @@ async fn rate_limit_429_waits_retry_after_then_succeeds() {
 async fn retry_after_beyond_the_cap_moves_to_the_fallback_without_waiting() {
     let server = FakeProvider::start(|r| {
         if r.path == "/v1/messages" {
-            Reply::error(
-                429,
-                r#"{"error":{"message":"quota"}}"#,
-                &[("retry-after", "30")],
-            )
+            Reply::error(429, r#"{"error":{"message":"quota"}}"#, &[("retry-after", "30")])
         } else {
             openai_stream(&["from openai"], 1, 1)
         }
@@ -233,10 +213,7 @@ async fn overloaded_529_is_retried_then_fails_and_marks_the_provider_degraded() 
         )
     })
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let step = run_one(&project, 2).await;
     assert_eq!(server.count(), 3);
     assert_eq!(step.status, StepStatus::Failed);
@@ -246,10 +223,7 @@ async fn overloaded_529_is_retried_then_fails_and_marks_the_provider_degraded() 
         "anthropic overloaded (529) after 3 attempts: Overloaded"
     );
     let health = Health::load(&project.runs_dir());
-    assert_eq!(
-        health.degraded_reason("anthropic").as_deref(),
-        Some("overloaded (529)")
-    );
+    assert_eq!(health.degraded_reason("anthropic").as_deref(), Some("overloaded (529)"));
 }
 
 #[tokio::test]
@@ -259,10 +233,7 @@ async fn server_error_500_is_retried_and_success_clears_degraded_state() {
         openai_stream(&["ok"], 1, 1),
     ]))
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("openai", "gpt-4o", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("openai", "gpt-4o", ""));
     std::fs::create_dir_all(project.runs_dir()).unwrap();
     let stale_health = format!(
         r#"{{"providers":{{"openai":{{"failed_at":{},"reason":"server (500)"}}}}}}"#,
@@ -271,10 +242,7 @@ async fn server_error_500_is_retried_and_success_clears_degraded_state() {
     std::fs::write(Health::path(&project.runs_dir()), stale_health).unwrap();
     let step = run_one(&project, 2).await;
     assert_eq!(classes(&step), vec![Some(ErrorClass::Server), None]);
-    assert_eq!(
-        Health::load(&project.runs_dir()).degraded_reason("openai"),
-        None
-    );
+    assert_eq!(Health::load(&project.runs_dir()).degraded_reason("openai"), None);
 }
 
 #[tokio::test]
@@ -294,23 +262,13 @@ async fn service_unavailable_503_is_retried() {
         classes(&step),
         vec![Some(ErrorClass::Server), Some(ErrorClass::Server), None]
     );
-    assert_eq!(
-        step.attempts[0].error.as_ref().unwrap().message,
-        "upstream unavailable"
-    );
+    assert_eq!(step.attempts[0].error.as_ref().unwrap().message, "upstream unavailable");
 }
 
 #[tokio::test]
 async fn connection_reset_is_a_connection_error_and_retried() {
-    let server = FakeProvider::start(sequence(vec![
-        Reply::Reset,
-        anthropic_stream(&["ok"], 1, 1),
-    ]))
-    .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let server = FakeProvider::start(sequence(vec![Reply::Reset, anthropic_stream(&["ok"], 1, 1)])).await;
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let step = run_one(&project, 1).await;
     assert_eq!(classes(&step), vec![Some(ErrorClass::Connection), None]);
     assert_eq!(step.output.as_deref(), Some("ok"));
@@ -319,10 +277,7 @@ async fn connection_reset_is_a_connection_error_and_retried() {
 #[tokio::test]
 async fn stall_past_the_timeout_fails_as_timeout() {
     let server = FakeProvider::start(|_| Reply::Stall).await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let started = Instant::now();
     let step = run_one(&project, 0).await;
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -338,10 +293,7 @@ async fn stall_mid_stream_fails_as_timeout_with_partial_output_discarded() {
             .delayed(Duration::from_millis(50))
     })
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let step = run_one(&project, 0).await;
     assert_eq!(classes(&step), vec![Some(ErrorClass::Timeout)]);
     assert_eq!(step.attempts[0].discarded_chars, 4);
@@ -354,10 +306,7 @@ async fn stream_cut_mid_way_discards_partial_output_and_retries() {
         openai_stream(&["whole answer"], 3, 2),
     ]))
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("openai", "gpt-4o", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("openai", "gpt-4o", ""));
     let (record, events) = run(&fast_engine(1), project.request(RunTarget::Workflow))
         .await
         .unwrap();
@@ -365,24 +314,17 @@ async fn stream_cut_mid_way_discards_partial_output_and_retries() {
     assert_eq!(classes(step), vec![Some(ErrorClass::StreamBroken), None]);
     assert_eq!(step.attempts[0].discarded_chars, "partial ".len());
     assert_eq!(step.output.as_deref(), Some("whole answer"));
-    assert!(events.iter().any(|e| matches!(
-        e,
-        RunEvent::AttemptFailed {
-            discarded_chars: 8,
-            ..
-        }
-    )));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RunEvent::AttemptFailed { discarded_chars: 8, .. }))
+    );
 }
 
 #[tokio::test]
 async fn malformed_json_in_the_stream_is_stream_broken() {
-    let server =
-        FakeProvider::start(|_| Reply::sse(vec!["data: {\"choices\": [oops\n\n".to_string()]))
-            .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("openai", "gpt-4o", ""),
-    );
+    let server = FakeProvider::start(|_| Reply::sse(vec!["data: {\"choices\": [oops\n\n".to_string()])).await;
+    let project = Project::new(&config_for(&server.url, ""), &one_step("openai", "gpt-4o", ""));
     let step = run_one(&project, 0).await;
     let error = step.error.unwrap();
     assert_eq!(error.failure.class, ErrorClass::StreamBroken);
@@ -404,16 +346,10 @@ async fn anthropic_error_event_after_200_is_classed_by_its_type() {
         Reply::sse(chunks)
     })
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let step = run_one(&project, 0).await;
     let attempt = &step.attempts[0];
-    assert_eq!(
-        attempt.error.as_ref().unwrap().class,
-        ErrorClass::Overloaded
-    );
+    assert_eq!(attempt.error.as_ref().unwrap().class, ErrorClass::Overloaded);
     assert_eq!(attempt.error.as_ref().unwrap().message, "Overloaded");
     assert_eq!(attempt.discarded_chars, "so far".len());
 }
@@ -427,15 +363,9 @@ async fn ollama_error_line_mid_stream_fails_the_attempt() {
         ])
     })
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("ollama", "llama3.2", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("ollama", "llama3.2", ""));
     let step = run_one(&project, 0).await;
-    assert_eq!(
-        step.error.unwrap().failure.message,
-        "model ran out of memory"
-    );
+    assert_eq!(step.error.unwrap().failure.message, "model ran out of memory");
 }
 
 #[tokio::test]
@@ -464,10 +394,7 @@ async fn unauthorized_401_fails_at_once_without_retry_or_fallback() {
         error.summary(),
         "anthropic auth (401) after 1 attempt: invalid x-api-key"
     );
-    assert_eq!(
-        Health::load(&project.runs_dir()).degraded_reason("anthropic"),
-        None
-    );
+    assert_eq!(Health::load(&project.runs_dir()).degraded_reason("anthropic"), None);
 }
 
 #[tokio::test]
@@ -526,10 +453,7 @@ async fn api_key_never_reaches_records_or_events() {
         )
     })
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let (_, events) = run(&fast_engine(0), project.request(RunTarget::Workflow))
         .await
         .unwrap();
@@ -550,10 +474,7 @@ async fn model_listing_is_fetched_and_cached_on_disk() {
         _ => Reply::error(404, "{}", &[]),
     })
     .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &one_step("anthropic", "m", ""),
-    );
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let request = project.request(RunTarget::Workflow);
     let engine = fast_engine(0);
     let mut cache = ModelCache::default();
@@ -574,10 +495,7 @@ async fn model_listing_is_fetched_and_cached_on_disk() {
         loaded.fresh("anthropic", max_age),
         Some(&["claude-new-1".to_string()][..])
     );
-    assert_eq!(
-        loaded.fresh("ollama", max_age),
-        Some(&["qwen3:8b".to_string()][..])
-    );
+    assert_eq!(loaded.fresh("ollama", max_age), Some(&["qwen3:8b".to_string()][..]));
     let models_request = server
         .received()
         .into_iter()
@@ -595,10 +513,7 @@ async fn model_listing_is_fetched_and_cached_on_disk() {
             Duration::from_secs(2),
         )
         .await;
-    let refetched: Vec<_> = server.received()[asked..]
-        .iter()
-        .map(|r| r.path.clone())
-        .collect();
+    let refetched: Vec<_> = server.received()[asked..].iter().map(|r| r.path.clone()).collect();
     assert!(
         !refetched
             .iter()

@@ -74,10 +74,7 @@ async fn dependent_step_sees_upstream_output() {
     let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
         .await
         .unwrap();
-    assert_eq!(
-        record.step("c").unwrap().output.as_deref(),
-        Some("R(C R(B R(A)))")
-    );
+    assert_eq!(record.step("c").unwrap().output.as_deref(), Some("R(C R(B R(A)))"));
 }
 
 #[tokio::test]
@@ -102,13 +99,7 @@ async fn fan_out_sends_one_request_per_line_with_item_and_index() {
     let b = record.step("b").unwrap();
     assert_eq!(
         b.outputs.as_deref(),
-        Some(
-            &[
-                "R(0:x)".to_string(),
-                "R(1:y)".to_string(),
-                "R(2:z)".to_string()
-            ][..]
-        )
+        Some(&["R(0:x)".to_string(), "R(1:y)".to_string(), "R(2:z)".to_string()][..])
     );
     assert_eq!(b.output.as_deref(), Some("R(0:x)\n\nR(1:y)\n\nR(2:z)"));
     assert_eq!(b.usage.output_tokens, 3);
@@ -132,20 +123,14 @@ async fn fan_out_over_a_string_fails_with_a_hint() {
     let server = FakeProvider::start(echo(Duration::ZERO)).await;
     let project = Project::new(
         &config_for(&server.url, ""),
-        &flow(
-            "  - id: a\n    prompt: A\n  - id: b\n    for_each: steps.a.output\n    prompt: \"{{ item }}\"\n",
-        ),
+        &flow("  - id: a\n    prompt: A\n  - id: b\n    for_each: steps.a.output\n    prompt: \"{{ item }}\"\n"),
     );
     let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
         .await
         .unwrap();
     let error = record.step("b").unwrap().error.clone().unwrap();
     assert_eq!(error.failure.class, ErrorClass::Prompt);
-    assert!(
-        error.failure.message.contains("| lines"),
-        "{}",
-        error.failure.message
-    );
+    assert!(error.failure.message.contains("| lines"), "{}", error.failure.message);
     assert_eq!(server.count(), 1);
 }
 
@@ -154,9 +139,7 @@ async fn failed_step_pauses_its_dependents_while_others_go_on() {
     let server = FakeProvider::start(echo(Duration::ZERO)).await;
     let project = Project::new(
         &config_for(&server.url, ""),
-        &flow(
-            "  - id: a\n    prompt: FAIL\n  - id: b\n    needs: [a]\n    prompt: B\n  - id: c\n    prompt: C\n",
-        ),
+        &flow("  - id: a\n    prompt: FAIL\n  - id: b\n    needs: [a]\n    prompt: B\n  - id: c\n    prompt: C\n"),
     );
     let (record, _) = run(&fast_engine(2), project.request(RunTarget::Workflow))
         .await
@@ -164,11 +147,7 @@ async fn failed_step_pauses_its_dependents_while_others_go_on() {
     let status = |id| record.step(id).unwrap().status;
     assert_eq!(
         (status("a"), status("b"), status("c")),
-        (
-            StepStatus::Failed,
-            StepStatus::Pending,
-            StepStatus::Completed
-        )
+        (StepStatus::Failed, StepStatus::Pending, StepStatus::Completed)
     );
     assert_eq!(prompts(&server), vec!["C", "FAIL"]);
 }
@@ -180,12 +159,9 @@ async fn running_one_step_first_runs_upstream_steps_without_output() {
         &config_for(&server.url, ""),
         &flow(&format!("{CHAIN}  - id: d\n    prompt: D\n")),
     );
-    let (record, _) = run(
-        &fast_engine(0),
-        project.request(RunTarget::Step("b".into())),
-    )
-    .await
-    .unwrap();
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Step("b".into())))
+        .await
+        .unwrap();
     assert_eq!(prompts(&server), vec!["A", "B R(A)"]);
     assert_eq!(record.step("c").unwrap().status, StepStatus::Pending);
     assert_eq!(record.step("d").unwrap().status, StepStatus::Pending);
@@ -199,9 +175,7 @@ async fn rerunning_a_step_reuses_other_outputs_and_marks_downstream_stale() {
         &flow(&format!("{CHAIN}  - id: d\n    prompt: D\n")),
     );
     let engine = fast_engine(0);
-    let (first, _) = run(&engine, project.request(RunTarget::Workflow))
-        .await
-        .unwrap();
+    let (first, _) = run(&engine, project.request(RunTarget::Workflow)).await.unwrap();
     let before = server.count();
     let (second, _) = run(&engine, project.request(RunTarget::Step("b".into())))
         .await
@@ -230,9 +204,7 @@ async fn resume_runs_pending_failed_and_stale_steps_only() {
         ),
     );
     let engine = fast_engine(0);
-    run(&engine, project.request(RunTarget::Workflow))
-        .await
-        .unwrap();
+    run(&engine, project.request(RunTarget::Workflow)).await.unwrap();
     run(&engine, project.request(RunTarget::Step("a".into())))
         .await
         .unwrap();
@@ -282,9 +254,7 @@ async fn cancellation_stops_in_flight_requests_and_records_cancelled() {
 async fn required_input_without_value_is_refused() {
     let project = Project::new(
         "",
-        &flow(
-            "  - id: a\n    prompt: \"{{ inputs.topic }}\"\ninputs:\n  topic:\n    description: what\n",
-        ),
+        &flow("  - id: a\n    prompt: \"{{ inputs.topic }}\"\ninputs:\n  topic:\n    description: what\n"),
     );
     let result = run(&fast_engine(0), project.request(RunTarget::Workflow)).await;
     assert!(matches!(result, Err(EngineError::MissingInput(name)) if name == "topic"));
@@ -292,10 +262,7 @@ async fn required_input_without_value_is_refused() {
 
 #[tokio::test]
 async fn workflow_with_errors_is_not_run() {
-    let project = Project::new(
-        "",
-        &flow("  - id: a\n    provider: nowhere\n    prompt: A\n"),
-    );
+    let project = Project::new("", &flow("  - id: a\n    provider: nowhere\n    prompt: A\n"));
     let result = run(&fast_engine(0), project.request(RunTarget::Workflow)).await;
     assert!(matches!(result, Err(EngineError::Invalid(d)) if !d.is_empty()));
 }
@@ -317,10 +284,7 @@ async fn record_keeps_effective_settings_with_sources_and_request_hash() {
         (Some("anthropic"), Source::Workflow)
     );
     let model = a.model.as_ref().unwrap();
-    assert_eq!(
-        (model.value.as_deref(), model.source),
-        (Some("m2"), Source::Step)
-    );
+    assert_eq!((model.value.as_deref(), model.source), (Some("m2"), Source::Step));
     assert_eq!(a.persona, None);
     let hash = a.request_hash.clone().unwrap();
     assert_eq!(hash.len(), 64);
@@ -330,13 +294,8 @@ async fn record_keeps_effective_settings_with_sources_and_request_hash() {
 
 #[tokio::test]
 async fn one_time_override_beats_the_step_and_is_recorded() {
-    let server =
-        FakeProvider::start(|r| support::fake_provider::openai_stream(&[&prompt_of(r)], 1, 1))
-            .await;
-    let project = Project::new(
-        &config_for(&server.url, ""),
-        &flow("  - id: a\n    prompt: A\n"),
-    );
+    let server = FakeProvider::start(|r| support::fake_provider::openai_stream(&[&prompt_of(r)], 1, 1)).await;
+    let project = Project::new(&config_for(&server.url, ""), &flow("  - id: a\n    prompt: A\n"));
     let mut request = project.request(RunTarget::Step("a".into()));
     request.overrides.provider = Some("openai".into());
     let (record, _) = run(&fast_engine(0), request).await.unwrap();

@@ -2,6 +2,7 @@
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
 pub mod diagnostics;
+pub mod generate;
 
 use std::sync::Arc;
 

@@ -26,11 +26,7 @@ pub fn run(args: ModelsArgs) -> ExitCode {
     let workspace = Workspace::load(&args.dir, &ProcessEnv);
     let runs_dir = workspace.config.runs_dir();
     let mut cache = ModelCache::load(&runs_dir);
-    let max_age = if args.refresh {
-        Duration::ZERO
-    } else {
-        MODELS_MAX_AGE
-    };
+    let max_age = if args.refresh { Duration::ZERO } else { MODELS_MAX_AGE };
     let errors = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt.block_on(cache.refresh(
             Engine::default().client(),
@@ -55,11 +51,7 @@ pub fn run(args: ModelsArgs) -> ExitCode {
         );
         let listed = cache.providers.get(&provider.id).map(|l| &l.models);
         for model in &provider.models {
-            let mark = if provider.default_model == model.id {
-                "*"
-            } else {
-                " "
-            };
+            let mark = if provider.default_model == model.id { "*" } else { " " };
             println!("  {mark} {:<28} {}", model.id, model.description);
         }
         for id in listed.into_iter().flatten() {

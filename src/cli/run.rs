@@ -2,6 +2,7 @@
 //! progress display, or prints the exact requests with `--dry-run`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -93,10 +94,14 @@ pub fn run(args: RunArgs) -> ExitCode {
     if args.dry_run {
         return match engine.dry_run(&request) {
             Ok(planned) => {
+                let mut out = std::io::stdout().lock();
                 for p in planned {
                     let item = p.item.map(|i| format!(" item {i}")).unwrap_or_default();
-                    println!("# step {}{item}", p.step);
-                    println!("{}", redact(&p.request.display()));
+                    let text = redact(&p.request.display());
+                    // A closed pipe (`| head`) ends the listing quietly.
+                    if writeln!(out, "# step {}{item}\n{text}", p.step).is_err() {
+                        break;
+                    }
                 }
                 ExitCode::SUCCESS
             }
@@ -180,9 +185,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
     while let Some(event) = events.recv().await {
         match event {
             RunEvent::RunStarted { run_id, steps, .. } => {
-                multi
-                    .println(format!("run {run_id}: {} step(s)", steps.len()))
-                    .ok();
+                multi.println(format!("run {run_id}: {} step(s)", steps.len())).ok();
             }
             RunEvent::StepStarted {
                 step,
@@ -191,9 +194,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                 items,
             } => {
                 let pb = match items {
-                    Some(total) => {
-                        multi.add(ProgressBar::new(total as u64).with_style(bar.clone()))
-                    }
+                    Some(total) => multi.add(ProgressBar::new(total as u64).with_style(bar.clone())),
                     None => multi.add(ProgressBar::new_spinner().with_style(spinner.clone())),
                 };
                 pb.set_prefix(step.clone());
@@ -230,10 +231,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     String::new()
                 };
                 multi
-                    .println(format!(
-                        "  ! {step}: {provider} {}{discarded}",
-                        redact(&error)
-                    ))
+                    .println(format!("  ! {step}: {provider} {}{discarded}", redact(&error)))
                     .ok();
                 if let Some((_, _, streamed)) = bars.get_mut(&step) {
                     streamed.clear();
@@ -282,12 +280,7 @@ fn status_mark(status: StepStatus) -> &'static str {
 fn print_outputs(record: &RunRecord, single: Option<&str>) {
     let shown: Vec<&str> = match single {
         Some(id) => vec![id],
-        None => record
-            .steps
-            .last()
-            .map(|s| s.id.as_str())
-            .into_iter()
-            .collect(),
+        None => record.steps.last().map(|s| s.id.as_str()).into_iter().collect(),
     };
     for id in shown {
         if let Some(output) = record
@@ -335,11 +328,7 @@ fn print_summary(record: &RunRecord) {
         .collect();
     eprintln!();
     for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         eprintln!("{}", cells.join("  ").trim_end());
     }
     eprintln!("record: run {}", record.id);

@@ -164,15 +164,10 @@ mod tests {
     #[test]
     fn error_message_reads_each_wire_format() {
         assert_eq!(
-            error_message(
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
-            ),
+            error_message(r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
             "Overloaded"
         );
-        assert_eq!(
-            error_message(r#"{"error":"model not found"}"#),
-            "model not found"
-        );
+        assert_eq!(error_message(r#"{"error":"model not found"}"#), "model not found");
         assert_eq!(error_message("Bad gateway"), "Bad gateway");
     }
 }

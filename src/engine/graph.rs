@@ -17,16 +17,8 @@ pub struct Graph {
 impl Graph {
     /// The graph of `workflow` (references to missing steps are left out: analysis reports them).
     pub fn new(workflow: &Workflow) -> Graph {
-        let ids: Vec<String> = workflow
-            .steps
-            .iter()
-            .map(|s| s.id_str().to_string())
-            .collect();
-        let index: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
+        let ids: Vec<String> = workflow.steps.iter().map(|s| s.id_str().to_string()).collect();
+        let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
         let deps = workflow
             .steps
             .iter()
@@ -77,8 +69,7 @@ impl Graph {
         let mut done = vec![false; self.ids.len()];
         let mut order = Vec::new();
         loop {
-            let next =
-                (0..self.ids.len()).find(|&i| !done[i] && self.deps[i].iter().all(|&d| done[d]));
+            let next = (0..self.ids.len()).find(|&i| !done[i] && self.deps[i].iter().all(|&d| done[d]));
             match next {
                 Some(i) => {
                     done[i] = true;

@@ -50,8 +50,7 @@ impl ModelCache {
     /// The cached models of `provider` if younger than `max_age`.
     pub fn fresh(&self, provider: &str, max_age: Duration) -> Option<&[String]> {
         let listing = self.providers.get(provider)?;
-        (unix_now().saturating_sub(listing.fetched_at) < max_age.as_secs())
-            .then_some(listing.models.as_slice())
+        (unix_now().saturating_sub(listing.fetched_at) < max_age.as_secs()).then_some(listing.models.as_slice())
     }
 
     /// Fetches the listing of every available provider whose cache entry is older than

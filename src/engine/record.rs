@@ -119,11 +119,7 @@ pub struct StepError {
 impl StepError {
     /// E.g. `anthropic overloaded (529) after 3 attempts: Overloaded`.
     pub fn summary(&self) -> String {
-        let status = self
-            .failure
-            .status
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
+        let status = self.failure.status.map(|s| format!(" ({s})")).unwrap_or_default();
         let attempts = match self.attempts {
             0 => String::new(),
             1 => " after 1 attempt".to_string(),
@@ -272,10 +268,7 @@ impl RunRecord {
 
     /// Per-step last status, for the editor.
     pub fn statuses(&self) -> BTreeMap<String, StepStatus> {
-        self.steps
-            .iter()
-            .map(|s| (s.id.clone(), s.status))
-            .collect()
+        self.steps.iter().map(|s| (s.id.clone(), s.status)).collect()
     }
 
     /// The file this record is stored in.
@@ -355,10 +348,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -402,9 +392,6 @@ mod tests {
         write_atomically(&path, b"1").unwrap();
         write_atomically(&path, b"2").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"2");
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("sub")).unwrap().count(),
-            1
-        );
+        assert_eq!(std::fs::read_dir(dir.path().join("sub")).unwrap().count(), 1);
     }
 }

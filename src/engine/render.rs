@@ -60,9 +60,7 @@ impl Renderer {
 
     /// Compiles a prompt once, to render it for every fan-out item.
     pub fn compile<'s>(&'s self, source: &'s str) -> Result<Template<'s, 's>, String> {
-        self.env
-            .template_from_str(source)
-            .map_err(|e| format!("prompt: {e}"))
+        self.env.template_from_str(source).map_err(|e| format!("prompt: {e}"))
     }
 
     /// Renders a prompt.
@@ -135,8 +133,7 @@ mod tests {
         let inputs = BTreeMap::from([("p".to_string(), "skates".to_string())]);
         let ctx = with_item(&context(&inputs, &steps()), &Value::from("x"), 3);
         assert_eq!(
-            r.prompt("{{ inputs.p }} {{ item }} {{ index }}", &ctx)
-                .unwrap(),
+            r.prompt("{{ inputs.p }} {{ item }} {{ index }}", &ctx).unwrap(),
             "skates x 3"
         );
     }

@@ -173,10 +173,7 @@ mod tests {
 
     #[test]
     fn retry_after_http_date_is_read() {
-        assert_eq!(
-            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
+        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
     }
 
     #[test]
@@ -185,10 +182,7 @@ mod tests {
         headers.insert("x-should-retry", HeaderValue::from_static("false"));
         let mut e = error(503);
         read_retry_headers(&headers, &mut e);
-        assert_eq!(
-            RetryPolicy::default().decide(&e, 0),
-            RetryDecision::NextProvider
-        );
+        assert_eq!(RetryPolicy::default().decide(&e, 0), RetryDecision::NextProvider);
     }
 
     #[test]
@@ -200,10 +194,7 @@ mod tests {
         e.retry_after = Some(Duration::from_secs(61));
         assert_eq!(policy.decide(&e, 0), RetryDecision::NextProvider);
         e.retry_after = Some(Duration::from_secs(3));
-        assert_eq!(
-            policy.decide(&e, 0),
-            RetryDecision::RetryAfter(Duration::from_secs(3))
-        );
+        assert_eq!(policy.decide(&e, 0), RetryDecision::RetryAfter(Duration::from_secs(3)));
         assert_eq!(policy.decide(&e, 2), RetryDecision::NextProvider);
     }
 }

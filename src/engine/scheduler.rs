@@ -20,8 +20,8 @@ use super::graph::Graph;
 use super::health::HealthFile;
 use super::providers::{self, ChatRequest, GenParams, HttpRequest, Usage, chat_request};
 use super::record::{
-    self, Attempt, Failure, ProviderModel, RecordedSetting, RunRecord, RunTarget, StepError,
-    StepRecord, StepStatus, now_ms, sha256_hex,
+    self, Attempt, Failure, ProviderModel, RecordedSetting, RunRecord, RunTarget, StepError, StepRecord, StepStatus,
+    now_ms, sha256_hex,
 };
 use super::render::{Renderer, StepOutput, context, render, with_item};
 use super::retry::{RetryDecision, RetryPolicy};
@@ -98,11 +98,7 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
     let new_record = |inputs, steps| RunRecord {
         id: Uuid::now_v7(),
         workflow: std::path::absolute(&request.path).unwrap_or_else(|_| request.path.clone()),
-        name: workflow
-            .name
-            .as_ref()
-            .map(|n| n.value.clone())
-            .unwrap_or_default(),
+        name: workflow.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
         target: request.target.clone(),
         inputs,
         overrides: request.overrides.clone(),
@@ -117,9 +113,7 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
             (new_record(inputs, steps), (0..graph.ids.len()).collect())
         }
         RunTarget::Step(id) => {
-            let target = graph
-                .index(id)
-                .ok_or_else(|| EngineError::UnknownStep(id.clone()))?;
+            let target = graph.index(id).ok_or_else(|| EngineError::UnknownStep(id.clone()))?;
             let inputs = inputs(workflow, &request.inputs, prior.as_ref().map(|p| &p.inputs))?;
             let mut record = new_record(inputs, carried_over(&graph, prior.as_ref()));
             let mut to_run: BTreeSet<usize> = graph
@@ -141,16 +135,9 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
             let steps: Vec<StepRecord> = graph
                 .ids
                 .iter()
-                .map(|id| {
-                    prior
-                        .step(id)
-                        .cloned()
-                        .unwrap_or_else(|| StepRecord::pending(id))
-                })
+                .map(|id| prior.step(id).cloned().unwrap_or_else(|| StepRecord::pending(id)))
                 .collect();
-            let to_run = (0..steps.len())
-                .filter(|&i| steps[i].status.needs_run())
-                .collect();
+            let to_run = (0..steps.len()).filter(|&i| steps[i].status.needs_run()).collect();
             let record = RunRecord {
                 inputs,
                 steps,
@@ -201,12 +188,7 @@ struct StepSetup {
     params: GenParams,
 }
 
-fn setup(
-    request: &RunRequest,
-    workflow: &Workflow,
-    index: usize,
-    effective: &Effective,
-) -> Result<StepSetup, String> {
+fn setup(request: &RunRequest, workflow: &Workflow, index: usize, effective: &Effective) -> Result<StepSetup, String> {
     let step = &workflow.steps[index];
     let workspace = &request.workspace;
     let provider = effective
@@ -376,11 +358,7 @@ pub(super) async fn run(
         }
     }
     let record_path = record.save(&runs_dir)?;
-    let order: Vec<usize> = graph
-        .order()
-        .into_iter()
-        .filter(|i| to_run.contains(i))
-        .collect();
+    let order: Vec<usize> = graph.order().into_iter().filter(|i| to_run.contains(i)).collect();
     events
         .send(RunEvent::RunStarted {
             run_id: record.id,
@@ -470,16 +448,8 @@ impl Run<'_> {
         let step = &workflow.steps[index];
         let id = step.id_str().to_string();
         let started = Instant::now();
-        let effective = resolve_step(
-            workflow,
-            step,
-            &self.request.workspace,
-            &self.request.overrides,
-        );
-        let setting = |v: Option<String>, s| RecordedSetting {
-            value: v,
-            source: s,
-        };
+        let effective = resolve_step(workflow, step, &self.request.workspace, &self.request.overrides);
+        let setting = |v: Option<String>, s| RecordedSetting { value: v, source: s };
         let base = {
             let record = self.lock();
             context(&record.inputs, &outputs(&record))
@@ -502,10 +472,7 @@ impl Run<'_> {
                     .model
                     .as_ref()
                     .map(|m| setting(Some(m.value.clone()), m.source)),
-                persona: effective
-                    .persona
-                    .as_ref()
-                    .map(|p| setting(p.value.clone(), p.source)),
+                persona: effective.persona.as_ref().map(|p| setting(p.value.clone(), p.source)),
                 started_at: Some(now_ms()),
                 ..StepRecord::pending(&id)
             }
@@ -513,10 +480,7 @@ impl Run<'_> {
         let first = prepared.as_ref().ok().map(|(s, _)| s.candidates[0].clone());
         self.emit(RunEvent::StepStarted {
             step: id.clone(),
-            provider: first
-                .as_ref()
-                .map(|c| c.provider.clone())
-                .unwrap_or_default(),
+            provider: first.as_ref().map(|c| c.provider.clone()).unwrap_or_default(),
             model: first.as_ref().map(|c| c.model.clone()).unwrap_or_default(),
             items: prepared
                 .as_ref()
@@ -545,20 +509,14 @@ impl Run<'_> {
         };
         let fan_out = items.is_some();
         let items: Vec<Option<(Value, usize)>> = match items {
-            Some(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| Some((v, i)))
-                .collect(),
+            Some(items) => items.into_iter().enumerate().map(|(i, v)| Some((v, i))).collect(),
             None => vec![None],
         };
         let total = items.len();
         let limit = step
             .concurrency
             .as_ref()
-            .map_or(self.request.workspace.config.config.concurrency, |c| {
-                c.value
-            })
+            .map_or(self.request.workspace.config.config.concurrency, |c| c.value)
             .max(1) as usize;
         let stop_items = self.cancel.child_token();
         let mut attempts: Vec<Attempt> = Vec::new();
@@ -742,10 +700,7 @@ impl Run<'_> {
                 discarded_chars: error.map_or(0, |e| e.partial_chars),
             };
             let Some(info) = catalog.provider(&candidate.provider) else {
-                let e = ProviderError::new(
-                    ErrorClass::Prompt,
-                    format!("unknown provider `{}`", candidate.provider),
-                );
+                let e = ProviderError::new(ErrorClass::Prompt, format!("unknown provider `{}`", candidate.provider));
                 attempts.push(attempt(Some(&e), Duration::ZERO));
                 last = Some((e, candidate.provider.clone()));
                 continue;

@@ -17,11 +17,7 @@ impl ApiKey {
 
     /// The key of `provider` from the first of its key variables that is set.
     pub fn for_provider(provider: &ProviderInfo, env: &dyn EnvLookup) -> Option<ApiKey> {
-        provider
-            .api_key_env
-            .iter()
-            .find_map(|name| env.var(name))
-            .map(ApiKey)
+        provider.api_key_env.iter().find_map(|name| env.var(name)).map(ApiKey)
     }
 
     /// The key itself, for the one place that needs it: the request header.
@@ -49,10 +45,7 @@ mod tests {
     #[test]
     fn api_key_never_formats_its_value() {
         let key = ApiKey::new("sk-secret-value");
-        assert_eq!(
-            format!("{key} {key:?} {:?}", Some(&key)),
-            "*** *** Some(***)"
-        );
+        assert_eq!(format!("{key} {key:?} {:?}", Some(&key)), "*** *** Some(***)");
         assert_eq!(key.expose(), "sk-secret-value");
     }
 }

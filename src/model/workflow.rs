@@ -234,13 +234,7 @@ impl Lowering<'_> {
 
     /// Checks the keys of a mapping against `level`: unknown keys, duplicate keys, required
     /// keys. Returns the entries with their key text.
-    fn entries<'n>(
-        &mut self,
-        node: &'n Node,
-        level: Level,
-        what: &str,
-        anchor: Span,
-    ) -> Vec<(&'n str, &'n Entry)> {
+    fn entries<'n>(&mut self, node: &'n Node, level: Level, what: &str, anchor: Span) -> Vec<(&'n str, &'n Entry)> {
         let Some(entries) = node.as_map() else {
             return Vec::new();
         };
@@ -248,20 +242,14 @@ impl Lowering<'_> {
         let allowed = schema::keys(level);
         for entry in entries {
             let Some(key) = entry.key.key_text() else {
-                self.error(
-                    Code::WrongType,
-                    entry.key.span,
-                    "keys must be plain strings",
-                );
+                self.error(Code::WrongType, entry.key.span, "keys must be plain strings");
                 continue;
             };
             if let Some((_, first)) = out.iter().find(|(k, _)| *k == key) {
                 let d = Diagnostic::new(
                     Code::DuplicateKey,
                     entry.key.span,
-                    format!(
-                        "`{key}` is given twice in this {what}; the later one would be ignored"
-                    ),
+                    format!("`{key}` is given twice in this {what}; the later one would be ignored"),
                 )
                 .with_related(first.key.span, "first given here");
                 self.diagnostics.push(d);
@@ -282,10 +270,8 @@ impl Lowering<'_> {
                         did_you_mean(&suggestions)
                     }
                 );
-                self.diagnostics.push(
-                    Diagnostic::new(Code::UnknownKey, entry.key.span, message)
-                        .with_suggestions(suggestions),
-                );
+                self.diagnostics
+                    .push(Diagnostic::new(Code::UnknownKey, entry.key.span, message).with_suggestions(suggestions));
                 continue;
             }
             out.push((key, entry));
@@ -312,9 +298,7 @@ impl Lowering<'_> {
             }),
             Some(ScalarValue::Null) => None,
             // Numbers and booleans used as IDs or text are kept as written, like YAML 1.1 tools.
-            Some(ScalarValue::Int(_) | ScalarValue::Float(_) | ScalarValue::Bool(_))
-                if key == "model" =>
-            {
+            Some(ScalarValue::Int(_) | ScalarValue::Float(_) | ScalarValue::Bool(_)) if key == "model" => {
                 Some(Spanned {
                     value: node.as_scalar()?.value.clone(),
                     span: node.span,
@@ -367,18 +351,12 @@ impl Lowering<'_> {
             );
             return None;
         }
-        Some(Spanned {
-            value,
-            span: node.span,
-        })
+        Some(Spanned { value, span: node.span })
     }
 
     fn string_list(&mut self, node: &Node, key: &str) -> Vec<Spanned<String>> {
         match &node.kind {
-            NodeKind::Seq(items) => items
-                .iter()
-                .filter_map(|item| self.string(item, key))
-                .collect(),
+            NodeKind::Seq(items) => items.iter().filter_map(|item| self.string(item, key)).collect(),
             _ if node.is_null() => Vec::new(),
             _ => {
                 self.wrong_type(node, key, "a list of strings");
@@ -416,19 +394,17 @@ impl Lowering<'_> {
             );
             return wf;
         }
-        let anchor = Span::empty(root.span.start);
+        let anchor = root
+            .as_map()
+            .and_then(|m| m.first())
+            .map_or(Span::empty(root.span.start), |e| e.key.span);
         let entries = self.entries(root, Level::Workflow, "the workflow", anchor);
         wf.keys = Self::key_spans(&entries);
         for (key, entry) in entries {
             let v = &entry.value;
             match key {
                 "version" => match v.as_scalar().map(|s| s.typed()) {
-                    Some(ScalarValue::Int(1)) => {
-                        wf.version = Some(Spanned {
-                            value: 1,
-                            span: v.span,
-                        })
-                    }
+                    Some(ScalarValue::Int(1)) => wf.version = Some(Spanned { value: 1, span: v.span }),
                     Some(ScalarValue::Int(n)) => self.error(
                         Code::InvalidValue,
                         v.span,
@@ -511,9 +487,7 @@ impl Lowering<'_> {
             };
             let v = &entry.value;
             if v.as_map().is_some() {
-                for (key, e) in
-                    self.entries(v, Level::Input, &format!("input `{name}`"), entry.key.span)
-                {
+                for (key, e) in self.entries(v, Level::Input, &format!("input `{name}`"), entry.key.span) {
                     match key {
                         "description" => input.description = self.string(&e.value, key),
                         "default" => input.default = self.scalar_text(&e.value, key),
@@ -589,11 +563,7 @@ impl Lowering<'_> {
             origin,
         };
         if node.as_map().is_none() {
-            self.wrong_type(
-                node,
-                &persona.id.value,
-                "a persona mapping with `name` and `system`",
-            );
+            self.wrong_type(node, &persona.id.value, "a persona mapping with `name` and `system`");
             return persona;
         }
         let what = format!("persona `{}`", persona.id.value);
@@ -675,10 +645,7 @@ impl Lowering<'_> {
             Some(id) => format!("step `{id}`"),
             None => format!("step {}", index + 1),
         };
-        let anchor = node
-            .as_map()
-            .and_then(|m| m.first())
-            .map_or(node.span, |e| e.key.span);
+        let anchor = node.as_map().and_then(|m| m.first()).map_or(node.span, |e| e.key.span);
         let entries = self.entries(node, Level::Step, &what, anchor);
         step.keys = Self::key_spans(&entries);
         for (key, entry) in entries {
@@ -700,11 +667,9 @@ impl Lowering<'_> {
                     if matches!(v.as_scalar().map(|s| s.typed()), Some(ScalarValue::Str(_))) {
                         step.prompt = Some(Template::from_node(self.text, v, TemplateKind::Prompt));
                     } else if v.is_null() {
-                        self.error(
-                            Code::MissingField,
-                            v.span,
-                            format!("{what} has an empty `prompt`"),
-                        );
+                        if !v.truncated {
+                            self.error(Code::MissingField, v.span, format!("{what} has an empty `prompt`"));
+                        }
                     } else {
                         self.wrong_type(v, key, "a string (a MiniJinja template)");
                     }
@@ -735,8 +700,7 @@ impl Lowering<'_> {
                 }
                 "for_each" => {
                     if matches!(v.as_scalar().map(|s| s.typed()), Some(ScalarValue::Str(_))) {
-                        step.for_each =
-                            Some(Template::from_node(self.text, v, TemplateKind::Expression));
+                        step.for_each = Some(Template::from_node(self.text, v, TemplateKind::Expression));
                     } else {
                         self.wrong_type(v, key, "an expression giving a list");
                     }

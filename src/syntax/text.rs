@@ -87,10 +87,7 @@ impl LineIndex {
 
     /// Byte offset where `line` starts, or the text's end for lines past it.
     pub fn line_start(&self, line: usize) -> usize {
-        self.line_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len())
+        self.line_starts.get(line).copied().unwrap_or(self.text.len())
     }
 
     /// Byte offset of the end of `line`, excluding its line break.
@@ -274,18 +271,9 @@ mod tests {
     fn utf16_columns_count_surrogate_pairs() {
         let idx = index("a: 😀x\n");
         let x = "a: 😀".len();
-        assert_eq!(
-            idx.position(x, PositionEncoding::Utf16),
-            LineCol { line: 0, col: 5 }
-        );
-        assert_eq!(
-            idx.position(x, PositionEncoding::Utf8),
-            LineCol { line: 0, col: 7 }
-        );
-        assert_eq!(
-            idx.offset(LineCol { line: 0, col: 5 }, PositionEncoding::Utf16),
-            x
-        );
+        assert_eq!(idx.position(x, PositionEncoding::Utf16), LineCol { line: 0, col: 5 });
+        assert_eq!(idx.position(x, PositionEncoding::Utf8), LineCol { line: 0, col: 7 });
+        assert_eq!(idx.offset(LineCol { line: 0, col: 5 }, PositionEncoding::Utf16), x);
     }
 
     #[test]
@@ -293,23 +281,14 @@ mod tests {
         let idx = index("p: 日本語z");
         let z = "p: 日本語".len();
         assert_eq!(idx.position(z, PositionEncoding::Utf16).col, 6);
-        assert_eq!(
-            idx.offset(LineCol { line: 0, col: 6 }, PositionEncoding::Utf16),
-            z
-        );
+        assert_eq!(idx.offset(LineCol { line: 0, col: 6 }, PositionEncoding::Utf16), z);
     }
 
     #[test]
     fn columns_past_line_end_clamp_before_the_line_break() {
         let idx = index("ab\r\ncd\n");
-        assert_eq!(
-            idx.offset(LineCol { line: 0, col: 99 }, PositionEncoding::Utf16),
-            2
-        );
-        assert_eq!(
-            idx.offset(LineCol { line: 9, col: 0 }, PositionEncoding::Utf16),
-            7
-        );
+        assert_eq!(idx.offset(LineCol { line: 0, col: 99 }, PositionEncoding::Utf16), 2);
+        assert_eq!(idx.offset(LineCol { line: 9, col: 0 }, PositionEncoding::Utf16), 7);
     }
 
     #[test]

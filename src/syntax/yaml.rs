@@ -75,8 +75,7 @@ fn parse_yaml_float(v: &str) -> Option<f64> {
         "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
         _ if v.bytes().any(|b| b.is_ascii_digit())
-            && v.bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+            && v.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
         {
             v.parse().ok()
         }
@@ -342,15 +341,11 @@ fn finish(frame: Frame, end: usize, truncated: bool) -> Node {
             pending_key,
         } => {
             if let Some(key) = pending_key {
-                let at = key.span.end;
-                entries.push(Entry {
-                    key,
-                    value: empty_scalar(at),
-                });
+                let mut value = empty_scalar(key.span.end);
+                value.truncated = truncated;
+                entries.push(Entry { key, value });
             }
-            let end = entries
-                .last()
-                .map_or(end, |e| e.value.span.end.max(e.key.span.end));
+            let end = entries.last().map_or(end, |e| e.value.span.end.max(e.key.span.end));
             Node {
                 kind: NodeKind::Map(entries),
                 span: Span::new(start.min(end), end),
@@ -392,9 +387,7 @@ fn push_node(stack: &mut [Frame], node: Node, root: &mut Option<Node>) {
         }
         Some(Frame::Seq { items, .. }) => items.push(node),
         Some(Frame::Map {
-            entries,
-            pending_key,
-            ..
+            entries, pending_key, ..
         }) => match pending_key.take() {
             None => *pending_key = Some(node),
             Some(key) => entries.push(Entry { key, value: node }),
@@ -421,10 +414,7 @@ mod tests {
         let root = parsed.root.unwrap();
         let map = root.as_map().unwrap();
         assert_eq!(&text[map[0].key.span.start..map[0].key.span.end], "name");
-        assert_eq!(
-            &text[map[0].value.span.start..map[0].value.span.end],
-            "日本"
-        );
+        assert_eq!(&text[map[0].value.span.start..map[0].value.span.end], "日本");
         let steps = map[1].value.as_seq().unwrap();
         let step = steps[0].as_map().unwrap();
         assert_eq!(&text[step[0].value.span.start..step[0].value.span.end], "a");

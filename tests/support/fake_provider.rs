@@ -38,10 +38,7 @@ pub struct Received {
 impl Received {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON.
@@ -77,10 +74,7 @@ impl Reply {
     pub fn error(status: u16, body: &str, headers: &[(&str, &str)]) -> Reply {
         Reply::Full {
             status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: body.to_string(),
         }
     }
@@ -176,10 +170,7 @@ pub fn anthropic_stream(parts: &[&str], input_tokens: u64, output_tokens: u64) -
             serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":part}})
         ));
     }
-    chunks.push(
-        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
-            .to_string(),
-    );
+    chunks.push("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".to_string());
     chunks.push(format!("event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{{\"output_tokens\":{output_tokens}}}}}\n\n"));
     chunks.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_string());
     Reply::sse(chunks)
@@ -259,9 +250,7 @@ impl Drop for FakeProvider {
 
 impl FakeProvider {
     /// Starts a server answering each request with `handler`'s reply.
-    pub async fn start(
-        handler: impl Fn(&Received) -> Reply + Send + Sync + 'static,
-    ) -> FakeProvider {
+    pub async fn start(handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> FakeProvider {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -312,9 +301,7 @@ pub fn prompt_of(r: &Received) -> String {
         .and_then(|m| m.last())
         .and_then(|m| m.get("content"))
         .or_else(|| body.pointer("/contents/0/parts/0/text"));
-    text.and_then(|t| t.as_str())
-        .unwrap_or_default()
-        .to_string()
+    text.and_then(|t| t.as_str()).unwrap_or_default().to_string()
 }
 
 /// A handler answering the n-th request (0-based) with `replies[n]`, the last one after that.
@@ -407,11 +394,7 @@ async fn serve(
 /// Writes one reply; false when the connection must not be used again.
 async fn answer(socket: &mut TcpStream, reply: Reply) -> bool {
     match reply {
-        Reply::Full {
-            status,
-            headers,
-            body,
-        } => {
+        Reply::Full { status, headers, body } => {
             let mut head = format!(
                 "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
                 reason(status),
@@ -430,9 +413,7 @@ async fn answer(socket: &mut TcpStream, reply: Reply) -> bool {
             delay,
             end,
         } => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
-            );
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n");
             if socket.write_all(head.as_bytes()).await.is_err() {
                 return false;
             }

@@ -44,15 +44,10 @@ impl Project {
 
     /// A run request with every provider key set.
     pub fn request(&self, target: RunTarget) -> RunRequest {
-        let env: BTreeMap<String, String> = [
-            "ANTHROPIC_API_KEY",
-            "OPENAI_API_KEY",
-            "GEMINI_API_KEY",
-            "GROQ_API_KEY",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), KEY.to_string()))
-        .collect();
+        let env: BTreeMap<String, String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY"]
+            .iter()
+            .map(|k| (k.to_string(), KEY.to_string()))
+            .collect();
         let workspace = Workspace::load(self.dir.path(), &env);
         RunRequest {
             path: self.flow.clone(),
@@ -93,10 +88,7 @@ pub fn fast_engine(max_retries: u32) -> Engine {
 }
 
 /// Runs `request` to the end, collecting its events.
-pub async fn run(
-    engine: &Engine,
-    request: RunRequest,
-) -> Result<(RunRecord, Vec<RunEvent>), EngineError> {
+pub async fn run(engine: &Engine, request: RunRequest) -> Result<(RunRecord, Vec<RunEvent>), EngineError> {
     run_with(engine, request, CancellationToken::new()).await
 }
 

@@ -2,9 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    AuthHeader, ChatRequest, HttpRequest, StreamDecoder, Usage, parse_json, stream_error, u64_at,
-};
+use super::{AuthHeader, ChatRequest, HttpRequest, StreamDecoder, Usage, parse_json, stream_error, u64_at};
 use crate::engine::error::ProviderError;
 use crate::engine::secret::ApiKey;
 
@@ -24,10 +22,7 @@ pub(super) fn request(base: &str, key: Option<ApiKey>, req: &ChatRequest) -> Htt
     if let Some(system) = &req.system {
         body.insert("system".into(), json!(system));
     }
-    body.insert(
-        "messages".into(),
-        json!([{"role": "user", "content": req.prompt}]),
-    );
+    body.insert("messages".into(), json!([{"role": "user", "content": req.prompt}]));
     if let Some(t) = req.params.temperature {
         body.insert("temperature".into(), json!(t));
     }
@@ -66,17 +61,11 @@ impl StreamDecoder for Decoder {
             return Ok(None);
         }
         let value = parse_json(data)?;
-        let kind = value
-            .get("type")
-            .and_then(|t| t.as_str())
-            .or(event)
-            .unwrap_or("");
+        let kind = value.get("type").and_then(|t| t.as_str()).or(event).unwrap_or("");
         match kind {
             "message_start" => {
-                self.usage.input_tokens =
-                    u64_at(&value, "/message/usage/input_tokens").unwrap_or(0);
-                self.usage.output_tokens =
-                    u64_at(&value, "/message/usage/output_tokens").unwrap_or(0);
+                self.usage.input_tokens = u64_at(&value, "/message/usage/input_tokens").unwrap_or(0);
+                self.usage.output_tokens = u64_at(&value, "/message/usage/output_tokens").unwrap_or(0);
             }
             "content_block_delta" => {
                 if let Some(text) = value.pointer("/delta/text").and_then(|t| t.as_str()) {

@@ -3,9 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    AuthHeader, ChatRequest, HttpRequest, StreamDecoder, Usage, parse_json, stream_error, u64_at,
-};
+use super::{AuthHeader, ChatRequest, HttpRequest, StreamDecoder, Usage, parse_json, stream_error, u64_at};
 use crate::engine::error::ProviderError;
 use crate::engine::secret::ApiKey;
 
@@ -16,10 +14,7 @@ pub(super) fn request(base: &str, key: Option<ApiKey>, req: &ChatRequest) -> Htt
         json!([{"role": "user", "parts": [{"text": req.prompt}]}]),
     );
     if let Some(system) = &req.system {
-        body.insert(
-            "systemInstruction".into(),
-            json!({"parts": [{"text": system}]}),
-        );
+        body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
     }
     let mut config = Map::new();
     if let Some(t) = req.params.temperature {
@@ -39,10 +34,7 @@ pub(super) fn request(base: &str, key: Option<ApiKey>, req: &ChatRequest) -> Htt
     }
     HttpRequest {
         method: "POST",
-        url: format!(
-            "{base}/v1beta/models/{}:streamGenerateContent?alt=sse",
-            req.model
-        ),
+        url: format!("{base}/v1beta/models/{}:streamGenerateContent?alt=sse", req.model),
         headers: vec![("content-type", "application/json".to_string())],
         auth: Some(AuthHeader {
             name: "x-goog-api-key",

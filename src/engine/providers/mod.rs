@@ -134,11 +134,7 @@ trait StreamDecoder: Send {
 }
 
 /// The chat request for `provider` in its wire format.
-pub fn chat_request(
-    provider: &ProviderInfo,
-    key: Option<ApiKey>,
-    req: &ChatRequest,
-) -> HttpRequest {
+pub fn chat_request(provider: &ProviderInfo, key: Option<ApiKey>, req: &ChatRequest) -> HttpRequest {
     match provider.kind {
         ProviderKind::Anthropic => anthropic::request(&provider.base_url, key, req),
         ProviderKind::Openai => openai::request(provider, key, req),
@@ -366,10 +362,7 @@ async fn stream(
             vec![(None, trailing)]
         };
         for (event, data) in frames {
-            if let Some(delta) = decoder
-                .event(event.as_deref(), &data)
-                .map_err(|e| partial(e, &text))?
-            {
+            if let Some(delta) = decoder.event(event.as_deref(), &data).map_err(|e| partial(e, &text))? {
                 on_text(&delta);
                 text.push_str(&delta);
             }
@@ -495,9 +488,7 @@ mod tests {
 
     #[test]
     fn sse_events_are_split_across_chunks_and_line_endings() {
-        let mut buffer =
-            b"event: a\r\ndata: {\"x\":1}\r\n\r\ndata: one\ndata: two\n\n: comment\n\ndata: par"
-                .to_vec();
+        let mut buffer = b"event: a\r\ndata: {\"x\":1}\r\n\r\ndata: one\ndata: two\n\n: comment\n\ndata: par".to_vec();
         let events = take_sse_events(&mut buffer);
         assert_eq!(
             events,

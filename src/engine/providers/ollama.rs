@@ -58,10 +58,7 @@ impl StreamDecoder for Decoder {
             self.usage.input_tokens = u64_at(&value, "/prompt_eval_count").unwrap_or(0);
             self.usage.output_tokens = u64_at(&value, "/eval_count").unwrap_or(0);
         }
-        let text = value
-            .pointer("/message/content")
-            .and_then(|t| t.as_str())
-            .unwrap_or("");
+        let text = value.pointer("/message/content").and_then(|t| t.as_str()).unwrap_or("");
         Ok((!text.is_empty()).then(|| text.to_string()))
     }
 

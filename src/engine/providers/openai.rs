@@ -3,18 +3,12 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    AuthHeader, ChatRequest, HttpRequest, StreamDecoder, Usage, parse_json, stream_error, u64_at,
-};
+use super::{AuthHeader, ChatRequest, HttpRequest, StreamDecoder, Usage, parse_json, stream_error, u64_at};
 use crate::engine::error::ProviderError;
 use crate::engine::secret::ApiKey;
 use crate::model::catalog::ProviderInfo;
 
-pub(super) fn request(
-    provider: &ProviderInfo,
-    key: Option<ApiKey>,
-    req: &ChatRequest,
-) -> HttpRequest {
+pub(super) fn request(provider: &ProviderInfo, key: Option<ApiKey>, req: &ChatRequest) -> HttpRequest {
     let mut messages = Vec::new();
     if let Some(system) = &req.system {
         messages.push(json!({"role": "system", "content": system}));
