@@ -50,6 +50,7 @@ steps:
     prompt: "unclosed
 #           ^ yaml-syntax
   - id: b
+#   ^^ missing-field
 "#,
         all_keys(),
     ));

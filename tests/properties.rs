@@ -6,6 +6,7 @@ mod fixture;
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use stepwise::analysis::Analysis;
 use stepwise::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextEdit};
 
 const BASE: &str = "version: 1\nname: Ünïcode brief 日本\nprovider: anthropic\npersona: analyst\npersonas:\n  analyst:\n    name: A\n    system: Be brief 😀.\nsteps:\n  - id: summarize\n    prompt: |\n      Summarize {{ inputs.product }} 🚀 in five bullets.\n  - id: ideas\n    provider: openai\n    needs: [summarize]\n    for_each: steps.summarize.output | lines\n    prompt: \"Ideas for {{ item }}\"\n";
@@ -37,10 +38,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn rope_edits_match_string_edits_and_analysis_never_panics(edits in prop::collection::vec(edit(), 1..24)) {
+    fn rope_edits_match_string_edits_and_incremental_analysis_matches_fresh(edits in prop::collection::vec(edit(), 1..24)) {
         let mut expected = BASE.to_string();
         let mut doc = DocumentText::new(BASE);
         let ws = Arc::new(fixture::all_keys());
+        let mut previous = Analysis::new(Arc::from(BASE), ws.clone());
         for (at, len, insert, utf8) in edits {
             let encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
             let chars: Vec<(usize, char)> = expected.char_indices().collect();
@@ -57,8 +59,11 @@ proptest! {
             expected.replace_range(start..end, &insert);
             let text = doc.to_arc_str();
             prop_assert_eq!(&*text, expected.as_str());
-            let analysis = stepwise::analysis::Analysis::new(text, ws.clone());
-            let _ = analysis.diagnostics();
+            let fresh = Analysis::new(text.clone(), ws.clone());
+            let incremental = Analysis::update(text, ws.clone(), Some(&previous));
+            prop_assert_eq!(&incremental.workflow, &fresh.workflow);
+            prop_assert_eq!(incremental.diagnostics(), fresh.diagnostics());
+            previous = incremental;
         }
     }
 

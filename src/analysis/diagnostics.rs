@@ -1,7 +1,7 @@
 //! Diagnostics in stages, like taplo: YAML syntax, then structure (from lowering), then
 //! meaning (providers, models, personas, references, cycles, availability, secrets).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::Analysis;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
@@ -16,7 +16,7 @@ use crate::syntax::text::Span;
 pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnostic> {
     let text = analysis.text();
     let mut out = Vec::new();
-    if let Some(err) = &analysis.yaml.error {
+    for err in &analysis.yaml.errors {
         out.push(Diagnostic::new(
             Code::YamlSyntax,
             widen(text, err.span),
@@ -50,7 +50,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
         wf,
         ws,
         out: &mut out,
-        warned_unavailable: HashSet::new(),
+        warned_unavailable: HashSet::default(),
     }
     .run();
     for secret in find_secrets(text) {
@@ -235,7 +235,7 @@ impl Checker<'_> {
     }
 
     fn duplicate_ids(&mut self) {
-        let mut first: HashMap<&str, Span> = HashMap::new();
+        let mut first: HashMap<&str, Span> = HashMap::default();
         for step in &self.wf.steps {
             let Some(id) = &step.id else { continue };
             match first.get(id.value.as_str()) {
@@ -401,9 +401,8 @@ impl Checker<'_> {
         let deps: Vec<Vec<(usize, Span)>> = steps
             .iter()
             .map(|s| {
-                s.dependencies()
-                    .into_iter()
-                    .filter_map(|d| index.get(d.value.as_str()).map(|&i| (i, d.span)))
+                s.dependency_refs()
+                    .filter_map(|(name, span)| index.get(name).map(|&i| (i, span)))
                     .filter(|&(i, _)| steps[i].id_str() != s.id_str())
                     .collect()
             })

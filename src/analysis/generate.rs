@@ -9,7 +9,7 @@ pub fn large_workflow(steps: usize) -> String {
         "version: 1\nname: Generated\ndescription: A large generated workflow\nprovider: anthropic\nmodel: claude-sonnet-4-5\npersona: analyst\ninputs:\n  topic:\n    default: skates\npersonas:\n  analyst:\n    name: Analyst\n    system: Be brief.\n  marketer:\n    name: Marketer\n    system: Be bold.\nsteps:\n",
     );
     for i in 0..steps {
-        let _ = write!(text, "  - id: step_{i}\n");
+        let _ = writeln!(text, "  - id: step_{i}");
         match i % 4 {
             0 => text.push_str("    provider: openai\n    model: gpt-4o\n    persona: marketer\n"),
             1 => text.push_str("    persona: null\n    params: { temperature: 0.5 }\n"),

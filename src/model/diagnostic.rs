@@ -1,7 +1,7 @@
 //! Diagnostics as every layer produces them: a stable code, a severity, a byte range and a
 //! message a user can act on. Editor and CLI types are made from these at the edges.
 
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,6 +124,15 @@ pub struct Diagnostic {
     pub related: Vec<Related>,
     /// Replacement candidates, nearest first, for quick fixes ("did you mean").
     pub suggestions: Vec<String>,
+}
+
+impl OffsetBy for Diagnostic {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        for r in &mut self.related {
+            r.span.offset_by(base);
+        }
+    }
 }
 
 impl Diagnostic {

@@ -5,7 +5,7 @@
 use minijinja::machinery::{self, Token};
 use minijinja::syntax::SyntaxConfig;
 
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 use crate::syntax::yaml::{Node, Style};
 
 /// What a template reference points at.
@@ -146,6 +146,19 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
         offset += line.len() + 1;
     }
     Some(SourceMap::Lines(starts))
+}
+
+impl OffsetBy for Template {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        for r in &mut self.refs {
+            r.name_span.offset_by(base);
+            r.span.offset_by(base);
+        }
+        if let Some(err) = &mut self.error {
+            err.span.offset_by(base);
+        }
+    }
 }
 
 impl Template {

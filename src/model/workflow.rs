@@ -1,13 +1,13 @@
 //! The typed workflow (SPEC §2), every value with its span, lowered by hand from the YAML tree
 //! so that one pass reports every structural problem at once, not just the first.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean, nearest};
 use super::schema::{self, Level};
 use super::template::{Template, TemplateKind};
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 use crate::syntax::yaml::{Entry, Node, NodeKind, ScalarValue};
 
 /// A value with the span of its source.
@@ -17,6 +17,12 @@ pub struct Spanned<T> {
     pub value: T,
     /// Where it was written.
     pub span: Span,
+}
+
+impl<T> OffsetBy for Spanned<T> {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+    }
 }
 
 /// Generation parameters; every field optional so the levels can be merged.
@@ -30,6 +36,15 @@ pub struct Params {
     pub top_p: Option<Spanned<f64>>,
     /// Stop sequences.
     pub stop: Option<Spanned<Vec<String>>>,
+}
+
+impl OffsetBy for Params {
+    fn offset_by(&mut self, base: usize) {
+        self.temperature.offset_by(base);
+        self.max_tokens.offset_by(base);
+        self.top_p.offset_by(base);
+        self.stop.offset_by(base);
+    }
 }
 
 /// A named input.
@@ -82,6 +97,14 @@ pub struct Fallback {
     pub span: Span,
 }
 
+impl OffsetBy for Fallback {
+    fn offset_by(&mut self, base: usize) {
+        self.provider.offset_by(base);
+        self.model.offset_by(base);
+        self.span.offset_by(base);
+    }
+}
+
 /// One step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -111,6 +134,23 @@ pub struct Step {
     pub keys: Vec<Spanned<String>>,
 }
 
+impl OffsetBy for Step {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        self.id.offset_by(base);
+        self.prompt.offset_by(base);
+        self.provider.offset_by(base);
+        self.model.offset_by(base);
+        self.persona.offset_by(base);
+        self.params.offset_by(base);
+        self.needs.offset_by(base);
+        self.fallback.offset_by(base);
+        self.for_each.offset_by(base);
+        self.concurrency.offset_by(base);
+        self.keys.offset_by(base);
+    }
+}
+
 impl Step {
     /// The step's ID, or "" while it has none.
     pub fn id_str(&self) -> &str {
@@ -122,19 +162,27 @@ impl Step {
         self.keys.iter().find(|k| k.value == key).map(|k| k.span)
     }
 
-    /// Step IDs this step depends on: `needs`, template references and `for_each`, deduplicated.
+    /// Step IDs this step depends on: `needs`, template references and `for_each`, in order,
+    /// possibly repeated, each with the span that names it.
+    pub fn dependency_refs(&self) -> impl Iterator<Item = (&str, Span)> {
+        let templates = self.prompt.iter().chain(self.for_each.iter());
+        self.needs
+            .iter()
+            .map(|n| (n.value.as_str(), n.span))
+            .chain(templates.flat_map(|t| t.step_refs().map(|r| (r.name.as_str(), r.name_span))))
+    }
+
+    /// Step IDs this step depends on, deduplicated, each with its first mention.
     pub fn dependencies(&self) -> Vec<Spanned<String>> {
-        let mut deps: Vec<Spanned<String>> = self.needs.clone();
-        for template in self.prompt.iter().chain(self.for_each.iter()) {
-            for r in template.step_refs() {
+        let mut deps: Vec<Spanned<String>> = Vec::new();
+        for (name, span) in self.dependency_refs() {
+            if !deps.iter().any(|d| d.value == name) {
                 deps.push(Spanned {
-                    value: r.name.clone(),
-                    span: r.name_span,
+                    value: name.to_string(),
+                    span,
                 });
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        deps.retain(|d| seen.insert(d.value.clone()));
         deps
     }
 }
@@ -195,16 +243,40 @@ pub struct Lowering<'a> {
     text: &'a str,
     /// Diagnostics found so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// Steps lowered elsewhere, used in place of the `steps` value.
+    steps: Option<Vec<Step>>,
 }
 
 /// Lowers a workflow document's root node.
 pub fn lower_workflow(text: &str, root: Option<&Node>) -> (Workflow, Vec<Diagnostic>) {
+    lower_workflow_with_steps(text, root, None)
+}
+
+/// Lowers a workflow whose steps were lowered separately (one chunk each); `root`'s `steps`
+/// value then only marks where they are.
+pub fn lower_workflow_with_steps(
+    text: &str,
+    root: Option<&Node>,
+    steps: Option<Vec<Step>>,
+) -> (Workflow, Vec<Diagnostic>) {
     let mut l = Lowering {
         text,
         diagnostics: Vec::new(),
+        steps,
     };
     let workflow = l.workflow(root);
     (workflow, l.diagnostics)
+}
+
+/// Lowers one item of `steps` (`None` when it is not a mapping).
+pub fn lower_step(text: &str, node: &Node) -> (Option<Step>, Vec<Diagnostic>) {
+    let mut l = Lowering {
+        text,
+        diagnostics: Vec::new(),
+        steps: None,
+    };
+    let step = l.step(node);
+    (step, l.diagnostics)
 }
 
 /// Lowers one persona mapping (a library file's root or an inline entry).
@@ -217,6 +289,7 @@ pub fn lower_persona(
     let mut l = Lowering {
         text,
         diagnostics: Vec::new(),
+        steps: None,
     };
     let persona = l.persona(id, node, origin);
     (persona, l.diagnostics)
@@ -586,6 +659,9 @@ impl Lowering<'_> {
     }
 
     fn steps(&mut self, node: &Node) -> Vec<Step> {
+        if let Some(steps) = self.steps.take() {
+            return steps;
+        }
         let Some(items) = node.as_seq() else {
             if node.is_null() {
                 if !node.truncated {
@@ -600,22 +676,17 @@ impl Lowering<'_> {
             }
             return Vec::new();
         };
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.step(i, item))
-            .collect()
+        items.iter().filter_map(|item| self.step(item)).collect()
     }
 
-    fn step(&mut self, index: usize, node: &Node) -> Option<Step> {
+    fn step(&mut self, node: &Node) -> Option<Step> {
         if node.as_map().is_none() {
             if !(node.is_null() && node.truncated) {
                 self.error(
                     Code::WrongType,
                     node.span,
                     format!(
-                        "step {} must be a mapping with `id` and `prompt`, found {}",
-                        index + 1,
+                        "a step must be a mapping with `id` and `prompt`, found {}",
                         node.type_name()
                     ),
                 );
@@ -643,7 +714,7 @@ impl Lowering<'_> {
             .map(|s| s.value.clone());
         let what = match &id_text {
             Some(id) => format!("step `{id}`"),
-            None => format!("step {}", index + 1),
+            None => "this step".to_string(),
         };
         let anchor = node.as_map().and_then(|m| m.first()).map_or(node.span, |e| e.key.span);
         let entries = self.entries(node, Level::Step, &what, anchor);
@@ -754,8 +825,8 @@ fn parse_fallback(value: &str, span: Span, text: &str) -> Fallback {
 }
 
 /// Step IDs mapped to their first index, for lookups in hot paths.
-pub fn step_index(workflow: &Workflow) -> HashMap<&str, usize> {
-    let mut map = HashMap::new();
+pub fn step_index(workflow: &Workflow) -> FxHashMap<&str, usize> {
+    let mut map = FxHashMap::default();
     for (i, step) in workflow.steps.iter().enumerate() {
         if let Some(id) = &step.id {
             map.entry(id.value.as_str()).or_insert(i);

@@ -41,6 +41,36 @@ impl Span {
     }
 }
 
+/// Moves every span in a value by `base` bytes: things analysed in a chunk of a document are
+/// kept relative to the chunk and placed in the document when reused.
+pub trait OffsetBy {
+    /// Adds `base` to every span inside.
+    fn offset_by(&mut self, base: usize);
+}
+
+impl OffsetBy for Span {
+    fn offset_by(&mut self, base: usize) {
+        self.start += base;
+        self.end += base;
+    }
+}
+
+impl<T: OffsetBy> OffsetBy for Option<T> {
+    fn offset_by(&mut self, base: usize) {
+        if let Some(v) = self {
+            v.offset_by(base);
+        }
+    }
+}
+
+impl<T: OffsetBy> OffsetBy for Vec<T> {
+    fn offset_by(&mut self, base: usize) {
+        for v in self {
+            v.offset_by(base);
+        }
+    }
+}
+
 /// How an editor counts columns: LSP defaults to UTF-16 code units; clients may offer UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PositionEncoding {

@@ -5,7 +5,7 @@
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use super::text::Span;
+use super::text::{OffsetBy, Span};
 
 /// How a scalar was written; decides whether positions inside its value map 1:1 to the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +168,22 @@ impl Node {
     }
 }
 
+impl OffsetBy for Node {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        match &mut self.kind {
+            NodeKind::Map(entries) => {
+                for e in entries {
+                    e.key.offset_by(base);
+                    e.value.offset_by(base);
+                }
+            }
+            NodeKind::Seq(items) => items.offset_by(base),
+            NodeKind::Scalar(_) | NodeKind::Alias => {}
+        }
+    }
+}
+
 /// A YAML syntax error at its exact place.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntaxError {
@@ -175,6 +191,12 @@ pub struct SyntaxError {
     pub message: String,
     /// Where the error is (an empty span at the offending byte).
     pub span: Span,
+}
+
+impl OffsetBy for SyntaxError {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+    }
 }
 
 /// The result of parsing: the (possibly partial) tree and the first syntax error, if any.
