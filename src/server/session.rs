@@ -91,8 +91,8 @@ impl Session {
             .clone()
     }
 
-    /// Opens (or reopens) a document.
-    pub fn open(&mut self, uri: Uri, version: i32, text: &str) -> Arc<Snapshot> {
+    /// Opens (or reopens) a document; returns the snapshot it replaces, if any.
+    pub fn open(&mut self, uri: Uri, version: i32, text: &str) -> Option<Arc<Snapshot>> {
         let workspace = self.workspace_for(document_dir(&uri));
         let live = DocumentText::new(text);
         let snapshot = Arc::new(Snapshot::new(
@@ -102,36 +102,38 @@ impl Session {
             workspace,
             self.encoding,
         ));
-        self.documents.insert(
-            uri,
-            Document {
-                text: live,
-                snapshot: snapshot.clone(),
-            },
-        );
-        snapshot
+        self.documents
+            .insert(
+                uri,
+                Document {
+                    text: live,
+                    snapshot,
+                },
+            )
+            .map(|old| old.snapshot)
     }
 
-    /// Applies the client's edits, in order, and makes the new version current.
+    /// Applies the client's edits, in order, and makes the new version current. Returns the
+    /// replaced snapshot, so the caller can drop its analysis off the message loop.
     pub fn change(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> Option<Arc<Snapshot>> {
         let encoding = self.encoding;
         let doc = self.documents.get_mut(uri)?;
         for edit in edits {
             doc.text.apply(edit, encoding);
         }
-        doc.snapshot = Arc::new(Snapshot::new(
+        let next = Arc::new(Snapshot::new(
             uri.clone(),
             version,
             doc.text.to_arc_str(),
             doc.snapshot.workspace.clone(),
             encoding,
         ));
-        Some(doc.snapshot.clone())
+        Some(std::mem::replace(&mut doc.snapshot, next))
     }
 
-    /// Closes a document.
-    pub fn close(&mut self, uri: &Uri) {
-        self.documents.remove(uri);
+    /// Closes a document; returns its last snapshot, to be dropped off the message loop.
+    pub fn close(&mut self, uri: &Uri) -> Option<Arc<Snapshot>> {
+        self.documents.remove(uri).map(|d| d.snapshot)
     }
 
     /// The latest snapshot of an open document.
