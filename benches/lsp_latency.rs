@@ -274,10 +274,7 @@ fn main() {
     println!("\nyaml-language-server ÷ stepwise");
     println!(
         "  initialize {:.0}×, edit → diagnostics p50 {:.0}×, completion p50 {:.0}×, RSS {:.1}×",
-        ratio(
-            ours.initialize.as_secs_f64(),
-            theirs.initialize.as_secs_f64()
-        ),
+        ratio(ours.initialize.as_secs_f64(), theirs.initialize.as_secs_f64()),
         ratio(ours.edit.0, theirs.edit.0),
         ratio(ours.completion.0, theirs.completion.0),
         ratio(ours.rss.unwrap_or(0.0), theirs.rss.unwrap_or(0.0)),

@@ -103,12 +103,7 @@ fn keys(ctx: &CursorContext, siblings: &[String]) -> Vec<CompletionItem> {
         } else {
             what.to_string()
         };
-        let mut it = item(
-            &key.name,
-            CompletionKind::Key,
-            detail,
-            key.description.clone(),
-        );
+        let mut it = item(&key.name, CompletionKind::Key, detail, key.description.clone());
         it.insert = format!("{}: ", key.name);
         if key.required {
             required.push(it);
@@ -120,23 +115,13 @@ fn keys(ctx: &CursorContext, siblings: &[String]) -> Vec<CompletionItem> {
     required
 }
 
-fn values(
-    analysis: &Analysis,
-    ctx: &CursorContext,
-    key: &str,
-    in_list: bool,
-    offset: usize,
-) -> Vec<CompletionItem> {
+fn values(analysis: &Analysis, ctx: &CursorContext, key: &str, in_list: bool, offset: usize) -> Vec<CompletionItem> {
     let level = ctx.level();
     match (level, key) {
         (Some(Level::Workflow | Level::Step), "provider") => providers(analysis),
         (Some(Level::Workflow | Level::Step), "model") => models(analysis, ctx, offset),
-        (Some(level @ (Level::Workflow | Level::Step)), "persona") => {
-            personas(analysis, level == Level::Step)
-        }
-        (Some(Level::Step), "needs") if in_list || ctx.word.is_empty() => {
-            step_ids(analysis, ctx, offset)
-        }
+        (Some(level @ (Level::Workflow | Level::Step)), "persona") => personas(analysis, level == Level::Step),
+        (Some(Level::Step), "needs") if in_list || ctx.word.is_empty() => step_ids(analysis, ctx, offset),
         (Some(Level::Step), "fallback") if in_list || ctx.word.is_empty() => fallbacks(analysis),
         _ => Vec::new(),
     }
@@ -163,10 +148,7 @@ fn providers(analysis: &Analysis) -> Vec<CompletionItem> {
                 p.default_model
             );
             if !p.api_key_env.is_empty() {
-                doc.push_str(&format!(
-                    "\n\nKey variable: `{}`",
-                    p.api_key_env.join("` or `")
-                ));
+                doc.push_str(&format!("\n\nKey variable: `{}`", p.api_key_env.join("` or `")));
             }
             item(&p.id, CompletionKind::Provider, p.status_label(), doc)
         })
@@ -176,9 +158,7 @@ fn providers(analysis: &Analysis) -> Vec<CompletionItem> {
 fn models(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> Vec<CompletionItem> {
     let catalog = &analysis.workspace.catalog;
     let provider_id = if ctx.level() == Some(Level::Step) {
-        effective_at(analysis, ctx, offset)
-            .provider
-            .map(|p| p.value)
+        effective_at(analysis, ctx, offset).provider.map(|p| p.value)
     } else {
         analysis
             .workflow
@@ -233,11 +213,7 @@ fn personas(analysis: &Analysis, allow_null: bool) -> Vec<CompletionItem> {
         if let Some(d) = &p.description {
             doc.push_str(&format!("\n\n{}", d.value));
         }
-        let detail = if name.is_empty() {
-            where_
-        } else {
-            name.to_string()
-        };
+        let detail = if name.is_empty() { where_ } else { name.to_string() };
         items.push(item(&p.id.value, CompletionKind::Persona, detail, doc));
     }
     if allow_null {
@@ -299,12 +275,7 @@ fn fallbacks(analysis: &Analysis) -> Vec<CompletionItem> {
     out
 }
 
-fn template(
-    analysis: &Analysis,
-    ctx: &CursorContext,
-    scope: TemplateScope,
-    offset: usize,
-) -> Vec<CompletionItem> {
+fn template(analysis: &Analysis, ctx: &CursorContext, scope: TemplateScope, offset: usize) -> Vec<CompletionItem> {
     let wf = &analysis.workflow;
     match scope {
         TemplateScope::Root => {
@@ -322,9 +293,7 @@ fn template(
                     "`steps.ID.output` (or `.outputs` for a fan-out step): another step's result; a dependency.",
                 ),
             ];
-            let fans_out = wf
-                .step_at(offset)
-                .is_some_and(|i| wf.steps[i].for_each.is_some());
+            let fans_out = wf.step_at(offset).is_some_and(|i| wf.steps[i].for_each.is_some());
             if fans_out {
                 items.push(item(
                     "item",
@@ -349,11 +318,7 @@ fn template(
                     Some(d) => format!("input (default: {})", d.value),
                     None => "input (required)".to_string(),
                 };
-                let doc = i
-                    .description
-                    .as_ref()
-                    .map(|d| d.value.clone())
-                    .unwrap_or_default();
+                let doc = i.description.as_ref().map(|d| d.value.clone()).unwrap_or_default();
                 item(&i.name.value, CompletionKind::Input, detail, doc)
             })
             .collect(),
@@ -388,9 +353,7 @@ mod tests {
 
     #[test]
     fn step_keys_not_yet_present_required_first() {
-        insta::assert_snapshot!(complete(&format!(
-            "{HEAD}steps:\n  - id: a\n    pro$0\n    model: x\n"
-        )));
+        insta::assert_snapshot!(complete(&format!("{HEAD}steps:\n  - id: a\n    pro$0\n    model: x\n")));
     }
 
     #[test]
@@ -480,9 +443,7 @@ mod tests {
     #[test]
     fn nothing_inside_a_plain_prompt() {
         assert_eq!(
-            complete(&format!(
-                "{HEAD}steps:\n  - id: a\n    prompt: |\n      Hello wor$0\n"
-            )),
+            complete(&format!("{HEAD}steps:\n  - id: a\n    prompt: |\n      Hello wor$0\n")),
             ""
         );
     }

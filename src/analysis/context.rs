@@ -118,10 +118,7 @@ impl<'a> Line<'a> {
         let mut pos = bytes.iter().take_while(|&&b| b == b' ').count();
         let indent = pos;
         let mut dash = None;
-        while pos < bytes.len()
-            && bytes[pos] == b'-'
-            && (pos + 1 == bytes.len() || bytes[pos + 1] == b' ')
-        {
+        while pos < bytes.len() && bytes[pos] == b'-' && (pos + 1 == bytes.len() || bytes[pos + 1] == b' ') {
             dash = Some(pos);
             pos += 1;
             pos += bytes[pos..].iter().take_while(|&&b| b == b' ').count();
@@ -143,9 +140,7 @@ impl<'a> Line<'a> {
 
     /// Blank or comment-only lines carry no structure.
     fn is_blank(&self) -> bool {
-        self.key.is_none()
-            && self.dash.is_none()
-            && (self.rest.is_empty() || self.rest.starts_with('#'))
+        self.key.is_none() && self.dash.is_none() && (self.rest.is_empty() || self.rest.starts_with('#'))
     }
 
     /// Whether the line's value opens a nested block (nothing after the colon, or a block
@@ -212,8 +207,7 @@ fn is_word_byte(b: u8) -> bool {
 fn word_before(text: &str, offset: usize, stop_at_dot: bool) -> Span {
     let bytes = text.as_bytes();
     let mut start = offset;
-    while start > 0 && is_word_byte(bytes[start - 1]) && !(stop_at_dot && bytes[start - 1] == b'.')
-    {
+    while start > 0 && is_word_byte(bytes[start - 1]) && !(stop_at_dot && bytes[start - 1] == b'.') {
         start -= 1;
     }
     Span::new(start, offset)
@@ -377,10 +371,7 @@ fn container_path(
             }
             State::Sequence { dash, items } => {
                 if l.indent == dash && l.dash.is_some() {
-                    state = State::Sequence {
-                        dash,
-                        items: items + 1,
-                    };
+                    state = State::Sequence { dash, items: items + 1 };
                     continue;
                 }
                 if l.indent > dash {

@@ -1,7 +1,7 @@
 //! Diagnostics in stages, like taplo: YAML syntax, then structure (from lowering), then
 //! meaning (providers, models, personas, references, cycles, availability, secrets).
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::Analysis;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
@@ -16,7 +16,7 @@ use crate::syntax::text::Span;
 pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnostic> {
     let text = analysis.text();
     let mut out = Vec::new();
-    if let Some(err) = &analysis.yaml.error {
+    for err in &analysis.yaml.errors {
         out.push(Diagnostic::new(
             Code::YamlSyntax,
             widen(text, err.span),
@@ -50,6 +50,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
         wf,
         ws,
         out: &mut out,
+        warned_unavailable: HashSet::default(),
     }
     .run();
     for secret in find_secrets(text) {
@@ -57,8 +58,14 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             Code::SecretInDocument,
             Span::new(secret.start, secret.end),
             format!(
-                "this looks like a {} API key: remove it from the file and set {} in the environment instead",
-                secret.vendor, secret.env_var
+                "this looks like {} {} API key: remove it from the file and set {} in the environment instead",
+                if secret.vendor.starts_with(['A', 'E', 'I', 'O', 'U']) {
+                    "an"
+                } else {
+                    "a"
+                },
+                secret.vendor,
+                secret.env_var
             ),
         ));
     }
@@ -90,6 +97,8 @@ struct Checker<'a> {
     wf: &'a Workflow,
     ws: &'a Workspace,
     out: &'a mut Vec<Diagnostic>,
+    /// Providers already reported unavailable: once per document, at the first mention.
+    warned_unavailable: HashSet<String>,
 }
 
 impl Checker<'_> {
@@ -137,16 +146,12 @@ impl Checker<'_> {
                         did_you_mean(&suggestions)
                     }
                 );
-                self.push(
-                    Diagnostic::new(Code::UnknownProvider, p.span, message)
-                        .with_suggestions(suggestions),
-                );
+                self.push(Diagnostic::new(Code::UnknownProvider, p.span, message).with_suggestions(suggestions));
                 false
             }
             Some(info) => {
-                if !info.is_available() {
-                    let alternatives: Vec<String> =
-                        catalog.healthy().map(|p| p.id.clone()).collect();
+                if !info.is_available() && self.warned_unavailable.insert(info.id.clone()) {
+                    let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
                         "{what} `{}` is unavailable: {} is not set{}",
                         info.id,
@@ -158,8 +163,7 @@ impl Checker<'_> {
                         }
                     );
                     self.push(
-                        Diagnostic::new(Code::ProviderUnavailable, p.span, message)
-                            .with_suggestions(alternatives),
+                        Diagnostic::new(Code::ProviderUnavailable, p.span, message).with_suggestions(alternatives),
                     );
                 }
                 true
@@ -175,35 +179,30 @@ impl Checker<'_> {
             return;
         }
         let suggestions = nearest(&m.value, info.models.iter().map(|m| m.id.as_str()));
+        let owner = self.ws.catalog.providers().iter().find(|p| p.knows_model(&m.value));
         let message = format!(
             "model `{}` is not in the catalog of `{}`{}",
             m.value,
             provider,
-            if suggestions.is_empty() {
-                " (catalogs lag: if the model is new, add it to `models` in stepwise.toml)"
-                    .to_string()
+            if let Some(owner) = owner {
+                format!(
+                    " but of `{}`: set `provider: {}` too, or pick a `{provider}` model",
+                    owner.id, owner.id
+                )
+            } else if suggestions.is_empty() {
+                " (catalogs lag: if the model is new, add it to `models` in stepwise.toml)".to_string()
             } else {
                 did_you_mean(&suggestions)
             }
         );
-        self.push(
-            Diagnostic::new(Code::UnknownModel, m.span, message).with_suggestions(suggestions),
-        );
+        self.push(Diagnostic::new(Code::UnknownModel, m.span, message).with_suggestions(suggestions));
     }
 
     fn persona(&mut self, p: &Spanned<String>) {
         match self.ws.persona(self.wf, &p.value) {
             Some(PersonaRef::Library(lp)) => {
-                if let Some(problem) = lp
-                    .diagnostics
-                    .iter()
-                    .find(|d| d.severity == Severity::Error)
-                {
-                    let message = format!(
-                        "persona file {} is invalid: {}",
-                        lp.path.display(),
-                        problem.message
-                    );
+                if let Some(problem) = lp.diagnostics.iter().find(|d| d.severity == Severity::Error) {
+                    let message = format!("persona file {} is invalid: {}", lp.path.display(), problem.message);
                     self.push(Diagnostic::new(Code::InvalidConfig, p.span, message));
                 }
             }
@@ -230,16 +229,13 @@ impl Checker<'_> {
                         did_you_mean(&suggestions)
                     }
                 );
-                self.push(
-                    Diagnostic::new(Code::UnknownPersona, p.span, message)
-                        .with_suggestions(suggestions),
-                );
+                self.push(Diagnostic::new(Code::UnknownPersona, p.span, message).with_suggestions(suggestions));
             }
         }
     }
 
     fn duplicate_ids(&mut self) {
-        let mut first: HashMap<&str, Span> = HashMap::new();
+        let mut first: HashMap<&str, Span> = HashMap::default();
         for step in &self.wf.steps {
             let Some(id) = &step.id else { continue };
             match first.get(id.value.as_str()) {
@@ -247,10 +243,7 @@ impl Checker<'_> {
                     let d = Diagnostic::new(
                         Code::DuplicateStepId,
                         id.span,
-                        format!(
-                            "step ID `{}` is already used; step IDs must be unique",
-                            id.value
-                        ),
+                        format!("step ID `{}` is already used; step IDs must be unique", id.value),
                     )
                     .with_related(span, "first used here");
                     self.out.push(d);
@@ -265,10 +258,7 @@ impl Checker<'_> {
     fn step(&mut self, step: &Step, index: &HashMap<&str, usize>) {
         let wf = self.wf;
         let effective = resolve_step(wf, step, self.ws, &Overrides::default());
-        let anchor = step
-            .id
-            .as_ref()
-            .map_or(Span::empty(step.span.start), |i| i.span);
+        let anchor = step.id.as_ref().map_or(Span::empty(step.span.start), |i| i.span);
         if let Some(p) = &step.provider {
             self.provider(p, "provider");
         }
@@ -290,11 +280,7 @@ impl Checker<'_> {
         if let (Some(m), Some(p)) = (&step.model, &effective.provider) {
             self.model(&p.value, m);
         }
-        if let Some(Spanned {
-            value: Some(id),
-            span,
-        }) = &step.persona
-        {
+        if let Some(Spanned { value: Some(id), span }) = &step.persona {
             self.persona(&Spanned {
                 value: id.clone(),
                 span: *span,
@@ -330,13 +316,7 @@ impl Checker<'_> {
         }
     }
 
-    fn template(
-        &mut self,
-        template: &Template,
-        own_id: &str,
-        in_fan_out: bool,
-        index: &HashMap<&str, usize>,
-    ) {
+    fn template(&mut self, template: &Template, own_id: &str, in_fan_out: bool, index: &HashMap<&str, usize>) {
         if let Some(err) = &template.error {
             self.push(Diagnostic::new(
                 Code::TemplateSyntax,
@@ -348,10 +328,7 @@ impl Checker<'_> {
             match r.kind {
                 RefKind::Input => {
                     if self.wf.input(&r.name).is_none() {
-                        let suggestions = nearest(
-                            &r.name,
-                            self.wf.inputs.iter().map(|i| i.name.value.as_str()),
-                        );
+                        let suggestions = nearest(&r.name, self.wf.inputs.iter().map(|i| i.name.value.as_str()));
                         let message = format!(
                             "unknown input `{}`{}",
                             r.name,
@@ -362,8 +339,7 @@ impl Checker<'_> {
                             }
                         );
                         self.push(
-                            Diagnostic::new(Code::UnknownReference, r.name_span, message)
-                                .with_suggestions(suggestions),
+                            Diagnostic::new(Code::UnknownReference, r.name_span, message).with_suggestions(suggestions),
                         );
                     }
                 }
@@ -374,6 +350,13 @@ impl Checker<'_> {
                             r.name_span,
                             format!("step `{own_id}` references its own output"),
                         ));
+                    } else if r.dashed {
+                        let message = format!(
+                            "`steps.{0}` reads as a subtraction in a template; write `steps[\"{0}\"]`",
+                            r.name
+                        );
+                        let fix = format!("steps[\"{}\"]", r.name);
+                        self.push(Diagnostic::new(Code::UnknownReference, r.span, message).with_suggestions(vec![fix]));
                     } else if !index.contains_key(r.name.as_str()) {
                         self.unknown_step(&r.name, r.name_span, index);
                     } else if let Some(field) = &r.field
@@ -388,11 +371,7 @@ impl Checker<'_> {
                     }
                 }
                 RefKind::Item | RefKind::Index if !in_fan_out => {
-                    let name = if r.kind == RefKind::Item {
-                        "item"
-                    } else {
-                        "index"
-                    };
+                    let name = if r.kind == RefKind::Item { "item" } else { "index" };
                     self.push(Diagnostic::new(
                         Code::UnknownReference,
                         r.span,
@@ -406,10 +385,14 @@ impl Checker<'_> {
 
     fn unknown_step(&mut self, name: &str, span: Span, index: &HashMap<&str, usize>) {
         let suggestions = nearest(name, index.keys().copied());
-        let message = format!("unknown step `{name}`{}", did_you_mean(&suggestions));
-        self.push(
-            Diagnostic::new(Code::UnknownReference, span, message).with_suggestions(suggestions),
-        );
+        let message = if suggestions.is_empty() {
+            let mut known: Vec<&str> = index.keys().copied().collect();
+            known.sort_unstable();
+            format!("unknown step `{name}`; steps in this workflow: {}", known.join(", "))
+        } else {
+            format!("unknown step `{name}`{}", did_you_mean(&suggestions))
+        };
+        self.push(Diagnostic::new(Code::UnknownReference, span, message).with_suggestions(suggestions));
     }
 
     /// Reports each dependency cycle once, on the reference that closes it, naming the loop.
@@ -418,9 +401,8 @@ impl Checker<'_> {
         let deps: Vec<Vec<(usize, Span)>> = steps
             .iter()
             .map(|s| {
-                s.dependencies()
-                    .into_iter()
-                    .filter_map(|d| index.get(d.value.as_str()).map(|&i| (i, d.span)))
+                s.dependency_refs()
+                    .filter_map(|(name, span)| index.get(name).map(|&i| (i, span)))
                     .filter(|&(i, _)| steps[i].id_str() != s.id_str())
                     .collect()
             })
@@ -446,12 +428,10 @@ impl Checker<'_> {
                         }
                         1 => {
                             let from = path.iter().position(|&n| n == dep).unwrap_or(0);
-                            let mut names: Vec<&str> =
-                                path[from..].iter().map(|&n| steps[n].id_str()).collect();
+                            let mut names: Vec<&str> = path[from..].iter().map(|&n| steps[n].id_str()).collect();
                             names.push(steps[dep].id_str());
                             let message = format!("dependency cycle: {}", names.join(" → "));
-                            self.out
-                                .push(Diagnostic::new(Code::DependencyCycle, span, message));
+                            self.out.push(Diagnostic::new(Code::DependencyCycle, span, message));
                         }
                         _ => {}
                     }

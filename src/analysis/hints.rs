@@ -39,10 +39,7 @@ pub fn step_hints(analysis: &Analysis, from: usize, to: usize) -> Vec<StepHint> 
 
 /// The hint text for a step's effective settings.
 pub fn label(effective: &Effective) -> String {
-    let provider = effective
-        .provider
-        .as_ref()
-        .map_or("no provider", |p| p.value.as_str());
+    let provider = effective.provider.as_ref().map_or("no provider", |p| p.value.as_str());
     let model = effective.model.as_ref().map_or("?", |m| m.value.as_str());
     let sources = match (&effective.provider, &effective.model) {
         (Some(p), Some(m)) if p.source == m.source => p.source.to_string(),
@@ -70,28 +67,16 @@ pub fn tooltip(analysis: &Analysis, step: usize) -> Option<String> {
     let effective = resolve_step(wf, step, &analysis.workspace, &Overrides::default());
     let mut lines = Vec::new();
     match &effective.provider {
-        Some(p) => lines.push(format!(
-            "Provider `{}`: {}.",
-            p.value,
-            p.source.explain("provider")
-        )),
-        None => lines.push(
-            "No provider: neither the step, the workflow nor stepwise.toml names one.".to_string(),
-        ),
+        Some(p) => lines.push(format!("Provider `{}`: {}.", p.value, p.source.explain("provider"))),
+        None => lines.push("No provider: neither the step, the workflow nor stepwise.toml names one.".to_string()),
     }
     if let Some(m) = &effective.model {
-        lines.push(format!(
-            "Model `{}`: {}.",
-            m.value,
-            m.source.explain("model")
-        ));
+        lines.push(format!("Model `{}`: {}.", m.value, m.source.explain("model")));
     }
     match &effective.persona {
         Some(p) => match &p.value {
             Some(id) => lines.push(format!("Persona `{id}`: {}.", p.source.explain("persona"))),
-            None if p.source == Source::Step => {
-                lines.push("No persona: this step sets `persona: null`.".to_string())
-            }
+            None if p.source == Source::Step => lines.push("No persona: this step sets `persona: null`.".to_string()),
             None => lines.push(format!("No persona: {}.", p.source.explain("persona"))),
         },
         None => lines.push("No persona: neither the step nor the workflow sets one.".to_string()),

@@ -23,11 +23,7 @@ pub fn hover(analysis: &Analysis, offset: usize) -> Option<HoverInfo> {
     let markdown = match &at.target {
         Target::Persona(id) => persona(analysis, id),
         Target::Provider(id) => provider(analysis, id),
-        Target::Model {
-            model,
-            step,
-            provider,
-        } => model_hover(analysis, model, *step, provider.as_deref()),
+        Target::Model { model, step, provider } => model_hover(analysis, model, *step, provider.as_deref()),
         Target::Step(id) => step(analysis, id),
         Target::Input(name) => input(analysis, name),
     }?;
@@ -64,8 +60,7 @@ fn persona(analysis: &Analysis, id: &str) -> Option<String> {
         (PersonaRef::Inline(_), PersonaOrigin::Inline) => {
             let shadows = analysis.workspace.library.get(id).is_some();
             if shadows {
-                "Defined inline under `personas:` (shadows the library persona of the same ID)"
-                    .to_string()
+                "Defined inline under `personas:` (shadows the library persona of the same ID)".to_string()
             } else {
                 "Defined inline under `personas:`".to_string()
             }
@@ -123,10 +118,7 @@ fn model_hover(
             .map(|p| p.value.clone())
             .or_else(|| ws.config.config.default_provider.clone()),
     };
-    let Some(provider) = provider_id
-        .as_deref()
-        .and_then(|id| ws.catalog.provider(id))
-    else {
+    let Some(provider) = provider_id.as_deref().and_then(|id| ws.catalog.provider(id)) else {
         return Some(format!("**model `{model}`**\n\nIts provider is unknown."));
     };
     let mut out = format!("**{}/{model}**", provider.id);
@@ -202,8 +194,7 @@ mod tests {
         format!(
             "on {:?}\n\n{}",
             &text[info.span.start..info.span.end],
-            info.markdown
-                .replace(&f.dir.path().display().to_string(), "$DIR")
+            info.markdown.replace(&f.dir.path().display().to_string(), "$DIR")
         )
     }
 

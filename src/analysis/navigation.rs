@@ -88,18 +88,10 @@ pub fn occurrences(wf: &Workflow) -> Vec<Occurrence> {
         out.push(occ(Target::Persona(p.value.clone()), p.span, false));
     }
     for input in &wf.inputs {
-        out.push(occ(
-            Target::Input(input.name.value.clone()),
-            input.name.span,
-            true,
-        ));
+        out.push(occ(Target::Input(input.name.value.clone()), input.name.span, true));
     }
     for persona in &wf.personas {
-        out.push(occ(
-            Target::Persona(persona.id.value.clone()),
-            persona.id.span,
-            true,
-        ));
+        out.push(occ(Target::Persona(persona.id.value.clone()), persona.id.span, true));
     }
     for (i, step) in wf.steps.iter().enumerate() {
         if let Some(id) = &step.id {
@@ -125,11 +117,7 @@ pub fn occurrences(wf: &Workflow) -> Vec<Occurrence> {
             out.push(occ(Target::Step(need.value.clone()), need.span, false));
         }
         for f in &step.fallback {
-            out.push(occ(
-                Target::Provider(f.provider.value.clone()),
-                f.provider.span,
-                false,
-            ));
+            out.push(occ(Target::Provider(f.provider.value.clone()), f.provider.span, false));
             if let Some(m) = &f.model {
                 let target = Target::Model {
                     model: m.value.clone(),
@@ -194,12 +182,12 @@ pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Result<(Target, Spa
         .ok_or_else(|| "only step, persona and input names can be renamed".to_string())?;
     match &at.target {
         Target::Provider(_) | Target::Model { .. } => {
-            return Err("providers and models are not defined in this document, so they cannot be renamed here".to_string());
+            return Err(
+                "providers and models are not defined in this document, so they cannot be renamed here".to_string(),
+            );
         }
         Target::Persona(id) => {
-            if let Some(PersonaRef::Library(lp)) =
-                analysis.workspace.persona(&analysis.workflow, id)
-            {
+            if let Some(PersonaRef::Library(lp)) = analysis.workspace.persona(&analysis.workflow, id) {
                 return Err(format!(
                     "persona `{id}` is defined in {}; rename that file (and the workflows that use it) instead",
                     lp.path.display()
@@ -218,17 +206,16 @@ pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Result<(Target, Spa
         Target::Step(_) | Target::Input(_) => {}
     }
     if !at.exact {
-        return Err("this reference sits in a folded or escaped string; rename from the definition after making it a `|` block".to_string());
+        return Err(
+            "this reference sits in a folded or escaped string; rename from the definition after making it a `|` block"
+                .to_string(),
+        );
     }
     Ok((at.target, at.span))
 }
 
 /// The edits renaming the name under the cursor to `new_name`, or why it cannot be done.
-pub fn rename(
-    analysis: &Analysis,
-    offset: usize,
-    new_name: &str,
-) -> Result<Vec<(Span, String)>, String> {
+pub fn rename(analysis: &Analysis, offset: usize, new_name: &str) -> Result<Vec<(Span, String)>, String> {
     let (target, _) = prepare_rename(analysis, offset)?;
     let valid = match &target {
         Target::Step(_) => is_valid_step_id(new_name),
@@ -246,10 +233,7 @@ pub fn rename(
     }
     let clash = match &target {
         Target::Step(_) => analysis.workflow.step(new_name).is_some(),
-        Target::Persona(_) => analysis
-            .workspace
-            .persona(&analysis.workflow, new_name)
-            .is_some(),
+        Target::Persona(_) => analysis.workspace.persona(&analysis.workflow, new_name).is_some(),
         Target::Input(_) => analysis.workflow.input(new_name).is_some(),
         _ => false,
     };
@@ -263,10 +247,7 @@ pub fn rename(
     if all.iter().any(|o| !o.exact) {
         return Err("a reference sits in a folded or escaped string, where it cannot be edited exactly; make that prompt a `|` block first".to_string());
     }
-    Ok(all
-        .into_iter()
-        .map(|o| (o.span, new_name.to_string()))
-        .collect())
+    Ok(all.into_iter().map(|o| (o.span, new_name.to_string())).collect())
 }
 
 /// What an outline entry is.
@@ -319,11 +300,7 @@ pub fn document_symbols(analysis: &Analysis) -> Vec<Symbol> {
             children: Vec::new(),
         });
     }
-    for persona in wf
-        .personas
-        .iter()
-        .filter(|p| p.origin == PersonaOrigin::Inline)
-    {
+    for persona in wf.personas.iter().filter(|p| p.origin == PersonaOrigin::Inline) {
         children.push(Symbol {
             name: persona.id.value.clone(),
             detail: persona.name.as_ref().map(|n| n.value.clone()),
@@ -348,10 +325,7 @@ pub fn document_symbols(analysis: &Analysis) -> Vec<Symbol> {
         .name
         .as_ref()
         .map_or_else(|| "workflow".to_string(), |n| n.value.clone());
-    let selection = wf
-        .name
-        .as_ref()
-        .map_or(Span::empty(wf.span.start), |n| n.span);
+    let selection = wf.name.as_ref().map_or(Span::empty(wf.span.start), |n| n.span);
     vec![Symbol {
         name,
         detail: Some("workflow".to_string()),
@@ -389,10 +363,7 @@ mod tests {
         let f = fixture(&at("persona: an^alyst\n    needs"));
         let def = definition(&f.analysis, f.offset);
         let expected = DOC.find("  analyst:").unwrap() + 2;
-        assert_eq!(
-            def,
-            Some(Definition::Here(Span::new(expected, expected + 7)))
-        );
+        assert_eq!(def, Some(Definition::Here(Span::new(expected, expected + 7))));
     }
 
     #[test]
@@ -401,32 +372,21 @@ mod tests {
             "version: 1\nname: B\npersona: mark$0eter\nsteps:\n  - id: a\n    prompt: Hi\n//- stepwise.toml\npersona_dirs = [\"personas\"]\n//- personas/marketer.yaml\nname: Marketer\nsystem: Sell it.\n",
         );
         let def = definition(&f.analysis, f.offset);
-        assert_eq!(
-            def,
-            Some(Definition::File(
-                f.dir.path().join("personas/marketer.yaml")
-            ))
-        );
+        assert_eq!(def, Some(Definition::File(f.dir.path().join("personas/marketer.yaml"))));
     }
 
     #[test]
     fn references_of_a_step_include_needs_and_templates() {
         let f = fixture(&at("id: s^um"));
         let at = occurrence_at(&f.analysis, f.offset).unwrap();
-        insta::assert_snapshot!(mark(
-            f.analysis.text(),
-            &references_to(&f.analysis, &at.target)
-        ));
+        insta::assert_snapshot!(mark(f.analysis.text(), &references_to(&f.analysis, &at.target)));
     }
 
     #[test]
     fn references_of_a_persona_include_its_definition_and_uses() {
         let f = fixture(&at("  ana^lyst:"));
         let at = occurrence_at(&f.analysis, f.offset).unwrap();
-        insta::assert_snapshot!(mark(
-            f.analysis.text(),
-            &references_to(&f.analysis, &at.target)
-        ));
+        insta::assert_snapshot!(mark(f.analysis.text(), &references_to(&f.analysis, &at.target)));
     }
 
     #[test]
@@ -449,8 +409,7 @@ mod tests {
 
     #[test]
     fn prepare_rename_refuses_providers() {
-        let f =
-            fixture("version: 1\nname: B\nprovider: open$0ai\nsteps:\n  - id: a\n    prompt: Hi\n");
+        let f = fixture("version: 1\nname: B\nprovider: open$0ai\nsteps:\n  - id: a\n    prompt: Hi\n");
         assert!(prepare_rename(&f.analysis, f.offset).is_err());
     }
 
@@ -461,14 +420,7 @@ mod tests {
         let outline: Vec<String> = symbols[0]
             .children
             .iter()
-            .map(|s| {
-                format!(
-                    "{:?} {} ({})",
-                    s.kind,
-                    s.name,
-                    s.detail.clone().unwrap_or_default()
-                )
-            })
+            .map(|s| format!("{:?} {} ({})", s.kind, s.name, s.detail.clone().unwrap_or_default()))
             .collect();
         insta::assert_snapshot!(format!("{}\n{}", symbols[0].name, outline.join("\n")));
     }

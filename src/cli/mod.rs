@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::model::schema;
+
 /// Language server, command-line tool and engine for YAML AI workflows (`*.flow.yaml`).
 #[derive(Parser)]
 #[command(name = "stepwise", version, about)]
@@ -18,10 +20,23 @@ struct Cli {
 enum Command {
     /// Check workflows and print the editor's diagnostics (exit 1 on errors).
     Check(check::CheckArgs),
-    /// Print the JSON Schema of a workflow document.
-    Schema,
+    /// Print the JSON Schema of a workflow document (or of a persona file).
+    Schema {
+        /// Which document's schema.
+        #[arg(value_enum, default_value = "workflow")]
+        kind: SchemaKind,
+    },
     /// Serve the Language Server Protocol on stdin/stdout.
     Lsp,
+}
+
+/// Documents with a JSON Schema.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaKind {
+    /// A `*.flow.yaml` workflow.
+    Workflow,
+    /// A persona library file.
+    Persona,
 }
 
 /// Parses the command line and runs the subcommand.
@@ -29,8 +44,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(args),
-        Command::Schema => {
-            print!("{}", crate::model::schema::workflow_schema_json());
+        Command::Schema { kind } => {
+            let json = match kind {
+                SchemaKind::Workflow => schema::workflow_schema_json(),
+                SchemaKind::Persona => schema::persona_schema_json(),
+            };
+            print!("{json}");
             ExitCode::SUCCESS
         }
         Command::Lsp => match crate::server::run() {

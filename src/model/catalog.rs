@@ -78,9 +78,7 @@ impl ProviderInfo {
     /// A short status for completion details and hovers: never the key itself.
     pub fn status_label(&self) -> String {
         let mut label = match self.availability {
-            Availability::Available if self.api_key_env.is_empty() => {
-                "available (no key needed)".to_string()
-            }
+            Availability::Available if self.api_key_env.is_empty() => "available (no key needed)".to_string(),
             Availability::Available => "available".to_string(),
             Availability::MissingKey => {
                 format!("unavailable: {} not set", self.api_key_env.join(" or "))
@@ -130,32 +128,19 @@ fn models(list: &[(&str, &str)]) -> Vec<ModelInfo> {
 }
 
 fn builtin(id: &str) -> Option<ProviderInfo> {
-    let (kind, base_url, keys, default_model, list, max_tokens): (
-        _,
-        _,
-        &[&str],
-        _,
-        &[(&str, &str)],
-        _,
-    ) = match id {
+    let (kind, base_url, keys, default_model, list, max_tokens): (_, _, &[&str], _, &[(&str, &str)], _) = match id {
         "anthropic" => (
             ProviderKind::Anthropic,
             "https://api.anthropic.com",
             &["ANTHROPIC_API_KEY"],
             "claude-sonnet-4-5",
             &[
-                (
-                    "claude-opus-4-5",
-                    "Claude Opus 4.5: most capable, for complex work",
-                ),
+                ("claude-opus-4-5", "Claude Opus 4.5: most capable, for complex work"),
                 (
                     "claude-sonnet-4-5",
                     "Claude Sonnet 4.5: best balance of intelligence and speed",
                 ),
-                (
-                    "claude-haiku-4-5",
-                    "Claude Haiku 4.5: fastest, near-frontier quality",
-                ),
+                ("claude-haiku-4-5", "Claude Haiku 4.5: fastest, near-frontier quality"),
                 ("claude-opus-4-1", "Claude Opus 4.1"),
                 ("claude-opus-4-0", "Claude Opus 4"),
                 ("claude-sonnet-4-0", "Claude Sonnet 4"),
@@ -189,14 +174,8 @@ fn builtin(id: &str) -> Option<ProviderInfo> {
             &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
             "gemini-2.5-flash",
             &[
-                (
-                    "gemini-2.5-pro",
-                    "Gemini 2.5 Pro: state-of-the-art thinking model",
-                ),
-                (
-                    "gemini-2.5-flash",
-                    "Gemini 2.5 Flash: best price-performance",
-                ),
+                ("gemini-2.5-pro", "Gemini 2.5 Pro: state-of-the-art thinking model"),
+                ("gemini-2.5-flash", "Gemini 2.5 Flash: best price-performance"),
                 (
                     "gemini-2.5-flash-lite",
                     "Gemini 2.5 Flash-Lite: fastest, most cost-efficient",
@@ -290,8 +269,7 @@ impl Catalog {
             if let Some(var) = &pc.api_key_env {
                 provider.api_key_env = vec![var.clone()];
             } else if existing.is_none() && provider.kind != ProviderKind::Ollama {
-                provider.api_key_env =
-                    vec![format!("{}_API_KEY", id.to_uppercase().replace('-', "_"))];
+                provider.api_key_env = vec![format!("{}_API_KEY", id.to_uppercase().replace('-', "_"))];
             }
             for model in &pc.models {
                 if !provider.knows_model(model) {
@@ -304,11 +282,7 @@ impl Catalog {
             if let Some(model) = &pc.default_model {
                 provider.default_model = model.clone();
             } else if provider.default_model.is_empty() {
-                provider.default_model = provider
-                    .models
-                    .first()
-                    .map(|m| m.id.clone())
-                    .unwrap_or_default();
+                provider.default_model = provider.models.first().map(|m| m.id.clone()).unwrap_or_default();
             }
             if provider.default_max_tokens.is_none() && provider.kind == ProviderKind::Anthropic {
                 provider.default_max_tokens = Some(4096);
@@ -319,8 +293,7 @@ impl Catalog {
             }
         }
         for p in &mut providers {
-            let has_key =
-                p.api_key_env.is_empty() || p.api_key_env.iter().any(|k| env.var(k).is_some());
+            let has_key = p.api_key_env.is_empty() || p.api_key_env.iter().any(|k| env.var(k).is_some());
             p.availability = if has_key {
                 Availability::Available
             } else {
@@ -364,19 +337,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn availability_follows_key_variables() {
-        let catalog = Catalog::build(
-            &Config::default(),
-            &env(&[("GOOGLE_API_KEY", "x")]),
-            &Health::default(),
-        );
+        let catalog = Catalog::build(&Config::default(), &env(&[("GOOGLE_API_KEY", "x")]), &Health::default());
         assert!(catalog.provider("google").unwrap().is_available());
         assert!(!catalog.provider("anthropic").unwrap().is_available());
         assert!(catalog.provider("ollama").unwrap().is_available());
@@ -390,16 +356,10 @@ mod tests {
         .unwrap();
         let catalog = Catalog::build(
             &config,
-            &env(&[
-                ("OPENAI_BASE_URL", "http://env"),
-                ("ANTHROPIC_BASE_URL", "http://a/"),
-            ]),
+            &env(&[("OPENAI_BASE_URL", "http://env"), ("ANTHROPIC_BASE_URL", "http://a/")]),
             &Health::default(),
         );
-        assert_eq!(
-            catalog.provider("openai").unwrap().base_url,
-            "http://127.0.0.1:9/v1"
-        );
+        assert_eq!(catalog.provider("openai").unwrap().base_url, "http://127.0.0.1:9/v1");
         assert_eq!(catalog.provider("anthropic").unwrap().base_url, "http://a");
         let groq = catalog.provider("groq").unwrap();
         assert_eq!(groq.kind, ProviderKind::Openai);

@@ -94,10 +94,7 @@ impl Config {
 
 /// Finds the `stepwise.toml` governing `dir` by walking up, and loads it.
 pub fn load_for_dir(dir: &Path) -> LoadedConfig {
-    let found = dir
-        .ancestors()
-        .map(|d| d.join(CONFIG_FILE))
-        .find(|p| p.is_file());
+    let found = dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file());
     match found {
         None => LoadedConfig {
             root: dir.to_path_buf(),
@@ -141,11 +138,7 @@ pub fn load_for_dir(dir: &Path) -> LoadedConfig {
 impl LoadedConfig {
     /// Absolute folders of the persona library.
     pub fn persona_dirs(&self) -> Vec<PathBuf> {
-        self.config
-            .persona_dirs
-            .iter()
-            .map(|d| self.root.join(d))
-            .collect()
+        self.config.persona_dirs.iter().map(|d| self.root.join(d)).collect()
     }
 
     /// Absolute folder of run records.
@@ -168,11 +161,7 @@ mod tests {
     #[test]
     fn config_is_found_by_walking_up() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "default_provider = \"google\"\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "default_provider = \"google\"\n").unwrap();
         let nested = dir.path().join("a/b");
         std::fs::create_dir_all(&nested).unwrap();
         let loaded = load_for_dir(&nested);

@@ -1,7 +1,7 @@
 //! Diagnostics as every layer produces them: a stable code, a severity, a byte range and a
 //! message a user can act on. Editor and CLI types are made from these at the edges.
 
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -126,6 +126,15 @@ pub struct Diagnostic {
     pub suggestions: Vec<String>,
 }
 
+impl OffsetBy for Diagnostic {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        for r in &mut self.related {
+            r.span.offset_by(base);
+        }
+    }
+}
+
 impl Diagnostic {
     /// A diagnostic with the code's own severity.
     pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
@@ -164,11 +173,7 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored
-        .into_iter()
-        .take(3)
-        .map(|(_, c)| c.to_string())
-        .collect()
+    scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
 }
 
 /// " (did you mean `x`?)" or nothing.

@@ -30,10 +30,7 @@ pub struct PersonaLibrary {
 
 /// Whether `path` looks like a persona file (`*.yaml` / `*.yml`).
 pub fn is_persona_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 /// Parses one persona file's text.
@@ -42,11 +39,7 @@ pub fn parse_persona_file(path: &Path, text: String) -> Option<LibraryPersona> {
     let parsed = yaml::parse(&text);
     let mut diagnostics = Vec::new();
     if let Some(err) = &parsed.error {
-        diagnostics.push(Diagnostic::new(
-            Code::YamlSyntax,
-            err.span,
-            err.message.clone(),
-        ));
+        diagnostics.push(Diagnostic::new(Code::YamlSyntax, err.span, err.message.clone()));
     }
     let id = Spanned {
         value: id,

@@ -70,11 +70,7 @@ pub struct Sourced<T> {
 
 impl<T> Sourced<T> {
     fn new(value: T, source: Source, span: Option<Span>) -> Sourced<T> {
-        Sourced {
-            value,
-            source,
-            span,
-        }
+        Sourced { value, source, span }
     }
 }
 
@@ -140,12 +136,7 @@ pub struct Overrides {
 }
 
 /// Resolves `step` of `workflow` in `workspace`, with `overrides` on top.
-pub fn resolve_step(
-    workflow: &Workflow,
-    step: &Step,
-    workspace: &Workspace,
-    overrides: &Overrides,
-) -> Effective {
+pub fn resolve_step(workflow: &Workflow, step: &Step, workspace: &Workspace, overrides: &Overrides) -> Effective {
     let catalog = &workspace.catalog;
     let inherited_provider = workflow
         .provider
@@ -194,27 +185,23 @@ pub fn resolve_step(
     } else if step_provider.is_some() && differs(&step_provider, &inherited_provider) {
         provider_default(&provider)
     } else if let Some(m) = &workflow.model {
-        Some(Sourced::new(
-            m.value.clone(),
-            Source::Workflow,
-            Some(m.span),
-        ))
+        Some(Sourced::new(m.value.clone(), Source::Workflow, Some(m.span)))
     } else {
         provider_default(&provider)
     };
 
     let persona = match &overrides.persona {
         Some(p) => Some(Sourced::new(p.clone(), Source::Override, None)),
-        None => {
-            step.persona
-                .as_ref()
-                .map(|p| Sourced::new(p.value.clone(), Source::Step, Some(p.span)))
-                .or_else(|| {
-                    workflow.persona.as_ref().map(|p| {
-                        Sourced::new(Some(p.value.clone()), Source::Workflow, Some(p.span))
-                    })
-                })
-        }
+        None => step
+            .persona
+            .as_ref()
+            .map(|p| Sourced::new(p.value.clone(), Source::Step, Some(p.span)))
+            .or_else(|| {
+                workflow
+                    .persona
+                    .as_ref()
+                    .map(|p| Sourced::new(Some(p.value.clone()), Source::Workflow, Some(p.span)))
+            }),
     };
 
     let mut params = EffectiveParams::default();

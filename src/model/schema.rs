@@ -157,27 +157,35 @@ pub fn workflow_schema() -> &'static Schema {
             .for_deserialize()
             .into_generator()
             .into_root_schema_for::<WorkflowDoc>();
-        schema.insert(
-            "$id".into(),
-            "https://stepwise.dev/schemas/workflow.schema.json".into(),
-        );
+        schema.insert("$id".into(), "https://stepwise.dev/schemas/workflow.schema.json".into());
         schema
     })
 }
 
 /// The JSON Schema of a persona library file.
 pub fn persona_schema() -> Schema {
-    SchemaSettings::draft07()
+    let mut schema = SchemaSettings::draft07()
         .for_deserialize()
         .into_generator()
-        .into_root_schema_for::<PersonaDoc>()
+        .into_root_schema_for::<PersonaDoc>();
+    schema.insert("$id".into(), "https://stepwise.dev/schemas/persona.schema.json".into());
+    schema
 }
 
-/// The schema as the pretty-printed JSON that is checked in and printed by `stepwise schema`.
-pub fn workflow_schema_json() -> String {
-    let mut json = serde_json::to_string_pretty(workflow_schema()).expect("schema serializes");
+fn pretty(schema: &Schema) -> String {
+    let mut json = serde_json::to_string_pretty(schema).expect("schema serializes");
     json.push('\n');
     json
+}
+
+/// The workflow schema as checked in (`schemas/workflow.schema.json`) and printed by `stepwise schema`.
+pub fn workflow_schema_json() -> String {
+    pretty(workflow_schema())
+}
+
+/// The persona schema as checked in (`schemas/persona.schema.json`).
+pub fn persona_schema_json() -> String {
+    pretty(&persona_schema())
 }
 
 /// The keys allowed at `level`, in declaration order.

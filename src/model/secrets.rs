@@ -82,6 +82,20 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// `text` with every key-like token masked by `*` after its vendor prefix, keeping byte
+/// offsets unchanged so spans into the original still fit (for source snippets in output).
+pub fn mask(text: &str) -> String {
+    let mut out = text.to_string();
+    for s in find_secrets(text) {
+        let keep = PATTERNS
+            .iter()
+            .find(|(prefix, ..)| text[s.start..s.end].starts_with(prefix))
+            .map_or(0, |(prefix, ..)| prefix.len());
+        out.replace_range(s.start + keep..s.end, &"*".repeat(s.end - s.start - keep));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +108,8 @@ mod tests {
         assert_eq!(found[0].vendor, "Anthropic");
         assert_eq!(found[1].env_var, "GEMINI_API_KEY");
         assert!(!redact(text).contains("sk-ant-api03"));
+        let masked = mask(text);
+        assert_eq!(masked.len(), text.len());
+        assert!(masked.contains("sk-ant-*****") && !masked.contains("AbCd"));
     }
 }

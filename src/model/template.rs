@@ -5,7 +5,7 @@
 use minijinja::machinery::{self, Token};
 use minijinja::syntax::SyntaxConfig;
 
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 use crate::syntax::yaml::{Node, Style};
 
 /// What a template reference points at.
@@ -36,6 +36,8 @@ pub struct TemplateRef {
     pub span: Span,
     /// Whether the spans are exact.
     pub exact: bool,
+    /// Written as `steps.a-b`, which Jinja reads as a subtraction: must be `steps["a-b"]`.
+    pub dashed: bool,
 }
 
 /// A template syntax error, placed in the document.
@@ -86,33 +88,20 @@ impl SourceMap {
         };
         let src = &text[node.span.start..node.span.end];
         match scalar.style {
-            Style::Plain if !src.contains('\n') && src == scalar.value => {
-                SourceMap::Direct(node.span.start)
-            }
+            Style::Plain if !src.contains('\n') && src == scalar.value => SourceMap::Direct(node.span.start),
             Style::SingleQuoted | Style::DoubleQuoted
-                if !src.contains('\n')
-                    && src.len() >= 2
-                    && src[1..src.len() - 1] == scalar.value =>
+                if !src.contains('\n') && src.len() >= 2 && src[1..src.len() - 1] == scalar.value =>
             {
                 SourceMap::Direct(node.span.start + 1)
             }
-            Style::Literal => {
-                literal_lines(text, node.span, &scalar.value).unwrap_or(SourceMap::Occurrence)
-            }
+            Style::Literal => literal_lines(text, node.span, &scalar.value).unwrap_or(SourceMap::Occurrence),
             _ => SourceMap::Occurrence,
         }
     }
 
     /// Maps value range `start..end` (whose text is `needle`, the `k`-th occurrence in
     /// `value`) into the document, or `None` when that cannot be done exactly.
-    fn map(
-        &self,
-        text: &str,
-        scalar_span: Span,
-        value: &str,
-        start: usize,
-        end: usize,
-    ) -> Option<Span> {
+    fn map(&self, text: &str, scalar_span: Span, value: &str, start: usize, end: usize) -> Option<Span> {
         match self {
             SourceMap::Direct(base) => Some(Span::new(base + start, base + end)),
             SourceMap::Lines(starts) => {
@@ -159,13 +148,23 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
     Some(SourceMap::Lines(starts))
 }
 
+impl OffsetBy for Template {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        for r in &mut self.refs {
+            r.name_span.offset_by(base);
+            r.span.offset_by(base);
+        }
+        if let Some(err) = &mut self.error {
+            err.span.offset_by(base);
+        }
+    }
+}
+
 impl Template {
     /// Analyses the scalar `node` of document `text` as a template of `kind`.
     pub fn from_node(text: &str, node: &Node, kind: TemplateKind) -> Template {
-        let value = node
-            .as_scalar()
-            .map(|s| s.value.clone())
-            .unwrap_or_default();
+        let value = node.as_scalar().map(|s| s.value.clone()).unwrap_or_default();
         let map = SourceMap::build(text, node);
         let mut template = Template {
             source: value.clone(),
@@ -175,9 +174,7 @@ impl Template {
         };
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
         let checked = match kind {
-            TemplateKind::Prompt => {
-                machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ())
-            }
+            TemplateKind::Prompt => machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ()),
             TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
         };
         if let Err(err) = checked {
@@ -191,14 +188,11 @@ impl Template {
                 span,
             });
         }
-        let tokens: Vec<(Token<'_>, usize, usize)> = machinery::tokenize(
-            &value,
-            kind == TemplateKind::Expression,
-            SyntaxConfig::default(),
-        )
-        .map_while(Result::ok)
-        .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
-        .collect();
+        let tokens: Vec<(Token<'_>, usize, usize)> =
+            machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
+                .map_while(Result::ok)
+                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+                .collect();
         for (i, (tok, start, end)) in tokens.iter().enumerate() {
             let Token::Ident(ident) = tok else { continue };
             if i > 0 && matches!(tokens[i - 1].0, Token::Dot) {
@@ -211,24 +205,44 @@ impl Template {
                 "index" => RefKind::Index,
                 _ => continue,
             };
-            let (name, name_range, mut last_end) = match kind {
+            let (mut name, mut name_range, mut last_end) = match kind {
                 RefKind::Item | RefKind::Index => (String::new(), (*start, *end), *end),
                 _ => match (tokens.get(i + 1), tokens.get(i + 2)) {
-                    (Some((Token::Dot, ..)), Some((Token::Ident(n), s, e))) => {
-                        ((*n).to_string(), (*s, *e), *e)
+                    (Some((Token::Dot, ..)), Some((Token::Ident(n), s, e))) => ((*n).to_string(), (*s, *e), *e),
+                    (Some((Token::BracketOpen, ..)), Some((Token::Str(n), s, e))) => {
+                        ((*n).to_string(), (*s + 1, e.saturating_sub(1).max(*s + 1)), *e + 1)
                     }
-                    (Some((Token::BracketOpen, ..)), Some((Token::Str(n), s, e))) => (
-                        (*n).to_string(),
-                        (*s + 1, e.saturating_sub(1).max(*s + 1)),
-                        *e + 1,
-                    ),
                     _ => continue,
                 },
             };
+            let mut next = i + 3;
+            let mut dashed = false;
+            if matches!(tokens.get(i + 1), Some((Token::Dot, ..))) {
+                // `steps.draft-2.output` lexes as `steps.draft - 2 . output`: glue touching
+                // `-` parts back on, so the reference can be reported with its fix.
+                while let (Some((Token::Minus, ms, me)), Some((part, ps, pe))) =
+                    (tokens.get(next), tokens.get(next + 1))
+                {
+                    let text = match part {
+                        Token::Ident(p) => (*p).to_string(),
+                        Token::Int(n) => n.to_string(),
+                        _ => break,
+                    };
+                    if *ms != name_range.1 || *ps != *me {
+                        break;
+                    }
+                    name.push('-');
+                    name.push_str(&text);
+                    name_range.1 = *pe;
+                    last_end = *pe;
+                    dashed = true;
+                    next += 2;
+                }
+            }
             let mut field = None;
             if kind == RefKind::Step
                 && let (Some((Token::Dot, ..)), Some((Token::Ident(f), _, e))) =
-                    (tokens.get(i + 3), tokens.get(i + 4))
+                    (tokens.get(next), tokens.get(next + 1))
             {
                 field = Some((*f).to_string());
                 last_end = *e;
@@ -246,6 +260,7 @@ impl Template {
                 name_span,
                 span,
                 exact,
+                dashed,
             });
         }
         template
@@ -305,6 +320,15 @@ mod tests {
         let t = template_of(text, TemplateKind::Prompt);
         let err = t.error.unwrap();
         assert!(err.span.start > text.find("fine").unwrap(), "{err:?}");
+    }
+
+    #[test]
+    fn dashed_step_ids_are_glued_back_together() {
+        let text = "prompt: \"{{ steps.draft-2.output }}\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        assert_eq!(t.refs[0].name, "draft-2");
+        assert!(t.refs[0].dashed);
+        assert_eq!(slice(text, t.refs[0].span), "steps.draft-2.output");
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The typed workflow (SPEC §2), every value with its span, lowered by hand from the YAML tree
 //! so that one pass reports every structural problem at once, not just the first.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean, nearest};
 use super::schema::{self, Level};
 use super::template::{Template, TemplateKind};
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 use crate::syntax::yaml::{Entry, Node, NodeKind, ScalarValue};
 
 /// A value with the span of its source.
@@ -17,6 +17,12 @@ pub struct Spanned<T> {
     pub value: T,
     /// Where it was written.
     pub span: Span,
+}
+
+impl<T> OffsetBy for Spanned<T> {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+    }
 }
 
 /// Generation parameters; every field optional so the levels can be merged.
@@ -30,6 +36,15 @@ pub struct Params {
     pub top_p: Option<Spanned<f64>>,
     /// Stop sequences.
     pub stop: Option<Spanned<Vec<String>>>,
+}
+
+impl OffsetBy for Params {
+    fn offset_by(&mut self, base: usize) {
+        self.temperature.offset_by(base);
+        self.max_tokens.offset_by(base);
+        self.top_p.offset_by(base);
+        self.stop.offset_by(base);
+    }
 }
 
 /// A named input.
@@ -82,6 +97,14 @@ pub struct Fallback {
     pub span: Span,
 }
 
+impl OffsetBy for Fallback {
+    fn offset_by(&mut self, base: usize) {
+        self.provider.offset_by(base);
+        self.model.offset_by(base);
+        self.span.offset_by(base);
+    }
+}
+
 /// One step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -111,6 +134,23 @@ pub struct Step {
     pub keys: Vec<Spanned<String>>,
 }
 
+impl OffsetBy for Step {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        self.id.offset_by(base);
+        self.prompt.offset_by(base);
+        self.provider.offset_by(base);
+        self.model.offset_by(base);
+        self.persona.offset_by(base);
+        self.params.offset_by(base);
+        self.needs.offset_by(base);
+        self.fallback.offset_by(base);
+        self.for_each.offset_by(base);
+        self.concurrency.offset_by(base);
+        self.keys.offset_by(base);
+    }
+}
+
 impl Step {
     /// The step's ID, or "" while it has none.
     pub fn id_str(&self) -> &str {
@@ -122,19 +162,27 @@ impl Step {
         self.keys.iter().find(|k| k.value == key).map(|k| k.span)
     }
 
-    /// Step IDs this step depends on: `needs`, template references and `for_each`, deduplicated.
+    /// Step IDs this step depends on: `needs`, template references and `for_each`, in order,
+    /// possibly repeated, each with the span that names it.
+    pub fn dependency_refs(&self) -> impl Iterator<Item = (&str, Span)> {
+        let templates = self.prompt.iter().chain(self.for_each.iter());
+        self.needs
+            .iter()
+            .map(|n| (n.value.as_str(), n.span))
+            .chain(templates.flat_map(|t| t.step_refs().map(|r| (r.name.as_str(), r.name_span))))
+    }
+
+    /// Step IDs this step depends on, deduplicated, each with its first mention.
     pub fn dependencies(&self) -> Vec<Spanned<String>> {
-        let mut deps: Vec<Spanned<String>> = self.needs.clone();
-        for template in self.prompt.iter().chain(self.for_each.iter()) {
-            for r in template.step_refs() {
+        let mut deps: Vec<Spanned<String>> = Vec::new();
+        for (name, span) in self.dependency_refs() {
+            if !deps.iter().any(|d| d.value == name) {
                 deps.push(Spanned {
-                    value: r.name.clone(),
-                    span: r.name_span,
+                    value: name.to_string(),
+                    span,
                 });
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        deps.retain(|d| seen.insert(d.value.clone()));
         deps
     }
 }
@@ -195,16 +243,40 @@ pub struct Lowering<'a> {
     text: &'a str,
     /// Diagnostics found so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// Steps lowered elsewhere, used in place of the `steps` value.
+    steps: Option<Vec<Step>>,
 }
 
 /// Lowers a workflow document's root node.
 pub fn lower_workflow(text: &str, root: Option<&Node>) -> (Workflow, Vec<Diagnostic>) {
+    lower_workflow_with_steps(text, root, None)
+}
+
+/// Lowers a workflow whose steps were lowered separately (one chunk each); `root`'s `steps`
+/// value then only marks where they are.
+pub fn lower_workflow_with_steps(
+    text: &str,
+    root: Option<&Node>,
+    steps: Option<Vec<Step>>,
+) -> (Workflow, Vec<Diagnostic>) {
     let mut l = Lowering {
         text,
         diagnostics: Vec::new(),
+        steps,
     };
     let workflow = l.workflow(root);
     (workflow, l.diagnostics)
+}
+
+/// Lowers one item of `steps` (`None` when it is not a mapping).
+pub fn lower_step(text: &str, node: &Node) -> (Option<Step>, Vec<Diagnostic>) {
+    let mut l = Lowering {
+        text,
+        diagnostics: Vec::new(),
+        steps: None,
+    };
+    let step = l.step(node);
+    (step, l.diagnostics)
 }
 
 /// Lowers one persona mapping (a library file's root or an inline entry).
@@ -217,6 +289,7 @@ pub fn lower_persona(
     let mut l = Lowering {
         text,
         diagnostics: Vec::new(),
+        steps: None,
     };
     let persona = l.persona(id, node, origin);
     (persona, l.diagnostics)
@@ -234,13 +307,7 @@ impl Lowering<'_> {
 
     /// Checks the keys of a mapping against `level`: unknown keys, duplicate keys, required
     /// keys. Returns the entries with their key text.
-    fn entries<'n>(
-        &mut self,
-        node: &'n Node,
-        level: Level,
-        what: &str,
-        anchor: Span,
-    ) -> Vec<(&'n str, &'n Entry)> {
+    fn entries<'n>(&mut self, node: &'n Node, level: Level, what: &str, anchor: Span) -> Vec<(&'n str, &'n Entry)> {
         let Some(entries) = node.as_map() else {
             return Vec::new();
         };
@@ -248,20 +315,14 @@ impl Lowering<'_> {
         let allowed = schema::keys(level);
         for entry in entries {
             let Some(key) = entry.key.key_text() else {
-                self.error(
-                    Code::WrongType,
-                    entry.key.span,
-                    "keys must be plain strings",
-                );
+                self.error(Code::WrongType, entry.key.span, "keys must be plain strings");
                 continue;
             };
             if let Some((_, first)) = out.iter().find(|(k, _)| *k == key) {
                 let d = Diagnostic::new(
                     Code::DuplicateKey,
                     entry.key.span,
-                    format!(
-                        "`{key}` is given twice in this {what}; the later one would be ignored"
-                    ),
+                    format!("`{key}` is given twice in this {what}; the later one would be ignored"),
                 )
                 .with_related(first.key.span, "first given here");
                 self.diagnostics.push(d);
@@ -282,10 +343,8 @@ impl Lowering<'_> {
                         did_you_mean(&suggestions)
                     }
                 );
-                self.diagnostics.push(
-                    Diagnostic::new(Code::UnknownKey, entry.key.span, message)
-                        .with_suggestions(suggestions),
-                );
+                self.diagnostics
+                    .push(Diagnostic::new(Code::UnknownKey, entry.key.span, message).with_suggestions(suggestions));
                 continue;
             }
             out.push((key, entry));
@@ -312,9 +371,7 @@ impl Lowering<'_> {
             }),
             Some(ScalarValue::Null) => None,
             // Numbers and booleans used as IDs or text are kept as written, like YAML 1.1 tools.
-            Some(ScalarValue::Int(_) | ScalarValue::Float(_) | ScalarValue::Bool(_))
-                if key == "model" =>
-            {
+            Some(ScalarValue::Int(_) | ScalarValue::Float(_) | ScalarValue::Bool(_)) if key == "model" => {
                 Some(Spanned {
                     value: node.as_scalar()?.value.clone(),
                     span: node.span,
@@ -367,18 +424,12 @@ impl Lowering<'_> {
             );
             return None;
         }
-        Some(Spanned {
-            value,
-            span: node.span,
-        })
+        Some(Spanned { value, span: node.span })
     }
 
     fn string_list(&mut self, node: &Node, key: &str) -> Vec<Spanned<String>> {
         match &node.kind {
-            NodeKind::Seq(items) => items
-                .iter()
-                .filter_map(|item| self.string(item, key))
-                .collect(),
+            NodeKind::Seq(items) => items.iter().filter_map(|item| self.string(item, key)).collect(),
             _ if node.is_null() => Vec::new(),
             _ => {
                 self.wrong_type(node, key, "a list of strings");
@@ -416,19 +467,17 @@ impl Lowering<'_> {
             );
             return wf;
         }
-        let anchor = Span::empty(root.span.start);
+        let anchor = root
+            .as_map()
+            .and_then(|m| m.first())
+            .map_or(Span::empty(root.span.start), |e| e.key.span);
         let entries = self.entries(root, Level::Workflow, "the workflow", anchor);
         wf.keys = Self::key_spans(&entries);
         for (key, entry) in entries {
             let v = &entry.value;
             match key {
                 "version" => match v.as_scalar().map(|s| s.typed()) {
-                    Some(ScalarValue::Int(1)) => {
-                        wf.version = Some(Spanned {
-                            value: 1,
-                            span: v.span,
-                        })
-                    }
+                    Some(ScalarValue::Int(1)) => wf.version = Some(Spanned { value: 1, span: v.span }),
                     Some(ScalarValue::Int(n)) => self.error(
                         Code::InvalidValue,
                         v.span,
@@ -511,9 +560,7 @@ impl Lowering<'_> {
             };
             let v = &entry.value;
             if v.as_map().is_some() {
-                for (key, e) in
-                    self.entries(v, Level::Input, &format!("input `{name}`"), entry.key.span)
-                {
+                for (key, e) in self.entries(v, Level::Input, &format!("input `{name}`"), entry.key.span) {
                     match key {
                         "description" => input.description = self.string(&e.value, key),
                         "default" => input.default = self.scalar_text(&e.value, key),
@@ -589,11 +636,7 @@ impl Lowering<'_> {
             origin,
         };
         if node.as_map().is_none() {
-            self.wrong_type(
-                node,
-                &persona.id.value,
-                "a persona mapping with `name` and `system`",
-            );
+            self.wrong_type(node, &persona.id.value, "a persona mapping with `name` and `system`");
             return persona;
         }
         let what = format!("persona `{}`", persona.id.value);
@@ -616,6 +659,9 @@ impl Lowering<'_> {
     }
 
     fn steps(&mut self, node: &Node) -> Vec<Step> {
+        if let Some(steps) = self.steps.take() {
+            return steps;
+        }
         let Some(items) = node.as_seq() else {
             if node.is_null() {
                 if !node.truncated {
@@ -630,22 +676,17 @@ impl Lowering<'_> {
             }
             return Vec::new();
         };
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.step(i, item))
-            .collect()
+        items.iter().filter_map(|item| self.step(item)).collect()
     }
 
-    fn step(&mut self, index: usize, node: &Node) -> Option<Step> {
+    fn step(&mut self, node: &Node) -> Option<Step> {
         if node.as_map().is_none() {
             if !(node.is_null() && node.truncated) {
                 self.error(
                     Code::WrongType,
                     node.span,
                     format!(
-                        "step {} must be a mapping with `id` and `prompt`, found {}",
-                        index + 1,
+                        "a step must be a mapping with `id` and `prompt`, found {}",
                         node.type_name()
                     ),
                 );
@@ -673,12 +714,9 @@ impl Lowering<'_> {
             .map(|s| s.value.clone());
         let what = match &id_text {
             Some(id) => format!("step `{id}`"),
-            None => format!("step {}", index + 1),
+            None => "this step".to_string(),
         };
-        let anchor = node
-            .as_map()
-            .and_then(|m| m.first())
-            .map_or(node.span, |e| e.key.span);
+        let anchor = node.as_map().and_then(|m| m.first()).map_or(node.span, |e| e.key.span);
         let entries = self.entries(node, Level::Step, &what, anchor);
         step.keys = Self::key_spans(&entries);
         for (key, entry) in entries {
@@ -700,11 +738,9 @@ impl Lowering<'_> {
                     if matches!(v.as_scalar().map(|s| s.typed()), Some(ScalarValue::Str(_))) {
                         step.prompt = Some(Template::from_node(self.text, v, TemplateKind::Prompt));
                     } else if v.is_null() {
-                        self.error(
-                            Code::MissingField,
-                            v.span,
-                            format!("{what} has an empty `prompt`"),
-                        );
+                        if !v.truncated {
+                            self.error(Code::MissingField, v.span, format!("{what} has an empty `prompt`"));
+                        }
                     } else {
                         self.wrong_type(v, key, "a string (a MiniJinja template)");
                     }
@@ -735,8 +771,7 @@ impl Lowering<'_> {
                 }
                 "for_each" => {
                     if matches!(v.as_scalar().map(|s| s.typed()), Some(ScalarValue::Str(_))) {
-                        step.for_each =
-                            Some(Template::from_node(self.text, v, TemplateKind::Expression));
+                        step.for_each = Some(Template::from_node(self.text, v, TemplateKind::Expression));
                     } else {
                         self.wrong_type(v, key, "an expression giving a list");
                     }
@@ -790,8 +825,8 @@ fn parse_fallback(value: &str, span: Span, text: &str) -> Fallback {
 }
 
 /// Step IDs mapped to their first index, for lookups in hot paths.
-pub fn step_index(workflow: &Workflow) -> HashMap<&str, usize> {
-    let mut map = HashMap::new();
+pub fn step_index(workflow: &Workflow) -> FxHashMap<&str, usize> {
+    let mut map = FxHashMap::default();
     for (i, step) in workflow.steps.iter().enumerate() {
         if let Some(id) = &step.id {
             map.entry(id.value.as_str()).or_insert(i);

@@ -14,10 +14,7 @@ pub fn position(index: &LineIndex, offset: usize, enc: PositionEncoding) -> lsp:
 
 /// The LSP range of a span.
 pub fn range(index: &LineIndex, span: Span, enc: PositionEncoding) -> lsp::Range {
-    lsp::Range::new(
-        position(index, span.start, enc),
-        position(index, span.end, enc),
-    )
+    lsp::Range::new(position(index, span.start, enc), position(index, span.end, enc))
 }
 
 /// The byte offset of an LSP position (clamped to the text).
@@ -34,12 +31,7 @@ pub fn line_col(pos: lsp::Position) -> LineCol {
 }
 
 /// A stepwise diagnostic as the editor shows it.
-pub fn diagnostic(
-    index: &LineIndex,
-    uri: &Uri,
-    d: &Diagnostic,
-    enc: PositionEncoding,
-) -> lsp::Diagnostic {
+pub fn diagnostic(index: &LineIndex, uri: &Uri, d: &Diagnostic, enc: PositionEncoding) -> lsp::Diagnostic {
     let related: Vec<lsp::DiagnosticRelatedInformation> = d
         .related
         .iter()

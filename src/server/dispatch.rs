@@ -13,8 +13,7 @@ use serde::de::DeserializeOwned;
 use tower::Service;
 use tower_lsp_server::jsonrpc::{Request, Response};
 use tower_lsp_server::ls_types::{
-    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    TextDocumentContentChangeEvent,
+    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams, TextDocumentContentChangeEvent,
 };
 use tower_lsp_server::{ExitedError, LspService};
 
@@ -49,23 +48,16 @@ impl Ordered {
             "textDocument/didOpen" => {
                 if let Some(p) = parse::<DidOpenTextDocumentParams>(method, params) {
                     let doc = p.text_document;
-                    let old = self
-                        .shared
-                        .session()
-                        .open(doc.uri.clone(), doc.version, &doc.text);
+                    let old = self.shared.session().open(doc.uri.clone(), doc.version, &doc.text);
                     drop_later(old);
                     self.shared.send(Event::Analyze(doc.uri));
                 }
             }
             "textDocument/didChange" => {
                 if let Some(p) = parse::<DidChangeTextDocumentParams>(method, params) {
-                    let edits: Vec<TextEdit> =
-                        p.content_changes.into_iter().map(text_edit).collect();
+                    let edits: Vec<TextEdit> = p.content_changes.into_iter().map(text_edit).collect();
                     let uri = p.text_document.uri;
-                    let changed =
-                        self.shared
-                            .session()
-                            .change(&uri, p.text_document.version, &edits);
+                    let changed = self.shared.session().change(&uri, p.text_document.version, &edits);
                     match changed {
                         Some(old) => {
                             drop_later(Some(old));
@@ -134,12 +126,8 @@ impl Service<Request> for Ordered {
                 Ok(result) => result,
                 Err(_) => {
                     tracing::error!("handler of {method} panicked");
-                    Ok(id.map(|id| {
-                        Response::from_error(
-                            id,
-                            internal_error("the request panicked; see the server log"),
-                        )
-                    }))
+                    Ok(id
+                        .map(|id| Response::from_error(id, internal_error("the request panicked; see the server log"))))
                 }
             }
         }

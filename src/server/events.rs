@@ -44,10 +44,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                 }
                 Event::Closed(uri) => {
                     analyze.retain(|u| *u != uri);
-                    shared
-                        .client
-                        .publish_diagnostics(uri, Vec::new(), None)
-                        .await;
+                    shared.client.publish_diagnostics(uri, Vec::new(), None).await;
                 }
                 Event::WorkspaceChanged => reload = true,
             }

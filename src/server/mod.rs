@@ -72,12 +72,10 @@ where
     let Some(snapshot) = shared.session().snapshot(uri) else {
         return Ok(None);
     };
-    tokio::task::spawn_blocking(move || f(&snapshot))
-        .await
-        .map_err(|err| {
-            tracing::error!("request on {} failed: {err}", uri.as_str());
-            internal_error("the request panicked; see the server log")
-        })
+    tokio::task::spawn_blocking(move || f(&snapshot)).await.map_err(|err| {
+        tracing::error!("request on {} failed: {err}", uri.as_str());
+        internal_error("the request panicked; see the server log")
+    })
 }
 
 fn internal_error(message: &'static str) -> Error {
@@ -90,10 +88,7 @@ fn internal_error(message: &'static str) -> Error {
 
 /// The encoding to use: UTF-8 when the client offers it, else the mandatory UTF-16.
 fn negotiate_encoding(caps: &ClientCapabilities) -> PositionEncoding {
-    let offered = caps
-        .general
-        .as_ref()
-        .and_then(|g| g.position_encodings.as_ref());
+    let offered = caps.general.as_ref().and_then(|g| g.position_encodings.as_ref());
     match offered {
         Some(list) if list.contains(&PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
         _ => PositionEncoding::Utf16,
@@ -113,11 +108,7 @@ impl LanguageServer for Backend {
         }
         let encoding = negotiate_encoding(&params.capabilities);
         self.shared.session().set_encoding(encoding);
-        *self
-            .shared
-            .capabilities
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = params.capabilities;
+        *self.shared.capabilities.lock().unwrap_or_else(|e| e.into_inner()) = params.capabilities;
         tracing::info!("initialized with {encoding:?} positions");
         Ok(InitializeResult {
             capabilities: capabilities(encoding),
@@ -153,17 +144,9 @@ impl LanguageServer for Backend {
         let registration = Registration {
             id: "stepwise-watched-files".to_string(),
             method: "workspace/didChangeWatchedFiles".to_string(),
-            register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
-                watchers,
-            })
-            .ok(),
+            register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions { watchers }).ok(),
         };
-        if let Err(err) = self
-            .shared
-            .client
-            .register_capability(vec![registration])
-            .await
-        {
+        if let Err(err) = self.shared.client.register_capability(vec![registration]).await {
             tracing::warn!("could not watch stepwise.toml and persona files: {err}");
         }
     }
@@ -189,30 +172,17 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let uri = params.text_document_position.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| {
-            requests::completion::handle(s, params)
-        })
-        .await
+        on_snapshot(&self.shared, &uri, move |s| requests::completion::handle(s, params)).await
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
-        let uri = params
-            .text_document_position_params
-            .text_document
-            .uri
-            .clone();
-        on_snapshot(&self.shared, &uri, move |s| {
-            requests::hover::handle(s, params)
-        })
-        .await
+        let uri = params.text_document_position_params.text_document.uri.clone();
+        on_snapshot(&self.shared, &uri, move |s| requests::hover::handle(s, params)).await
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| {
-            requests::inlay_hint::handle(s, params)
-        })
-        .await
+        on_snapshot(&self.shared, &uri, move |s| requests::inlay_hint::handle(s, params)).await
     }
 
     async fn inlay_hint_resolve(&self, hint: InlayHint) -> Result<InlayHint> {
@@ -227,19 +197,9 @@ impl LanguageServer for Backend {
         Ok(resolved.unwrap_or(fallback))
     }
 
-    async fn goto_definition(
-        &self,
-        params: GotoDefinitionParams,
-    ) -> Result<Option<GotoDefinitionResponse>> {
-        let uri = params
-            .text_document_position_params
-            .text_document
-            .uri
-            .clone();
-        on_snapshot(&self.shared, &uri, move |s| {
-            requests::definition::handle(s, params)
-        })
-        .await
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let uri = params.text_document_position_params.text_document.uri.clone();
+        on_snapshot(&self.shared, &uri, move |s| requests::definition::handle(s, params)).await
     }
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
@@ -251,31 +211,19 @@ impl LanguageServer for Backend {
         .await
     }
 
-    async fn prepare_rename(
-        &self,
-        params: TextDocumentPositionParams,
-    ) -> Result<Option<PrepareRenameResponse>> {
+    async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
         let uri = params.text_document.uri.clone();
-        let reply = on_snapshot(&self.shared, &uri, move |s| {
-            Some(requests::rename::prepare(s, params))
-        })
-        .await?;
+        let reply = on_snapshot(&self.shared, &uri, move |s| Some(requests::rename::prepare(s, params))).await?;
         Ok(reply.transpose()?.flatten())
     }
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
         let uri = params.text_document_position.text_document.uri.clone();
-        let reply = on_snapshot(&self.shared, &uri, move |s| {
-            Some(requests::rename::handle(s, params))
-        })
-        .await?;
+        let reply = on_snapshot(&self.shared, &uri, move |s| Some(requests::rename::handle(s, params))).await?;
         Ok(reply.transpose()?.flatten())
     }
 
-    async fn document_symbol(
-        &self,
-        params: DocumentSymbolParams,
-    ) -> Result<Option<DocumentSymbolResponse>> {
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
         let uri = params.text_document.uri.clone();
         on_snapshot(&self.shared, &uri, requests::document_symbol::handle).await
     }
@@ -298,20 +246,13 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
             PositionEncoding::Utf8 => PositionEncodingKind::UTF8,
             PositionEncoding::Utf16 => PositionEncodingKind::UTF16,
         }),
-        text_document_sync: Some(TextDocumentSyncCapability::Options(
-            TextDocumentSyncOptions {
-                open_close: Some(true),
-                change: Some(TextDocumentSyncKind::INCREMENTAL),
-                ..Default::default()
-            },
-        )),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::INCREMENTAL),
+            ..Default::default()
+        })),
         completion_provider: Some(CompletionOptions {
-            trigger_characters: Some(vec![
-                ".".to_string(),
-                " ".to_string(),
-                "/".to_string(),
-                "[".to_string(),
-            ]),
+            trigger_characters: Some(vec![".".to_string(), " ".to_string(), "/".to_string(), "[".to_string()]),
             ..Default::default()
         }),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
@@ -322,12 +263,10 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
             work_done_progress_options: Default::default(),
         })),
         document_symbol_provider: Some(OneOf::Left(true)),
-        inlay_hint_provider: Some(OneOf::Right(InlayHintServerCapabilities::Options(
-            InlayHintOptions {
-                resolve_provider: Some(true),
-                work_done_progress_options: Default::default(),
-            },
-        ))),
+        inlay_hint_provider: Some(OneOf::Right(InlayHintServerCapabilities::Options(InlayHintOptions {
+            resolve_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        }))),
         ..Default::default()
     }
 }
@@ -341,10 +280,7 @@ fn init_logging() -> SetLogLevel {
         .with_writer(std::io::stderr)
         .with_ansi(false);
     // A second initialisation (tests calling `run` twice) keeps the first subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();
     std::panic::set_hook(Box::new(|info| {
         tracing::error!("panic: {info}");
     }));

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tower_lsp_server::ls_types::Uri;
 
@@ -26,16 +26,13 @@ pub struct Snapshot {
     pub encoding: PositionEncoding,
     text: Arc<str>,
     analysis: OnceLock<Arc<Analysis>>,
+    /// The latest analysis of an earlier version, whose unchanged steps this one reuses;
+    /// released once this version's analysis exists.
+    previous: Mutex<Option<Arc<Analysis>>>,
 }
 
 impl Snapshot {
-    fn new(
-        uri: Uri,
-        version: i32,
-        text: Arc<str>,
-        workspace: Arc<Workspace>,
-        encoding: PositionEncoding,
-    ) -> Snapshot {
+    fn new(uri: Uri, version: i32, text: Arc<str>, workspace: Arc<Workspace>, encoding: PositionEncoding) -> Snapshot {
         Snapshot {
             uri,
             version,
@@ -43,13 +40,31 @@ impl Snapshot {
             encoding,
             text,
             analysis: OnceLock::new(),
+            previous: Mutex::new(None),
         }
+    }
+
+    /// A snapshot of the next version of `self`'s document, analysed incrementally from the
+    /// latest analysis `self` has (or inherited).
+    fn next(&self, version: i32, text: Arc<str>, workspace: Arc<Workspace>, encoding: PositionEncoding) -> Snapshot {
+        let next = Snapshot::new(self.uri.clone(), version, text, workspace, encoding);
+        let base = match self.analysis.get() {
+            Some(analysis) => Some(analysis.clone()),
+            None => self.previous.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        };
+        // Step chunks do not depend on the workspace, so they carry over a workspace reload too.
+        *next.previous.lock().unwrap_or_else(|e| e.into_inner()) = base;
+        next
     }
 
     /// The analysis of this version; computed by the first caller, shared with the rest.
     pub fn analysis(&self) -> Arc<Analysis> {
         self.analysis
-            .get_or_init(|| Arc::new(Analysis::new(self.text.clone(), self.workspace.clone())))
+            .get_or_init(|| {
+                let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let analysis = Analysis::update(self.text.clone(), self.workspace.clone(), previous.as_deref());
+                Arc::new(analysis)
+            })
             .clone()
     }
 }
@@ -103,13 +118,7 @@ impl Session {
             self.encoding,
         ));
         self.documents
-            .insert(
-                uri,
-                Document {
-                    text: live,
-                    snapshot,
-                },
-            )
+            .insert(uri, Document { text: live, snapshot })
             .map(|old| old.snapshot)
     }
 
@@ -121,14 +130,10 @@ impl Session {
         for edit in edits {
             doc.text.apply(edit, encoding);
         }
-        let next = Arc::new(Snapshot::new(
-            uri.clone(),
-            version,
-            doc.text.to_arc_str(),
-            doc.snapshot.workspace.clone(),
-            encoding,
-        ));
-        Some(std::mem::replace(&mut doc.snapshot, next))
+        let next = doc
+            .snapshot
+            .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone(), encoding);
+        Some(std::mem::replace(&mut doc.snapshot, Arc::new(next)))
     }
 
     /// Closes a document; returns its last snapshot, to be dropped off the message loop.
@@ -143,10 +148,7 @@ impl Session {
 
     /// Snapshots of every open document.
     pub fn snapshots(&self) -> Vec<Arc<Snapshot>> {
-        self.documents
-            .values()
-            .map(|d| d.snapshot.clone())
-            .collect()
+        self.documents.values().map(|d| d.snapshot.clone()).collect()
     }
 
     /// The folders whose workspaces are loaded, for reloading them off the lock.
@@ -168,13 +170,7 @@ impl Session {
             let encoding = self.encoding;
             if let Some(doc) = self.documents.get_mut(&uri) {
                 let old = &doc.snapshot;
-                doc.snapshot = Arc::new(Snapshot::new(
-                    uri.clone(),
-                    old.version,
-                    old.text.clone(),
-                    workspace,
-                    encoding,
-                ));
+                doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace, encoding));
             }
         }
     }

@@ -1,4 +1,5 @@
 //! Text, positions and YAML with spans: the layer every other one reads documents through.
 
+pub mod chunks;
 pub mod text;
 pub mod yaml;

@@ -41,6 +41,36 @@ impl Span {
     }
 }
 
+/// Moves every span in a value by `base` bytes: things analysed in a chunk of a document are
+/// kept relative to the chunk and placed in the document when reused.
+pub trait OffsetBy {
+    /// Adds `base` to every span inside.
+    fn offset_by(&mut self, base: usize);
+}
+
+impl OffsetBy for Span {
+    fn offset_by(&mut self, base: usize) {
+        self.start += base;
+        self.end += base;
+    }
+}
+
+impl<T: OffsetBy> OffsetBy for Option<T> {
+    fn offset_by(&mut self, base: usize) {
+        if let Some(v) = self {
+            v.offset_by(base);
+        }
+    }
+}
+
+impl<T: OffsetBy> OffsetBy for Vec<T> {
+    fn offset_by(&mut self, base: usize) {
+        for v in self {
+            v.offset_by(base);
+        }
+    }
+}
+
 /// How an editor counts columns: LSP defaults to UTF-16 code units; clients may offer UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PositionEncoding {
@@ -87,10 +117,7 @@ impl LineIndex {
 
     /// Byte offset where `line` starts, or the text's end for lines past it.
     pub fn line_start(&self, line: usize) -> usize {
-        self.line_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len())
+        self.line_starts.get(line).copied().unwrap_or(self.text.len())
     }
 
     /// Byte offset of the end of `line`, excluding its line break.
@@ -274,18 +301,9 @@ mod tests {
     fn utf16_columns_count_surrogate_pairs() {
         let idx = index("a: 😀x\n");
         let x = "a: 😀".len();
-        assert_eq!(
-            idx.position(x, PositionEncoding::Utf16),
-            LineCol { line: 0, col: 5 }
-        );
-        assert_eq!(
-            idx.position(x, PositionEncoding::Utf8),
-            LineCol { line: 0, col: 7 }
-        );
-        assert_eq!(
-            idx.offset(LineCol { line: 0, col: 5 }, PositionEncoding::Utf16),
-            x
-        );
+        assert_eq!(idx.position(x, PositionEncoding::Utf16), LineCol { line: 0, col: 5 });
+        assert_eq!(idx.position(x, PositionEncoding::Utf8), LineCol { line: 0, col: 7 });
+        assert_eq!(idx.offset(LineCol { line: 0, col: 5 }, PositionEncoding::Utf16), x);
     }
 
     #[test]
@@ -293,23 +311,14 @@ mod tests {
         let idx = index("p: 日本語z");
         let z = "p: 日本語".len();
         assert_eq!(idx.position(z, PositionEncoding::Utf16).col, 6);
-        assert_eq!(
-            idx.offset(LineCol { line: 0, col: 6 }, PositionEncoding::Utf16),
-            z
-        );
+        assert_eq!(idx.offset(LineCol { line: 0, col: 6 }, PositionEncoding::Utf16), z);
     }
 
     #[test]
     fn columns_past_line_end_clamp_before_the_line_break() {
         let idx = index("ab\r\ncd\n");
-        assert_eq!(
-            idx.offset(LineCol { line: 0, col: 99 }, PositionEncoding::Utf16),
-            2
-        );
-        assert_eq!(
-            idx.offset(LineCol { line: 9, col: 0 }, PositionEncoding::Utf16),
-            7
-        );
+        assert_eq!(idx.offset(LineCol { line: 0, col: 99 }, PositionEncoding::Utf16), 2);
+        assert_eq!(idx.offset(LineCol { line: 9, col: 0 }, PositionEncoding::Utf16), 7);
     }
 
     #[test]

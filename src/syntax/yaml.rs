@@ -5,7 +5,7 @@
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use super::text::Span;
+use super::text::{OffsetBy, Span};
 
 /// How a scalar was written; decides whether positions inside its value map 1:1 to the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +75,7 @@ fn parse_yaml_float(v: &str) -> Option<f64> {
         "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
         _ if v.bytes().any(|b| b.is_ascii_digit())
-            && v.bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+            && v.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
         {
             v.parse().ok()
         }
@@ -169,6 +168,22 @@ impl Node {
     }
 }
 
+impl OffsetBy for Node {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+        match &mut self.kind {
+            NodeKind::Map(entries) => {
+                for e in entries {
+                    e.key.offset_by(base);
+                    e.value.offset_by(base);
+                }
+            }
+            NodeKind::Seq(items) => items.offset_by(base),
+            NodeKind::Scalar(_) | NodeKind::Alias => {}
+        }
+    }
+}
+
 /// A YAML syntax error at its exact place.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntaxError {
@@ -176,6 +191,12 @@ pub struct SyntaxError {
     pub message: String,
     /// Where the error is (an empty span at the offending byte).
     pub span: Span,
+}
+
+impl OffsetBy for SyntaxError {
+    fn offset_by(&mut self, base: usize) {
+        self.span.offset_by(base);
+    }
 }
 
 /// The result of parsing: the (possibly partial) tree and the first syntax error, if any.
@@ -342,15 +363,11 @@ fn finish(frame: Frame, end: usize, truncated: bool) -> Node {
             pending_key,
         } => {
             if let Some(key) = pending_key {
-                let at = key.span.end;
-                entries.push(Entry {
-                    key,
-                    value: empty_scalar(at),
-                });
+                let mut value = empty_scalar(key.span.end);
+                value.truncated = truncated;
+                entries.push(Entry { key, value });
             }
-            let end = entries
-                .last()
-                .map_or(end, |e| e.value.span.end.max(e.key.span.end));
+            let end = entries.last().map_or(end, |e| e.value.span.end.max(e.key.span.end));
             Node {
                 kind: NodeKind::Map(entries),
                 span: Span::new(start.min(end), end),
@@ -392,9 +409,7 @@ fn push_node(stack: &mut [Frame], node: Node, root: &mut Option<Node>) {
         }
         Some(Frame::Seq { items, .. }) => items.push(node),
         Some(Frame::Map {
-            entries,
-            pending_key,
-            ..
+            entries, pending_key, ..
         }) => match pending_key.take() {
             None => *pending_key = Some(node),
             Some(key) => entries.push(Entry { key, value: node }),
@@ -421,10 +436,7 @@ mod tests {
         let root = parsed.root.unwrap();
         let map = root.as_map().unwrap();
         assert_eq!(&text[map[0].key.span.start..map[0].key.span.end], "name");
-        assert_eq!(
-            &text[map[0].value.span.start..map[0].value.span.end],
-            "日本"
-        );
+        assert_eq!(&text[map[0].value.span.start..map[0].value.span.end], "日本");
         let steps = map[1].value.as_seq().unwrap();
         let step = steps[0].as_map().unwrap();
         assert_eq!(&text[step[0].value.span.start..step[0].value.span.end], "a");

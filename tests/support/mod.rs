@@ -81,9 +81,7 @@ impl TestServer {
 
     /// Starts any language server command speaking LSP on stdio.
     pub fn spawn(mut cmd: Command) -> TestServer {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().expect("spawn stepwise lsp");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -218,10 +216,7 @@ impl TestServer {
         let params = self.wait_for("textDocument/publishDiagnostics", |p| {
             p["uri"] == uri && p["version"] == version
         });
-        params["diagnostics"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        params["diagnostics"].as_array().cloned().unwrap_or_default()
     }
 
     /// Opens a document.
@@ -235,14 +230,7 @@ impl TestServer {
     }
 
     /// Replaces `start..end` (line, character) with `text` at `version`.
-    pub fn edit(
-        &mut self,
-        uri: &str,
-        version: i64,
-        start: (u32, u32),
-        end: (u32, u32),
-        text: &str,
-    ) {
+    pub fn edit(&mut self, uri: &str, version: i64, start: (u32, u32), end: (u32, u32), text: &str) {
         self.notify(
             "textDocument/didChange",
             json!({
@@ -259,13 +247,7 @@ impl TestServer {
     }
 
     /// Sends `method` at a position of `uri`.
-    pub fn at(
-        &mut self,
-        method: &str,
-        uri: &str,
-        line: u32,
-        character: u32,
-    ) -> Result<Value, Value> {
+    pub fn at(&mut self, method: &str, uri: &str, line: u32, character: u32) -> Result<Value, Value> {
         self.request(
             method,
             json!({

@@ -1,8 +1,8 @@
 //! `textDocument/completion`.
 
 use tower_lsp_server::ls_types::{
-    CompletionItem, CompletionItemKind, CompletionParams, CompletionResponse, CompletionTextEdit,
-    Documentation, MarkupContent, MarkupKind, TextEdit,
+    CompletionItem, CompletionItemKind, CompletionParams, CompletionResponse, CompletionTextEdit, Documentation,
+    MarkupContent, MarkupKind, TextEdit,
 };
 
 use crate::analysis::completion::{CompletionKind, completions};

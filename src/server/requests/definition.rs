@@ -1,8 +1,6 @@
 //! `textDocument/definition`.
 
-use tower_lsp_server::ls_types::{
-    GotoDefinitionParams, GotoDefinitionResponse, Location, Range, Uri,
-};
+use tower_lsp_server::ls_types::{GotoDefinitionParams, GotoDefinitionResponse, Location, Range, Uri};
 
 use crate::analysis::navigation::{Definition, definition};
 use crate::server::convert;
@@ -14,9 +12,7 @@ pub fn handle(s: &Snapshot, params: GotoDefinitionParams) -> Option<GotoDefiniti
     let index = &analysis.line_index;
     let pos = params.text_document_position_params.position;
     let location = match definition(&analysis, convert::offset(index, pos, s.encoding))? {
-        Definition::Here(span) => {
-            Location::new(s.uri.clone(), convert::range(index, span, s.encoding))
-        }
+        Definition::Here(span) => Location::new(s.uri.clone(), convert::range(index, span, s.encoding)),
         Definition::File(path) => Location::new(Uri::from_file_path(path)?, Range::default()),
     };
     Some(GotoDefinitionResponse::Scalar(location))

@@ -11,11 +11,7 @@ use crate::server::convert;
 use crate::server::session::Snapshot;
 
 /// Every place naming the thing under the cursor.
-pub fn handle(
-    s: &Snapshot,
-    open: &[Arc<Snapshot>],
-    params: ReferenceParams,
-) -> Option<Vec<Location>> {
+pub fn handle(s: &Snapshot, open: &[Arc<Snapshot>], params: ReferenceParams) -> Option<Vec<Location>> {
     let analysis = s.analysis();
     let index = &analysis.line_index;
     let pos = params.text_document_position.position;
@@ -35,10 +31,7 @@ pub fn handle(
             .filter(|o| o.target == at.target && (include_declaration || !o.definition))
             .collect();
         for o in defs {
-            out.push(Location::new(
-                s.uri.clone(),
-                convert::range(index, o.span, s.encoding),
-            ));
+            out.push(Location::new(s.uri.clone(), convert::range(index, o.span, s.encoding)));
         }
         return Some(out);
     };

@@ -13,10 +13,7 @@ use crate::server::convert;
 use crate::server::session::Snapshot;
 
 /// The range and current name to rename, or why it cannot be renamed.
-pub fn prepare(
-    s: &Snapshot,
-    params: TextDocumentPositionParams,
-) -> Result<Option<PrepareRenameResponse>> {
+pub fn prepare(s: &Snapshot, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
     let analysis = s.analysis();
     let index = &analysis.line_index;
     let offset = convert::offset(index, params.position, s.encoding);
@@ -32,8 +29,7 @@ pub fn handle(s: &Snapshot, params: RenameParams) -> Result<Option<WorkspaceEdit
     let analysis = s.analysis();
     let index = &analysis.line_index;
     let offset = convert::offset(index, params.text_document_position.position, s.encoding);
-    let edits =
-        navigation::rename(&analysis, offset, &params.new_name).map_err(Error::invalid_params)?;
+    let edits = navigation::rename(&analysis, offset, &params.new_name).map_err(Error::invalid_params)?;
     let edits = edits
         .into_iter()
         .map(|(span, new_text)| TextEdit::new(convert::range(index, span, s.encoding), new_text))

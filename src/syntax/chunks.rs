@@ -1,0 +1,130 @@
+//! Splits a workflow document into its header, one chunk per item of the top-level `steps`
+//! list, and a trailer, by indentation alone. Each chunk parses on its own, so a keystroke
+//! re-parses one step instead of the whole file, and a syntax error in one step does not
+//! hide the steps after it.
+
+use super::text::Span;
+
+/// The parts of a block-style document with a top-level `steps:` list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunks {
+    /// From the start up to the first step item (ends with the `steps:` line).
+    pub header: Span,
+    /// One span per step item, each from its `-` line to the next item.
+    pub items: Vec<Span>,
+    /// Top-level keys after the steps, if any.
+    pub trailer: Span,
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+fn is_blank_or_comment(line: &str) -> bool {
+    let t = line.trim_start_matches([' ', '\t']).trim_end_matches('\r');
+    t.is_empty() || t.starts_with('#')
+}
+
+fn is_item_start(line: &str, indent: usize) -> bool {
+    indentation(line) == indent && {
+        let rest = line[indent..].trim_end_matches('\r');
+        rest == "-" || rest.starts_with("- ")
+    }
+}
+
+/// Splits `text`, or `None` when the document has no block `steps:` list at column 0 or uses
+/// multi-document markers or directives (then it is parsed whole).
+pub fn split(text: &str) -> Option<Chunks> {
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.strip_suffix('\n').unwrap_or(line);
+        if content.starts_with("---") || content.starts_with("...") || content.starts_with('%') {
+            return None;
+        }
+        lines.push((offset, content));
+        offset += line.len();
+    }
+    let steps_line = lines.iter().position(|(_, l)| {
+        l.strip_prefix("steps:").is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.is_empty() || rest.starts_with('#')
+        })
+    })?;
+    let first_item = steps_line
+        + 1
+        + lines[steps_line + 1..]
+            .iter()
+            .position(|(_, l)| !is_blank_or_comment(l))?;
+    let indent = indentation(lines[first_item].1);
+    if !is_item_start(lines[first_item].1, indent) {
+        return None;
+    }
+    let mut items: Vec<Span> = Vec::new();
+    let mut end_of_items = text.len();
+    for &(start, line) in &lines[first_item..] {
+        if is_blank_or_comment(line) {
+            continue;
+        }
+        if is_item_start(line, indent) {
+            if let Some(last) = items.last_mut() {
+                last.end = start;
+            }
+            items.push(Span::new(start, text.len()));
+        } else if indentation(line) < indent || (indent == 0 && !line.starts_with(' ')) {
+            end_of_items = start;
+            break;
+        }
+    }
+    if let Some(last) = items.last_mut() {
+        last.end = end_of_items;
+    }
+    Some(Chunks {
+        header: Span::new(0, lines[first_item].0),
+        items,
+        trailer: Span::new(end_of_items, text.len()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(text: &str) -> Vec<&str> {
+        let c = split(text).unwrap();
+        std::iter::once(c.header)
+            .chain(c.items)
+            .chain(std::iter::once(c.trailer))
+            .map(|s| &text[s.start..s.end])
+            .collect()
+    }
+
+    #[test]
+    fn splits_items_at_their_indentation() {
+        let text = "name: x\nsteps:\n  - id: a\n    prompt: |\n      - not an item\n\n  # note\n  - id: b\n    prompt: hi\ninputs: {}\n";
+        assert_eq!(
+            parts(text),
+            vec![
+                "name: x\nsteps:\n",
+                "  - id: a\n    prompt: |\n      - not an item\n\n  # note\n",
+                "  - id: b\n    prompt: hi\n",
+                "inputs: {}\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn items_at_column_zero_end_at_the_next_key() {
+        let text = "steps:\n- id: a\n  prompt: hi\n- id: b\n  prompt: hi\nname: x\n";
+        assert_eq!(
+            parts(text)[1..],
+            ["- id: a\n  prompt: hi\n", "- id: b\n  prompt: hi\n", "name: x\n"]
+        );
+    }
+
+    #[test]
+    fn flow_steps_and_multiple_documents_are_not_split() {
+        assert!(split("steps: [{id: a, prompt: hi}]\n").is_none());
+        assert!(split("steps:\n  - id: a\n---\nname: x\n").is_none());
+    }
+}
