@@ -4,7 +4,8 @@
 //! `yaml-language-server` is on PATH (or `STEPWISE_YLS` names it), drives it the same way
 //! with the workflow JSON Schema and prints the ratios.
 
-#[path = "../tests/support/mod.rs"]
+#[allow(dead_code)] // The benchmark uses part of the tests' client.
+#[path = "../tests/support/lsp.rs"]
 mod support;
 
 use std::path::Path;
@@ -66,6 +67,7 @@ struct Figures {
     edit: (f64, f64),
     completion: (f64, f64),
     hints: Option<(f64, f64)>,
+    visible_hints: Option<(f64, f64)>,
     rss: Option<f64>,
 }
 
@@ -146,25 +148,15 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
         assert!(!items.is_null());
     }
 
-    let hints = subject.hints.then(|| {
-        let lines = text.lines().count() as u32;
-        let mut samples = Vec::new();
-        for _ in 0..REQUESTS {
-            let t = Instant::now();
-            let hints = server
-                .request(
-                    "textDocument/inlayHint",
-                    json!({
-                        "textDocument": { "uri": doc },
-                        "range": { "start": { "line": 0, "character": 0 }, "end": { "line": lines, "character": 0 } }
-                    }),
-                )
-                .expect("inlay hints");
-            samples.push(t.elapsed());
-            assert_eq!(hints.as_array().map(Vec::len), Some(STEPS));
-        }
-        percentiles(samples)
-    });
+    let lines = text.lines().count() as u32;
+    let middle = lines / 2;
+    let hints = subject
+        .hints
+        .then(|| hint_latency(&mut server, &doc, 0, lines, Some(STEPS)));
+    // What an editor asks for: the hints of one screen.
+    let visible_hints = subject
+        .hints
+        .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None));
     let rss = peak_rss_mib(server.pid());
     drop(server);
     Figures {
@@ -173,8 +165,30 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
         edit: percentiles(edits),
         completion: percentiles(completions),
         hints,
+        visible_hints,
         rss,
     }
+}
+
+/// p50/p99 of `textDocument/inlayHint` for lines `from..to` (and the hint count, if given).
+fn hint_latency(server: &mut TestServer, doc: &str, from: u32, to: u32, expected: Option<usize>) -> (f64, f64) {
+    let mut samples = Vec::new();
+    for _ in 0..REQUESTS {
+        let t = Instant::now();
+        let hints = server
+            .request(
+                "textDocument/inlayHint",
+                json!({
+                    "textDocument": { "uri": doc },
+                    "range": { "start": { "line": from, "character": 0 }, "end": { "line": to, "character": 0 } }
+                }),
+            )
+            .expect("inlay hints");
+        samples.push(t.elapsed());
+        let count = hints.as_array().map_or(0, Vec::len);
+        assert!(count > 0 && expected.is_none_or(|n| n == count), "{count} hints");
+    }
+    percentiles(samples)
 }
 
 fn stepwise_command() -> Command {
@@ -222,9 +236,12 @@ fn print(name: &str, f: &Figures) {
         "  completion           p50 {:8.2} ms  p99 {:8.2} ms",
         f.completion.0, f.completion.1
     );
-    match f.hints {
-        Some((p50, p99)) => println!("  inlay hints (file)   p50 {p50:8.2} ms  p99 {p99:8.2} ms"),
-        None => println!("  inlay hints (file)   not offered"),
+    match (f.hints, f.visible_hints) {
+        (Some((p50, p99)), Some((v50, v99))) => {
+            println!("  inlay hints (file)   p50 {p50:8.2} ms  p99 {p99:8.2} ms");
+            println!("  inlay hints (screen) p50 {v50:8.2} ms  p99 {v99:8.2} ms");
+        }
+        _ => println!("  inlay hints          not offered"),
     }
     match f.rss {
         Some(rss) => println!("  peak RSS                  {rss:8.1} MiB"),
