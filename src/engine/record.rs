@@ -295,7 +295,7 @@ pub fn now_ms() -> u64 {
 /// The folder holding the records of one workflow file: its stem plus a hash of its path,
 /// so the latest record is found without reading any other.
 pub fn records_dir(runs_dir: &Path, workflow: &Path) -> PathBuf {
-    let absolute = std::path::absolute(workflow).unwrap_or_else(|_| workflow.to_path_buf());
+    let absolute = workflow_key(workflow);
     let stem = absolute
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -306,6 +306,14 @@ pub fn records_dir(runs_dir: &Path, workflow: &Path) -> PathBuf {
         .trim_end_matches(".flow");
     let hash = sha256_hex(absolute.to_string_lossy().as_bytes());
     runs_dir.join(format!("{stem}-{}", &hash[..12]))
+}
+
+/// The workflow file as records name it: canonical when it exists, so the editor's URI and
+/// the command line's relative path find the same records.
+pub fn workflow_key(workflow: &Path) -> PathBuf {
+    std::fs::canonicalize(workflow)
+        .or_else(|_| std::path::absolute(workflow))
+        .unwrap_or_else(|_| workflow.to_path_buf())
 }
 
 /// The latest run record of `workflow`, if any (a broken file is skipped).
@@ -383,6 +391,39 @@ mod tests {
         let found = latest(dir.path(), &flow).unwrap();
         assert_eq!(found.id, second.id);
         assert_eq!(found.statuses()["a"], StepStatus::Completed);
+    }
+
+    #[test]
+    fn labels_and_summaries_read_as_the_editor_shows_them() {
+        let mut step = StepRecord::pending("a");
+        assert_eq!(step.label(), "pending");
+        step.status = StepStatus::Completed;
+        step.duration_ms = Some(2140);
+        assert_eq!(step.label(), "✓ 2.1s");
+        step.status = StepStatus::Failed;
+        step.error = Some(StepError {
+            failure: Failure {
+                class: ErrorClass::Overloaded,
+                status: Some(529),
+                message: "Overloaded".to_string(),
+            },
+            provider: "anthropic".to_string(),
+            attempts: 3,
+        });
+        assert_eq!(step.label(), "✗ 529 overloaded");
+        assert_eq!(
+            step.error.unwrap().summary(),
+            "anthropic overloaded (529) after 3 attempts: Overloaded"
+        );
+    }
+
+    #[test]
+    fn relative_and_absolute_paths_share_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let flow = dir.path().join("x.flow.yaml");
+        std::fs::write(&flow, "").unwrap();
+        let dotted = dir.path().join(".").join("x.flow.yaml");
+        assert_eq!(records_dir(dir.path(), &flow), records_dir(dir.path(), &dotted));
     }
 
     #[test]

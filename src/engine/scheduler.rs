@@ -97,7 +97,7 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
     let prior = record::latest(&runs_dir, &request.path);
     let new_record = |inputs, steps| RunRecord {
         id: Uuid::now_v7(),
-        workflow: std::path::absolute(&request.path).unwrap_or_else(|_| request.path.clone()),
+        workflow: record::workflow_key(&request.path),
         name: workflow.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
         target: request.target.clone(),
         inputs,
