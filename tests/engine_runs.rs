@@ -304,3 +304,34 @@ async fn one_time_override_beats_the_step_and_is_recorded() {
     assert_eq!(a.answered_by.as_ref().unwrap().provider, "openai");
     assert_eq!(server.received()[0].json()["model"], "gpt-4o");
 }
+
+#[tokio::test]
+async fn resume_does_not_resend_fan_out_items_that_finished() {
+    let failed_once = std::sync::atomic::AtomicBool::new(false);
+    let server = FakeProvider::start(move |r| {
+        let prompt = prompt_of(r);
+        if prompt == "2:c" && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Reply::error(400, r#"{"error":{"message":"try again later"}}"#, &[]);
+        }
+        anthropic_stream(&[&format!("R({prompt})")], 1, 1)
+    })
+    .await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(
+            "  - id: b\n    for_each: \"['a', 'b', 'c', 'd']\"\n    concurrency: 1\n    prompt: \"{{ index }}:{{ item }}\"\n",
+        ),
+    );
+    let engine = fast_engine(0);
+    let (failed, _) = run(&engine, project.request(RunTarget::Workflow)).await.unwrap();
+    let step = failed.step("b").unwrap();
+    assert_eq!(step.status, StepStatus::Failed);
+    assert_eq!(step.items.len(), 2);
+    let before = server.count();
+    let (record, _) = run(&engine, project.request(RunTarget::Resume)).await.unwrap();
+    let sent: Vec<String> = server.received()[before..].iter().map(prompt_of).collect();
+    assert_eq!(sent, vec!["2:c", "3:d"]);
+    let step = record.step("b").unwrap();
+    assert_eq!(step.output.as_deref(), Some("R(0:a)\n\nR(1:b)\n\nR(2:c)\n\nR(3:d)"));
+    assert!(step.items.is_empty());
+}

@@ -132,6 +132,22 @@ impl StepError {
     }
 }
 
+/// A fan-out item that finished while its step did not (yet): kept so that a resume does
+/// not send it again when its rendered request is unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// The item's index.
+    pub index: usize,
+    /// SHA-256 of its rendered request to the first provider.
+    pub request_hash: String,
+    /// Its output.
+    pub output: String,
+    /// Its token usage.
+    pub usage: Usage,
+    /// Who answered.
+    pub answered_by: ProviderModel,
+}
+
 /// One step in a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
@@ -164,6 +180,9 @@ pub struct StepRecord {
     pub request_hash: Option<String>,
     /// The final failure of a failed step.
     pub error: Option<StepError>,
+    /// Finished items of a fan-out step that has not completed (running, failed, cancelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemRecord>,
     /// The run that produced this output, when it was carried over from an earlier run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<Uuid>,
@@ -187,6 +206,7 @@ impl StepRecord {
             duration_ms: None,
             request_hash: None,
             error: None,
+            items: Vec::new(),
             reused_from: None,
         }
     }
