@@ -243,7 +243,7 @@ async fn cancellation_stops_in_flight_requests_and_records_cancelled() {
     let (record, _) = run_with(&engine, project.request(RunTarget::Workflow), cancel)
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_millis(350));
+    assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(record.step("a").unwrap().status, StepStatus::Cancelled);
     assert_eq!(record.step("b").unwrap().status, StepStatus::Pending);
     let on_disk = latest(&project.runs_dir(), &project.flow).unwrap();
