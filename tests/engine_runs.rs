@@ -335,3 +335,12 @@ async fn resume_does_not_resend_fan_out_items_that_finished() {
     assert_eq!(step.output.as_deref(), Some("R(0:a)\n\nR(1:b)\n\nR(2:c)\n\nR(3:d)"));
     assert!(step.items.is_empty());
 }
+
+#[tokio::test]
+async fn override_naming_an_unknown_persona_is_refused() {
+    let project = Project::new("", &flow("  - id: a\n    prompt: A\n"));
+    let mut request = project.request(RunTarget::Workflow);
+    request.overrides.persona = Some(Some("nobody".into()));
+    let result = run(&fast_engine(0), request).await;
+    assert!(matches!(result, Err(EngineError::UnknownOverride("persona", p)) if p == "nobody"));
+}

@@ -131,6 +131,9 @@ pub enum EngineError {
     /// The step to run does not exist.
     #[error("the workflow has no step `{0}`")]
     UnknownStep(String),
+    /// A one-time override names a provider or persona the workspace does not have.
+    #[error("unknown {0} `{1}` in the override")]
+    UnknownOverride(&'static str, String),
     /// Resume without an earlier run.
     #[error("nothing to resume: this workflow has no run record yet")]
     NothingToResume,

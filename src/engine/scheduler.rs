@@ -95,6 +95,17 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
         return Err(EngineError::Invalid(errors));
     }
     let workflow = &analysis.workflow;
+    let overrides = &request.overrides;
+    if let Some(p) = &overrides.provider
+        && request.workspace.catalog.provider(p).is_none()
+    {
+        return Err(EngineError::UnknownOverride("provider", p.clone()));
+    }
+    if let Some(Some(p)) = &overrides.persona
+        && request.workspace.persona(workflow, p).is_none()
+    {
+        return Err(EngineError::UnknownOverride("persona", p.clone()));
+    }
     let graph = Graph::new(workflow);
     let runs_dir = request.workspace.config.runs_dir();
     let prior = record::latest(&runs_dir, &request.path);
