@@ -7,4 +7,5 @@ pub mod analysis;
 pub mod cli;
 pub mod engine;
 pub mod model;
+pub mod server;
 pub mod syntax;

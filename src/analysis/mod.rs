@@ -1,8 +1,15 @@
 //! Analysis: pure functions over an immutable snapshot (document + workspace). No I/O, no
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
+pub mod completion;
+pub mod context;
 pub mod diagnostics;
+#[cfg(test)]
+mod fixture;
 pub mod generate;
+pub mod hints;
+pub mod hover;
+pub mod navigation;
 
 use std::sync::Arc;
 

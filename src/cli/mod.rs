@@ -32,6 +32,8 @@ enum Command {
     Run(run::RunArgs),
     /// List providers, their availability and models.
     Models(models::ModelsArgs),
+    /// Serve the Language Server Protocol on stdin/stdout.
+    Lsp,
 }
 
 /// Documents with a JSON Schema.
@@ -58,5 +60,12 @@ pub fn main() -> ExitCode {
         }
         Command::Run(args) => run::run(args),
         Command::Models(args) => models::run(args),
+        Command::Lsp => match crate::server::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("stepwise lsp: {err}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

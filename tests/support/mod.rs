@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod lsp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

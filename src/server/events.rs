@@ -1,0 +1,139 @@
+//! The server's event loop: work that reports back to the client after the message that
+//! caused it has been handled. Diagnostics go through it today; the run feature will send
+//! its step-finished events through the same channel to refresh hints and diagnostics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tower_lsp_server::ls_types::{Diagnostic, Uri};
+
+use super::Shared;
+use super::convert;
+use super::session::Snapshot;
+use crate::model::catalog::ProcessEnv;
+use crate::model::workspace::Workspace;
+
+/// Something that happened and must be reflected in the editor.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A document was opened or changed: publish its diagnostics.
+    Analyze(Uri),
+    /// A document was closed: clear its diagnostics.
+    Closed(Uri),
+    /// `stepwise.toml` or a persona file changed: reload workspaces, re-check every open
+    /// document, and ask the client to refresh its inlay hints.
+    WorkspaceChanged,
+}
+
+/// Handles events until the server stops; a burst of events is coalesced per document.
+pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = rx.try_recv() {
+            batch.push(next);
+        }
+        let mut analyze: Vec<Uri> = Vec::new();
+        let mut reload = false;
+        for event in batch {
+            match event {
+                Event::Analyze(uri) => {
+                    if !analyze.contains(&uri) {
+                        analyze.push(uri);
+                    }
+                }
+                Event::Closed(uri) => {
+                    analyze.retain(|u| *u != uri);
+                    shared.client.publish_diagnostics(uri, Vec::new(), None).await;
+                }
+                Event::WorkspaceChanged => reload = true,
+            }
+        }
+        if reload {
+            reload_workspaces(&shared).await;
+            analyze = shared
+                .session()
+                .snapshots()
+                .into_iter()
+                .map(|s| s.uri.clone())
+                .collect();
+        }
+        for uri in analyze {
+            publish(&shared, &uri).await;
+        }
+        if reload {
+            refresh_hints(&shared).await;
+        }
+    }
+}
+
+/// Computes and publishes the diagnostics of the document's current version, unless a newer
+/// version arrived meanwhile (its own event will publish it).
+async fn publish(shared: &Shared, uri: &Uri) {
+    let Some(snapshot) = shared.session().snapshot(uri) else {
+        return;
+    };
+    let version = snapshot.version;
+    let computed = tokio::task::spawn_blocking(move || diagnostics(&snapshot)).await;
+    let diagnostics = match computed {
+        Ok(d) => d,
+        Err(err) => {
+            tracing::error!("diagnostics of {} failed: {err}", uri.as_str());
+            return;
+        }
+    };
+    let current = shared.session().snapshot(uri).map(|s| s.version);
+    if current == Some(version) {
+        shared
+            .client
+            .publish_diagnostics(uri.clone(), diagnostics, Some(version))
+            .await;
+    }
+}
+
+fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
+    let analysis = snapshot.analysis();
+    analysis
+        .diagnostics()
+        .iter()
+        .map(|d| convert::diagnostic(&analysis.line_index, &snapshot.uri, d, snapshot.encoding))
+        .collect()
+}
+
+/// Reloads every open document's workspace off the lock, then swaps them in.
+async fn reload_workspaces(shared: &Shared) {
+    let dirs = shared.session().workspace_dirs();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let mut by_root: HashMap<std::path::PathBuf, Arc<Workspace>> = HashMap::new();
+        dirs.into_iter()
+            .map(|dir| {
+                let ws = Workspace::load(&dir, &ProcessEnv);
+                let ws = by_root
+                    .entry(ws.config.root.clone())
+                    .or_insert_with(|| Arc::new(ws))
+                    .clone();
+                (dir, ws)
+            })
+            .collect::<HashMap<_, _>>()
+    })
+    .await;
+    match loaded {
+        Ok(workspaces) => shared.session().replace_workspaces(workspaces),
+        Err(err) => tracing::error!("reloading workspaces failed: {err}"),
+    }
+}
+
+async fn refresh_hints(shared: &Shared) {
+    let supported = shared
+        .capabilities
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .workspace
+        .as_ref()
+        .and_then(|w| w.inlay_hint.as_ref())
+        .and_then(|h| h.refresh_support)
+        .unwrap_or(false);
+    if supported && let Err(err) = shared.client.inlay_hint_refresh().await {
+        tracing::warn!("inlay hint refresh failed: {err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! One file per LSP request: each turns a snapshot and the request's params into the reply.
+
+pub mod completion;
+pub mod definition;
+pub mod document_symbol;
+pub mod hover;
+pub mod inlay_hint;
+pub mod references;
+pub mod rename;

@@ -1,0 +1,451 @@
+//! End-to-end tests: the real `stepwise lsp` binary, spoken to over stdio as an editor would.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::lsp::{TestServer, pos_of, uri};
+
+const WORKFLOW: &str = "\
+version: 1
+name: Launch brief
+provider: anthropic
+model: claude-sonnet-4-5
+persona: concise-analyst
+inputs:
+  product:
+    description: The product
+    default: Acme rocket skates
+personas:
+  concise-analyst:
+    name: Concise analyst
+    description: Short, numbers first
+    system: You are a concise analyst.
+steps:
+  - id: summarize
+    prompt: |
+      Summarize {{ inputs.product }} in five bullet points.
+  - id: ideas
+    provider: openai
+    model: gpt-4o
+    persona: creative-marketer
+    prompt: |
+      Three campaign ideas for: {{ steps.summarize.output }}
+  - id: draft
+    persona: null
+    needs: [ideas]
+    prompt: Draft the brief from {{ steps.ideas.output }}
+";
+
+const MARKETER: &str = "\
+name: Creative marketer
+description: Bold, playful copy
+system: You are a creative marketer.
+";
+
+/// A workspace folder: `stepwise.toml`, `personas/creative-marketer.yaml`, and the workflow.
+fn workspace(workflow: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stepwise.toml"),
+        "default_provider = \"anthropic\"\npersona_dirs = [\"personas\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("personas")).unwrap();
+    std::fs::write(dir.path().join("personas/creative-marketer.yaml"), MARKETER).unwrap();
+    let path = dir.path().join("brief.flow.yaml");
+    std::fs::write(&path, workflow).unwrap();
+    let u = uri(&path);
+    (dir, u)
+}
+
+const KEYS: [(&str, &str); 2] = [("ANTHROPIC_API_KEY", "test"), ("OPENAI_API_KEY", "test")];
+
+fn start() -> TestServer {
+    TestServer::initialized(&KEYS, TestServer::default_capabilities()).0
+}
+
+fn labels(completion: &Value) -> Vec<String> {
+    completion
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn codes(diagnostics: &[Value]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn initialize_offers_utf16_by_default_and_utf8_when_the_client_does() {
+    let (_s, result) = TestServer::initialized(&[], json!({}));
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-16");
+    assert_eq!(result["capabilities"]["textDocumentSync"]["change"], 2);
+    let caps = json!({ "general": { "positionEncodings": ["utf-8", "utf-16"] } });
+    let (_s, result) = TestServer::initialized(&[], caps);
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
+}
+
+#[test]
+fn diagnostics_follow_open_incremental_change_and_close() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    assert_eq!(codes(&s.diagnostics(&u, 1)), Vec::<String>::new());
+    let (line, col) = pos_of(WORKFLOW, "provider: openai", "provider: ".len());
+    s.edit(&u, 2, (line, col), (line, col + "openai".len() as u32), "opnai");
+    let diags = s.diagnostics(&u, 2);
+    assert_eq!(codes(&diags), ["unknown-provider"]);
+    assert_eq!(diags[0]["range"]["start"], json!({ "line": line, "character": col }));
+    s.notify("textDocument/didClose", json!({ "textDocument": { "uri": u } }));
+    let cleared = s.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == u.as_str());
+    assert_eq!(cleared["diagnostics"], json!([]));
+}
+
+#[test]
+fn requests_see_the_change_sent_just_before_them() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let (line, _) = pos_of(WORKFLOW, "  - id: draft", 0);
+    // Many edits and completions in one burst, without waiting: each completion must see
+    // the step its own edit just added.
+    let mut ids = Vec::new();
+    for i in 0..20u32 {
+        let text = format!("  - id: s{i}\n    provider: \n");
+        s.edit(&u, 2 + i64::from(i), (line, 0), (line, 0), &text);
+        let id = s.send_request(
+            "textDocument/completion",
+            json!({
+                "textDocument": { "uri": u },
+                "position": { "line": line + 1, "character": 14 }
+            }),
+        );
+        ids.push(id);
+    }
+    for id in ids {
+        let items = s.response(id).unwrap();
+        assert!(labels(&items).contains(&"openai".to_string()), "{items}");
+    }
+}
+
+#[test]
+fn completion_offers_personas_in_a_step_that_does_not_parse_yet() {
+    let text = format!("{WORKFLOW}  - id: new\n    persona: ");
+    let broken = text.replace("needs: [ideas]", "needs: [ideas");
+    let (_dir, u) = workspace(&broken);
+    let mut s = start();
+    s.open(&u, &broken);
+    let last = broken.lines().count() as u32 - 1;
+    let items = s.at("textDocument/completion", &u, last, 13).unwrap();
+    assert_eq!(labels(&items), ["concise-analyst", "creative-marketer", "null"]);
+    let marketer = &items[1];
+    assert_eq!(marketer["detail"], "Creative marketer");
+    assert!(
+        marketer["documentation"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("Bold, playful copy")
+    );
+}
+
+#[test]
+fn completion_of_model_uses_the_steps_effective_provider() {
+    let text = WORKFLOW.replace("    model: gpt-4o\n", "    model: \n");
+    let (_dir, u) = workspace(&text);
+    let mut s = start();
+    s.open(&u, &text);
+    let (line, col) = pos_of(&text, "    model: \n", "    model: ".len());
+    let items = s.at("textDocument/completion", &u, line, col).unwrap();
+    let labels = labels(&items);
+    assert!(labels.contains(&"gpt-4o".to_string()), "{labels:?}");
+    assert!(!labels.iter().any(|l| l.starts_with("claude")), "{labels:?}");
+}
+
+#[test]
+fn completion_of_providers_lists_available_ones_first_and_marks_the_rest() {
+    let text = WORKFLOW.replace("provider: openai", "provider: o");
+    let (_dir, u) = workspace(&text);
+    let mut s = start();
+    s.open(&u, &text);
+    let (line, col) = pos_of(&text, "provider: o\n", "provider: o".len());
+    let items = s.at("textDocument/completion", &u, line, col).unwrap();
+    assert_eq!(labels(&items), ["anthropic", "openai", "ollama", "google"]);
+    assert_eq!(
+        items[3]["detail"],
+        "unavailable: GEMINI_API_KEY or GOOGLE_API_KEY not set"
+    );
+    assert_eq!(
+        items[1]["textEdit"]["range"]["start"],
+        json!({ "line": line, "character": col - 1 })
+    );
+}
+
+#[test]
+fn inlay_hints_show_each_steps_effective_settings_and_sources() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let hints = s
+        .request(
+            "textDocument/inlayHint",
+            json!({
+                "textDocument": { "uri": u },
+                "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 99, "character": 0 } }
+            }),
+        )
+        .unwrap();
+    let labels: Vec<&str> = hints
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "anthropic/claude-sonnet-4-5 (workflow) · concise-analyst (workflow)",
+            "openai/gpt-4o (step) · creative-marketer (step)",
+            "anthropic/claude-sonnet-4-5 (workflow) · no persona (step)",
+        ]
+    );
+    let (line, _) = pos_of(WORKFLOW, "  - id: ideas", 0);
+    assert_eq!(hints[1]["position"], json!({ "line": line, "character": 13 }));
+    let resolved = s.request("inlayHint/resolve", hints[1].clone()).unwrap();
+    let tooltip = resolved["tooltip"]["value"].as_str().unwrap();
+    assert!(tooltip.contains("set by this step's `provider` key"), "{tooltip}");
+}
+
+#[test]
+fn hover_on_a_library_persona_shows_its_prompt_and_file() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let (line, col) = pos_of(WORKFLOW, "creative-marketer", 3);
+    let hover = s.at("textDocument/hover", &u, line, col).unwrap();
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("**Creative marketer**"), "{text}");
+    assert!(text.contains("You are a creative marketer."), "{text}");
+    assert!(text.contains("personas/creative-marketer.yaml"), "{text}");
+}
+
+#[test]
+fn hover_on_a_provider_names_the_key_variable_but_never_the_key() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = TestServer::initialized(&[("OPENAI_API_KEY", "sk-secret-value")], json!({})).0;
+    s.open(&u, WORKFLOW);
+    let (line, col) = pos_of(WORKFLOW, "provider: openai", 12);
+    let hover = s.at("textDocument/hover", &u, line, col).unwrap();
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("`OPENAI_API_KEY`"), "{text}");
+    assert!(!text.contains("sk-secret-value"), "{text}");
+}
+
+#[test]
+fn definition_goes_to_library_files_and_referenced_steps() {
+    let (dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let (line, col) = pos_of(WORKFLOW, "persona: creative-marketer", 10);
+    let def = s.at("textDocument/definition", &u, line, col).unwrap();
+    assert_eq!(def["uri"], uri(&dir.path().join("personas/creative-marketer.yaml")));
+    let (line, col) = pos_of(WORKFLOW, "steps.summarize.output", 8);
+    let def = s.at("textDocument/definition", &u, line, col).unwrap();
+    let (def_line, def_col) = pos_of(WORKFLOW, "summarize\n", 0);
+    assert_eq!(def["range"]["start"], json!({ "line": def_line, "character": def_col }));
+}
+
+#[test]
+fn references_of_a_library_persona_span_open_workflows() {
+    let (dir, u) = workspace(WORKFLOW);
+    let other_text = "version: 1\nname: Other\npersona: creative-marketer\nsteps:\n  - id: a\n    prompt: Hi\n";
+    let other_path = dir.path().join("other.flow.yaml");
+    std::fs::write(&other_path, other_text).unwrap();
+    let other = uri(&other_path);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    s.open(&other, other_text);
+    let (line, col) = pos_of(WORKFLOW, "creative-marketer", 0);
+    let refs = s
+        .request(
+            "textDocument/references",
+            json!({
+                "textDocument": { "uri": u },
+                "position": { "line": line, "character": col },
+                "context": { "includeDeclaration": true }
+            }),
+        )
+        .unwrap();
+    let mut uris: Vec<String> = refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["uri"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+        .collect();
+    uris.sort();
+    assert_eq!(uris, ["brief.flow.yaml", "creative-marketer.yaml", "other.flow.yaml"]);
+}
+
+#[test]
+fn rename_of_a_step_edits_its_id_needs_and_templates() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let (line, col) = pos_of(WORKFLOW, "id: ideas", 5);
+    let prep = s.at("textDocument/prepareRename", &u, line, col).unwrap();
+    assert_eq!(prep["placeholder"], "ideas");
+    let edit = s
+        .request(
+            "textDocument/rename",
+            json!({
+                "textDocument": { "uri": u },
+                "position": { "line": line, "character": col },
+                "newName": "campaigns"
+            }),
+        )
+        .unwrap();
+    let edits = edit["changes"][&u].as_array().unwrap();
+    assert_eq!(edits.len(), 3);
+    assert!(edits.iter().all(|e| e["newText"] == "campaigns"));
+}
+
+#[test]
+fn rename_of_a_library_persona_is_refused_with_the_reason() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let (line, col) = pos_of(WORKFLOW, "creative-marketer", 2);
+    let err = s.at("textDocument/prepareRename", &u, line, col).unwrap_err();
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("creative-marketer.yaml"), "{message}");
+}
+
+#[test]
+fn document_symbols_list_inputs_personas_and_steps() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    let symbols = s
+        .request("textDocument/documentSymbol", json!({ "textDocument": { "uri": u } }))
+        .unwrap();
+    assert_eq!(symbols[0]["name"], "Launch brief");
+    let children: Vec<&str> = symbols[0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(children, ["product", "concise-analyst", "summarize", "ideas", "draft"]);
+}
+
+#[test]
+fn changing_stepwise_toml_republishes_diagnostics() {
+    let text = WORKFLOW.replace("provider: anthropic\n", "");
+    let (dir, u) = workspace(&text);
+    let mut s = start();
+    let registration = s.wait_for("client/registerCapability", |_| true);
+    assert_eq!(
+        registration["registrations"][0]["method"],
+        "workspace/didChangeWatchedFiles"
+    );
+    s.open(&u, &text);
+    assert!(codes(&s.diagnostics(&u, 1)).is_empty());
+    let config = dir.path().join("stepwise.toml");
+    std::fs::write(&config, "default_provider = \"groq\"\npersona_dirs = [\"personas\"]\n").unwrap();
+    s.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&config), "type": 2 }] }),
+    );
+    let diags = s.diagnostics(&u, 1);
+    assert!(codes(&diags).contains(&"unknown-provider".to_string()), "{diags:?}");
+    s.wait_for("workspace/inlayHint/refresh", |_| true);
+}
+
+#[test]
+fn a_panicking_request_gets_an_error_and_the_server_lives_on() {
+    let (_dir, u) = workspace(WORKFLOW);
+    let mut s = TestServer::initialized(&[("STEPWISE_ALLOW_CRASH_TEST", "1")], json!({})).0;
+    s.open(&u, WORKFLOW);
+    let err = s.request("stepwise/crashTest", Value::Null).unwrap_err();
+    assert_eq!(err["code"], -32603);
+    let (line, col) = pos_of(WORKFLOW, "provider: openai", 12);
+    let hover = s.at("textDocument/hover", &u, line, col).unwrap();
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("openai"));
+    assert!(s.shutdown().success());
+}
+
+fn many_steps(n: usize) -> String {
+    let mut text = String::from("version: 1\nname: Big\nprovider: anthropic\nsteps:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - id: s{i}\n    prompt: Summarize {{{{ steps.s{}.output }}}}\n",
+            i.saturating_sub(1)
+        ));
+    }
+    text
+}
+
+/// Opens `huge` and checks that a hover on a small document still answers promptly.
+fn small_requests_stay_fast_while(huge: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let small = uri(&dir.path().join("small.flow.yaml"));
+    let big = uri(&dir.path().join("big.flow.yaml"));
+    let mut s = start();
+    s.open(&small, WORKFLOW);
+    s.diagnostics(&small, 1);
+    s.open(&big, huge);
+    let (line, col) = pos_of(WORKFLOW, "provider: openai", 12);
+    let started = Instant::now();
+    let hover = s.at("textDocument/hover", &small, line, col).unwrap();
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("openai"));
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    // The huge document itself is answered too, eventually.
+    s.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": big } }))
+        .unwrap();
+    assert!(s.shutdown().success());
+}
+
+#[test]
+fn a_20000_step_document_does_not_stall_other_requests() {
+    small_requests_stay_fast_while(&many_steps(20_000));
+}
+
+#[test]
+fn deep_nesting_does_not_crash_the_server() {
+    let mut text = String::from("version: 1\nname: Deep\nsteps:\n  - id: a\n    prompt: ");
+    text.push_str(&"[".repeat(3000));
+    text.push_str(&"]".repeat(3000));
+    text.push('\n');
+    small_requests_stay_fast_while(&text);
+}
+
+#[test]
+fn a_5_mb_binary_document_does_not_stall_other_requests() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let bytes: String = (0..5 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from((state % 256) as u8)
+        })
+        .collect();
+    small_requests_stay_fast_while(&bytes);
+}
+
+#[test]
+fn logs_never_reach_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let u = uri(&dir.path().join("a.flow.yaml"));
+    let (mut s, _) = TestServer::initialized(&[("STEPWISE_LOG", "trace")], TestServer::default_capabilities());
+    s.open(&u, WORKFLOW);
+    // Every message read so far parsed as JSON-RPC; a log line on stdout would break framing.
+    s.diagnostics(&u, 1);
+    assert!(s.shutdown().success());
+}
