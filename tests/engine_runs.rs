@@ -344,3 +344,85 @@ async fn override_naming_an_unknown_persona_is_refused() {
     let result = run(&fast_engine(0), request).await;
     assert!(matches!(result, Err(EngineError::UnknownOverride("persona", p)) if p == "nobody"));
 }
+
+#[tokio::test]
+async fn cancelled_fan_out_keeps_finished_items_for_resume() {
+    let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let stalling = stall.clone();
+    let server = FakeProvider::start(move |r| {
+        let prompt = prompt_of(r);
+        if prompt == "2:c" && stalling.load(std::sync::atomic::Ordering::SeqCst) {
+            return Reply::Stall;
+        }
+        anthropic_stream(&[&format!("R({prompt})")], 1, 1)
+    })
+    .await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(
+            "  - id: b\n    for_each: \"['a', 'b', 'c', 'd']\"\n    concurrency: 1\n    prompt: \"{{ index }}:{{ item }}\"\n",
+        ),
+    );
+    let engine = fast_engine(0);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let (record, _) = tokio::join!(run_with(&engine, project.request(RunTarget::Workflow), cancel), async {
+        while !server.received().iter().any(|r| prompt_of(r) == "2:c") {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        trigger.cancel();
+    })
+    .0
+    .unwrap();
+    let step = record.step("b").unwrap();
+    assert_eq!(step.status, StepStatus::Cancelled);
+    assert_eq!(step.items.len(), 2);
+    stall.store(false, std::sync::atomic::Ordering::SeqCst);
+    let before = server.count();
+    let (resumed, _) = run(&engine, project.request(RunTarget::Resume)).await.unwrap();
+    let sent: Vec<String> = server.received()[before..].iter().map(prompt_of).collect();
+    assert_eq!(sent, vec!["2:c", "3:d"]);
+    assert!(resumed.succeeded());
+}
+
+#[tokio::test]
+async fn finished_fan_out_items_reach_the_record_while_the_step_runs() {
+    let server = FakeProvider::start(|r| {
+        let prompt = prompt_of(r);
+        if prompt == "2:c" {
+            return Reply::Stall;
+        }
+        anthropic_stream(&[&format!("R({prompt})")], 1, 1)
+    })
+    .await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(
+            "  - id: b\n    for_each: \"['a', 'b', 'c']\"\n    concurrency: 1\n    prompt: \"{{ index }}:{{ item }}\"\n",
+        ),
+    );
+    let engine = stepwise::engine::Engine::new(stepwise::engine::EngineOptions {
+        timeout: Some(Duration::from_secs(10)),
+        ..Default::default()
+    });
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let runs_dir = project.runs_dir();
+    let flow_path = project.flow.clone();
+    let started = Instant::now();
+    let watcher = async move {
+        loop {
+            let items = latest(&runs_dir, &flow_path)
+                .and_then(|r| r.step("b").map(|s| s.items.len()))
+                .unwrap_or(0);
+            if items == 2 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "no checkpoint written");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        trigger.cancel();
+    };
+    let (result, ()) = tokio::join!(run_with(&engine, project.request(RunTarget::Workflow), cancel), watcher);
+    assert_eq!(result.unwrap().0.step("b").unwrap().status, StepStatus::Cancelled);
+}

@@ -32,7 +32,7 @@ use crate::model::diagnostic::Severity;
 use crate::model::resolve::{Effective, resolve_step};
 use crate::model::workflow::Workflow;
 
-/// How often finished fan-out items are written while their step runs.
+/// How often finished fan-out items are written while their step runs (when some finished).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// What a target means for this workflow and its latest record.
@@ -600,8 +600,21 @@ impl Run<'_> {
         }))
         .buffer_unordered(limit);
         let mut checkpoint: Vec<ItemRecord> = Vec::new();
-        let mut saved = Instant::now();
-        while let Some((i, outcome, item_attempts, hash)) = stream.next().await {
+        let mut unsaved = false;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + CHECKPOINT_EVERY, CHECKPOINT_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                _ = ticker.tick(), if unsaved => {
+                    self.update(&id, |s| s.items = checkpoint.clone());
+                    unsaved = false;
+                    continue;
+                }
+            };
+            let Some((i, outcome, item_attempts, hash)) = next else {
+                break;
+            };
             attempts.extend(item_attempts);
             if let (
                 true,
@@ -619,10 +632,7 @@ impl Run<'_> {
                     usage: completion.usage,
                     answered_by: answered_by.clone(),
                 });
-                if saved.elapsed() >= CHECKPOINT_EVERY {
-                    self.update(&id, |s| s.items = checkpoint.clone());
-                    saved = Instant::now();
-                }
+                unsaved = true;
             }
             results.push((i, outcome, hash));
             if fan_out {
