@@ -52,6 +52,8 @@ fn main() {
         let diagnostics = next.diagnostics();
         keystroke.push(ms(start));
         assert!(diagnostics.is_empty());
+        // Freeing the previous analysis is not on the keystroke's path: the server does it
+        // after publishing, off the message loop.
         previous = next;
     }
     println!("keystroke → diagnostics (incremental): {}", percentiles(&mut keystroke));
