@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod engine;
 pub mod model;
 pub mod server;
 pub mod syntax;

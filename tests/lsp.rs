@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{TestServer, pos_of, uri};
+use support::lsp::{TestServer, pos_of, uri};
 
 const WORKFLOW: &str = "\
 version: 1

@@ -1,6 +1,8 @@
 //! The command line: one binary, one subcommand per job.
 
 mod check;
+mod models;
+mod run;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,10 @@ enum Command {
         #[arg(value_enum, default_value = "workflow")]
         kind: SchemaKind,
     },
+    /// Run a workflow, one step of it, or the rest of the last run.
+    Run(run::RunArgs),
+    /// List providers, their availability and models.
+    Models(models::ModelsArgs),
     /// Serve the Language Server Protocol on stdin/stdout.
     Lsp,
 }
@@ -52,6 +58,8 @@ pub fn main() -> ExitCode {
             print!("{json}");
             ExitCode::SUCCESS
         }
+        Command::Run(args) => run::run(args),
+        Command::Models(args) => models::run(args),
         Command::Lsp => match crate::server::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

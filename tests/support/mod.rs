@@ -1,283 +1,140 @@
-//! A small LSP client that drives the real `stepwise lsp` binary over stdio.
+//! Shared test setup: a workspace in a temp folder whose providers point at fake servers,
+//! and an engine with millisecond backoffs and timeouts so failure tests stay fast.
 
-#![allow(dead_code)] // Each test binary uses a different part of the client.
+#![allow(dead_code)]
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
+pub mod fake_provider;
+pub mod lsp;
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// How long any single wait may take before the test fails.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+use stepwise::engine::record::RunRecord;
+use stepwise::engine::retry::RetryPolicy;
+use stepwise::engine::{Engine, EngineError, EngineOptions, RunEvent, RunRequest, RunTarget};
+use stepwise::model::resolve::Overrides;
+use stepwise::model::workspace::Workspace;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-/// A running server and the client half of the conversation.
-pub struct TestServer {
-    child: Child,
-    stdin: ChildStdin,
-    incoming: Receiver<Value>,
-    /// Messages received but not yet consumed (notifications, server requests, replies).
-    pub notifications: VecDeque<Value>,
-    next_id: i64,
+/// The key every test provider gets.
+pub const KEY: &str = "sk-test-Abc123SECRETkey";
+
+/// A temp workspace with a `stepwise.toml` and one workflow file.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub flow: PathBuf,
 }
 
-/// Reads one `Content-Length` framed message.
-pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Content-Length: ") {
-            length = v.parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length?];
-    reader.read_exact(&mut body).ok()?;
-    serde_json::from_slice(&body).ok()
-}
-
-/// Writes one framed message.
-pub fn write_message(writer: &mut impl Write, value: &Value) {
-    let body = serde_json::to_string(value).unwrap();
-    write!(writer, "Content-Length: {}\r\n\r\n{}", body.len(), body).unwrap();
-    writer.flush().unwrap();
-}
-
-/// The `file://` URI of a path.
-pub fn uri(path: &Path) -> String {
-    format!("file://{}", path.display())
-}
-
-impl TestServer {
-    /// Starts `stepwise lsp` with extra environment variables; the API key variables of the
-    /// test's own environment are cleared so availability is deterministic.
-    pub fn start(env: &[(&str, &str)]) -> TestServer {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-        cmd.arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .env("STEPWISE_LOG", "error");
-        for key in [
-            "ANTHROPIC_API_KEY",
-            "OPENAI_API_KEY",
-            "GEMINI_API_KEY",
-            "GOOGLE_API_KEY",
-        ] {
-            cmd.env_remove(key);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn stepwise lsp");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, incoming) = channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            while let Some(msg) = read_message(&mut reader) {
-                if tx.send(msg).is_err() {
-                    break;
-                }
-            }
-        });
-        TestServer {
-            child,
-            stdin,
-            incoming,
-            notifications: VecDeque::new(),
-            next_id: 1,
-        }
+impl Project {
+    /// Writes `config` and `flow` into a new temp folder.
+    pub fn new(config: &str, flow: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stepwise.toml"), config).unwrap();
+        let path = dir.path().join("test.flow.yaml");
+        std::fs::write(&path, flow).unwrap();
+        Project { dir, flow: path }
     }
 
-    /// Starts a server and completes the handshake with `capabilities`.
-    pub fn initialized(env: &[(&str, &str)], capabilities: Value) -> (TestServer, Value) {
-        let mut server = TestServer::start(env);
-        let result = server
-            .request("initialize", json!({ "capabilities": capabilities }))
-            .expect("initialize");
-        server.notify("initialized", json!({}));
-        (server, result)
+    /// The runs folder.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.dir.path().join(".stepwise/runs")
     }
 
-    /// Capabilities of a typical modern client.
-    pub fn default_capabilities() -> Value {
-        json!({
-            "workspace": {
-                "didChangeWatchedFiles": { "dynamicRegistration": true },
-                "inlayHint": { "refreshSupport": true }
-            }
-        })
-    }
-
-    /// Sends a notification.
-    pub fn notify(&mut self, method: &str, params: Value) {
-        write_message(
-            &mut self.stdin,
-            &json!({ "jsonrpc": "2.0", "method": method, "params": params }),
-        );
-    }
-
-    /// Sends a request without waiting; returns its ID.
-    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        write_message(
-            &mut self.stdin,
-            &json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }),
-        );
-        id
-    }
-
-    /// Waits for the next message, answering the server's own requests with `null`.
-    fn next(&mut self, deadline: Instant) -> Value {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = match self.incoming.recv_timeout(left) {
-            Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for the server"),
-            Err(RecvTimeoutError::Disconnected) => panic!("the server exited"),
-        };
-        if msg.get("method").is_some() && msg.get("id").is_some() {
-            let reply = json!({ "jsonrpc": "2.0", "id": msg["id"], "result": null });
-            write_message(&mut self.stdin, &reply);
-        }
-        msg
-    }
-
-    /// Waits for the reply to request `id`: `Ok(result)` or `Err(error)`.
-    pub fn response(&mut self, id: i64) -> Result<Value, Value> {
-        let is_reply = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
-        let reply = |m: Value| match m.get("error") {
-            Some(err) => Err(err.clone()),
-            None => Ok(m["result"].clone()),
-        };
-        // Replies may come in any order: an earlier wait may have queued this one.
-        if let Some(i) = self.notifications.iter().position(is_reply) {
-            return reply(self.notifications.remove(i).unwrap());
-        }
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let msg = self.next(deadline);
-            if is_reply(&msg) {
-                return reply(msg);
-            }
-            self.notifications.push_back(msg);
-        }
-    }
-
-    /// Sends a request and waits for its reply.
-    pub fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
-        let id = self.send_request(method, params);
-        self.response(id)
-    }
-
-    /// Waits for a notification (or server request) matching `pred`, consuming it.
-    pub fn wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self
-            .notifications
+    /// A run request with every provider key set.
+    pub fn request(&self, target: RunTarget) -> RunRequest {
+        let env: BTreeMap<String, String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY"]
             .iter()
-            .position(|m| m["method"] == method && pred(&m["params"]))
-        {
-            return self.notifications.remove(i).unwrap()["params"].clone();
+            .map(|k| (k.to_string(), KEY.to_string()))
+            .collect();
+        let workspace = Workspace::load(self.dir.path(), &env);
+        RunRequest {
+            path: self.flow.clone(),
+            text: std::fs::read_to_string(&self.flow).unwrap().into(),
+            workspace: Arc::new(workspace),
+            env: Arc::new(env),
+            target,
+            overrides: Overrides::default(),
+            inputs: BTreeMap::new(),
         }
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let msg = self.next(deadline);
-            if msg["method"] == method && pred(&msg["params"]) {
-                return msg["params"].clone();
-            }
-            self.notifications.push_back(msg);
-        }
     }
 
-    /// Waits for the diagnostics of `uri` at `version`.
-    pub fn diagnostics(&mut self, uri: &str, version: i64) -> Vec<Value> {
-        let params = self.wait_for("textDocument/publishDiagnostics", |p| {
-            p["uri"] == uri && p["version"] == version
-        });
-        params["diagnostics"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Opens a document.
-    pub fn open(&mut self, uri: &str, text: &str) {
-        self.notify(
-            "textDocument/didOpen",
-            json!({ "textDocument": {
-                "uri": uri, "languageId": "yaml", "version": 1, "text": text
-            }}),
-        );
-    }
-
-    /// Replaces `start..end` (line, character) with `text` at `version`.
-    pub fn edit(&mut self, uri: &str, version: i64, start: (u32, u32), end: (u32, u32), text: &str) {
-        self.notify(
-            "textDocument/didChange",
-            json!({
-                "textDocument": { "uri": uri, "version": version },
-                "contentChanges": [{
-                    "range": {
-                        "start": { "line": start.0, "character": start.1 },
-                        "end": { "line": end.0, "character": end.1 }
-                    },
-                    "text": text
-                }]
-            }),
-        );
-    }
-
-    /// Sends `method` at a position of `uri`.
-    pub fn at(&mut self, method: &str, uri: &str, line: u32, character: u32) -> Result<Value, Value> {
-        self.request(
-            method,
-            json!({
-                "textDocument": { "uri": uri },
-                "position": { "line": line, "character": character }
-            }),
-        )
-    }
-
-    /// The server's process ID (for reading its memory use).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Shuts the server down politely and waits for it to exit.
-    pub fn shutdown(mut self) -> std::process::ExitStatus {
-        let _ = self.request("shutdown", Value::Null);
-        self.notify("exit", Value::Null);
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    /// Rewrites the workflow file.
+    pub fn write_flow(&self, flow: &str) {
+        std::fs::write(&self.flow, flow).unwrap();
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `stepwise.toml` pointing every built-in provider at `url` (and a `groq` OpenAI-compatible
+/// one), with `extra` appended.
+pub fn config_for(url: &str, extra: &str) -> String {
+    format!(
+        "{extra}\n[providers.anthropic]\nbase_url = \"{url}\"\n[providers.openai]\nbase_url = \"{url}/v1\"\n[providers.google]\nbase_url = \"{url}\"\n[providers.ollama]\nbase_url = \"{url}\"\n"
+    )
 }
 
-/// Finds the position of the `n`-th occurrence of `needle` in `text` (line, UTF-16 column),
-/// plus `delta` characters.
-pub fn pos_of(text: &str, needle: &str, delta: usize) -> (u32, u32) {
-    let offset = text.find(needle).expect("needle in text") + delta;
-    let before = &text[..offset];
-    let line = before.matches('\n').count() as u32;
-    let col = before.rsplit('\n').next().unwrap().encode_utf16().count() as u32;
-    (line, col)
+/// An engine with 1-4 ms backoffs, a 200 ms cap on `retry-after` and a 400 ms timeout.
+pub fn fast_engine(max_retries: u32) -> Engine {
+    Engine::new(EngineOptions {
+        retry: Some(RetryPolicy {
+            max_retries,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(4),
+            retry_after_cap: Duration::from_millis(200),
+        }),
+        timeout: Some(Duration::from_millis(400)),
+    })
+}
+
+/// Runs `request` to the end, collecting its events.
+pub async fn run(engine: &Engine, request: RunRequest) -> Result<(RunRecord, Vec<RunEvent>), EngineError> {
+    run_with(engine, request, CancellationToken::new()).await
+}
+
+/// Runs `request` with a cancellation token, collecting its events. The run is spawned as
+/// its own task, as the language server will do.
+pub async fn run_with(
+    engine: &Engine,
+    request: RunRequest,
+    cancel: CancellationToken,
+) -> Result<(RunRecord, Vec<RunEvent>), EngineError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine.clone();
+    let record = tokio::spawn(async move { engine.run(request, tx, cancel).await })
+        .await
+        .expect("the run task panicked")?;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    Ok((record, events))
+}
+
+/// A one-step workflow on `provider`/`model` with an inline persona and params.
+pub fn one_step(provider: &str, model: &str, step_extra: &str) -> String {
+    format!(
+        "version: 1\nname: One\nprovider: {provider}\nmodel: {model}\npersona: analyst\nparams:\n  temperature: 0.2\n  max_tokens: 300\n  top_p: 0.9\n  stop: [\"END\"]\npersonas:\n  analyst:\n    name: Analyst\n    system: You are terse.\nsteps:\n  - id: only\n    prompt: Say hi to {{{{ inputs.who }}}}.\n{step_extra}inputs:\n  who:\n    default: Ada\n"
+    )
+}
+
+/// Whether `path` or anything under it contains `needle`.
+pub fn tree_contains(path: &Path, needle: &str) -> bool {
+    walk(path).iter().any(|f| {
+        std::fs::read(f)
+            .map(|b| String::from_utf8_lossy(&b).contains(needle))
+            .unwrap_or(false)
+    })
+}
+
+fn walk(path: &Path) -> Vec<PathBuf> {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .unwrap()
+            .flat_map(|e| walk(&e.unwrap().path()))
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    }
 }

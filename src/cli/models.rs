@@ -1,0 +1,67 @@
+//! `stepwise models`: every provider with its availability, degraded state and models (the
+//! built-in catalog, `stepwise.toml`, and the provider's own listing, cached on disk).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::engine::Engine;
+use crate::engine::models::{MODELS_MAX_AGE, ModelCache};
+use crate::model::catalog::ProcessEnv;
+use crate::model::workspace::Workspace;
+
+/// Arguments of `stepwise models`.
+#[derive(clap::Args)]
+pub struct ModelsArgs {
+    /// The folder whose `stepwise.toml` applies (default: the current folder).
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Fetch listings even if the cache is fresh.
+    #[arg(long)]
+    refresh: bool,
+}
+
+/// Runs the command.
+pub fn run(args: ModelsArgs) -> ExitCode {
+    let workspace = Workspace::load(&args.dir, &ProcessEnv);
+    let runs_dir = workspace.config.runs_dir();
+    let mut cache = ModelCache::load(&runs_dir);
+    let max_age = if args.refresh { Duration::ZERO } else { MODELS_MAX_AGE };
+    let errors = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(cache.refresh(
+            Engine::default().client(),
+            &workspace.catalog,
+            &ProcessEnv,
+            &runs_dir,
+            max_age,
+            Duration::from_secs(10),
+        )),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for provider in workspace.catalog.providers() {
+        println!(
+            "{} ({:?}, {}): {}",
+            provider.id,
+            provider.kind,
+            provider.base_url,
+            provider.status_label()
+        );
+        let listed = cache.providers.get(&provider.id).map(|l| &l.models);
+        for model in &provider.models {
+            let mark = if provider.default_model == model.id { "*" } else { " " };
+            println!("  {mark} {:<28} {}", model.id, model.description);
+        }
+        for id in listed.into_iter().flatten() {
+            if !provider.knows_model(id) {
+                println!("    {id:<28} listed by the provider");
+            }
+        }
+        if let Some(error) = errors.get(&provider.id) {
+            println!("    (model listing failed: {error})");
+        }
+    }
+    ExitCode::SUCCESS
+}

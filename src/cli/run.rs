@@ -1,0 +1,335 @@
+//! `stepwise run`: runs a workflow (or one step, or the rest of the last run) with a live
+//! progress display, or prints the exact requests with `--dry-run`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::record::{RunRecord, StepStatus};
+use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
+use crate::model::catalog::ProcessEnv;
+use crate::model::diagnostic::Diagnostic;
+use crate::model::resolve::Overrides;
+use crate::model::secrets::redact;
+use crate::model::workspace::Workspace;
+use crate::syntax::text::LineIndex;
+
+/// Arguments of `stepwise run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The workflow file.
+    file: PathBuf,
+    /// Run only this step (after any upstream step without a recorded output).
+    #[arg(long, value_name = "ID")]
+    step: Option<String>,
+    /// Use this provider for every step, this run only.
+    #[arg(long, value_name = "P")]
+    provider: Option<String>,
+    /// Use this model for every step, this run only.
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// Use this persona for every step, this run only.
+    #[arg(long, value_name = "ID")]
+    persona: Option<String>,
+    /// An input value (repeatable).
+    #[arg(long = "input", value_name = "K=V")]
+    inputs: Vec<String>,
+    /// Run what the last run left pending, failed, stale or cancelled.
+    #[arg(long, conflicts_with = "step")]
+    resume: bool,
+    /// Print the requests that would be sent, without sending any.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Runs the command.
+pub fn run(args: RunArgs) -> ExitCode {
+    let text: Arc<str> = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t.into(),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut inputs = BTreeMap::new();
+    for pair in &args.inputs {
+        let Some((k, v)) = pair.split_once('=') else {
+            eprintln!("error: --input takes KEY=VALUE, got `{pair}`");
+            return ExitCode::FAILURE;
+        };
+        inputs.insert(k.to_string(), v.to_string());
+    }
+    let dir = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let workspace = Arc::new(Workspace::load(dir, &ProcessEnv));
+    let target = match (&args.step, args.resume) {
+        (Some(step), _) => RunTarget::Step(step.clone()),
+        (None, true) => RunTarget::Resume,
+        (None, false) => RunTarget::Workflow,
+    };
+    let request = RunRequest {
+        path: args.file.clone(),
+        text: text.clone(),
+        workspace,
+        env: Arc::new(ProcessEnv),
+        target,
+        overrides: Overrides {
+            provider: args.provider.clone(),
+            model: args.model.clone(),
+            persona: args.persona.clone().map(Some),
+        },
+        inputs,
+    };
+    let engine = Engine::default();
+    if args.dry_run {
+        return match engine.dry_run(&request) {
+            Ok(planned) => {
+                let mut out = std::io::stdout().lock();
+                for p in planned {
+                    let item = p.item.map(|i| format!(" item {i}")).unwrap_or_default();
+                    let text = redact(&p.request.display());
+                    // A closed pipe (`| head`) ends the listing quietly.
+                    if writeln!(out, "# step {}{item}\n{text}", p.step).is_err() {
+                        break;
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => report_error(&args.file, &text, e),
+        };
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let single = args.step.clone();
+    let result = runtime.block_on(async move {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let display = tokio::spawn(show_progress(rx));
+        let ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("cancelling…");
+                ctrl_c.cancel();
+            }
+        });
+        let result = engine.run(request, tx, cancel).await;
+        display.await.ok();
+        result
+    });
+    match result {
+        Ok(record) => {
+            print_outputs(&record, single.as_deref());
+            print_summary(&record);
+            if record.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => report_error(&args.file, &text, e),
+    }
+}
+
+fn report_error(file: &Path, text: &Arc<str>, error: EngineError) -> ExitCode {
+    match error {
+        EngineError::Invalid(diagnostics) => {
+            print_diagnostics(file, text, &diagnostics);
+            eprintln!("error: not running: the workflow has errors");
+        }
+        other => eprintln!("error: {other}"),
+    }
+    ExitCode::FAILURE
+}
+
+/// Prints diagnostics as `file:line:col: severity[code]: message`.
+pub fn print_diagnostics(file: &Path, text: &Arc<str>, diagnostics: &[Diagnostic]) {
+    let index = LineIndex::new(text.clone());
+    for d in diagnostics {
+        let line = index.line_of(d.span.start);
+        let col = text[index.line_start(line)..d.span.start].chars().count() + 1;
+        eprintln!(
+            "{}:{}:{col}: {}[{}]: {}",
+            file.display(),
+            line + 1,
+            d.severity.as_str(),
+            d.code.as_str(),
+            d.message
+        );
+    }
+}
+
+/// Draws one line per running step until the event channel closes.
+async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let spinner = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bar = ProgressStyle::with_template("{spinner} {prefix:.bold} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let mut bars: HashMap<String, (ProgressBar, String, String)> = HashMap::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            RunEvent::RunStarted { run_id, steps, .. } => {
+                multi.println(format!("run {run_id}: {} step(s)", steps.len())).ok();
+            }
+            RunEvent::StepStarted {
+                step,
+                provider,
+                model,
+                items,
+            } => {
+                let pb = match items {
+                    Some(total) => multi.add(ProgressBar::new(total as u64).with_style(bar.clone())),
+                    None => multi.add(ProgressBar::new_spinner().with_style(spinner.clone())),
+                };
+                pb.set_prefix(step.clone());
+                let label = format!("{provider}/{model}");
+                pb.set_message(label.clone());
+                pb.enable_steady_tick(Duration::from_millis(120));
+                bars.insert(step, (pb, label, String::new()));
+            }
+            RunEvent::ItemsProgress { step, done, .. } => {
+                if let Some((pb, ..)) = bars.get(&step) {
+                    pb.set_position(done as u64);
+                }
+            }
+            RunEvent::Text { step, text } => {
+                if let Some((pb, label, streamed)) = bars.get_mut(&step) {
+                    streamed.push_str(&text);
+                    let flat = streamed.replace(['\n', '\r', '\t'], " ");
+                    let tail: String = {
+                        let chars: Vec<char> = flat.chars().collect();
+                        chars[chars.len().saturating_sub(80)..].iter().collect()
+                    };
+                    pb.set_message(format!("{label} · {}", redact(&tail)));
+                }
+            }
+            RunEvent::AttemptFailed {
+                step,
+                provider,
+                error,
+                discarded_chars,
+            } => {
+                let discarded = if discarded_chars > 0 {
+                    format!(" ({discarded_chars} streamed characters discarded)")
+                } else {
+                    String::new()
+                };
+                multi
+                    .println(format!("  ! {step}: {provider} {}{discarded}", redact(&error)))
+                    .ok();
+                if let Some((_, _, streamed)) = bars.get_mut(&step) {
+                    streamed.clear();
+                }
+            }
+            RunEvent::StepFinished {
+                step,
+                status,
+                answered_by,
+                duration,
+                usage,
+                error,
+            } => {
+                if let Some((pb, ..)) = bars.remove(&step) {
+                    pb.finish_and_clear();
+                    multi.remove(&pb);
+                }
+                let mark = status_mark(status);
+                let who = answered_by
+                    .map(|a| format!("{}/{}", a.provider, a.model))
+                    .unwrap_or_default();
+                let line = match error {
+                    Some(e) => format!("{mark} {step}  {}", redact(&e)),
+                    None => format!(
+                        "{mark} {step}  {who}  {:.1}s  {} tokens",
+                        duration.as_secs_f64(),
+                        usage.input_tokens + usage.output_tokens
+                    ),
+                };
+                multi.println(line).ok();
+            }
+        }
+    }
+}
+
+fn status_mark(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Completed => "✓",
+        StepStatus::Failed => "✗",
+        StepStatus::Cancelled => "⊘",
+        _ => "·",
+    }
+}
+
+/// Prints the output of the step that was asked for, or of the workflow's final steps.
+fn print_outputs(record: &RunRecord, single: Option<&str>) {
+    let shown: Vec<&str> = match single {
+        Some(id) => vec![id],
+        None => record.steps.last().map(|s| s.id.as_str()).into_iter().collect(),
+    };
+    for id in shown {
+        if let Some(output) = record
+            .step(id)
+            .filter(|s| s.status == StepStatus::Completed)
+            .and_then(|s| s.output.as_ref())
+        {
+            println!("{output}");
+        }
+    }
+}
+
+/// The table at the end: one row per step.
+fn print_summary(record: &RunRecord) {
+    let rows: Vec<[String; 5]> = record
+        .steps
+        .iter()
+        .map(|s| {
+            let who = s
+                .answered_by
+                .as_ref()
+                .map(|a| format!("{}/{}", a.provider, a.model))
+                .or_else(|| s.error.as_ref().map(|e| redact(&e.summary())))
+                .unwrap_or_default();
+            [
+                s.id.clone(),
+                format!("{} {}", status_mark(s.status), s.status.as_str()),
+                who,
+                s.duration_ms
+                    .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                    .unwrap_or_default(),
+                (s.usage.input_tokens + s.usage.output_tokens).to_string(),
+            ]
+        })
+        .collect();
+    let header = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS"].map(str::to_string);
+    let widths: Vec<usize> = (0..5)
+        .map(|c| {
+            std::iter::once(&header)
+                .chain(&rows)
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    eprintln!();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        eprintln!("{}", cells.join("  ").trim_end());
+    }
+    eprintln!("record: run {}", record.id);
+}

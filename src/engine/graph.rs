@@ -1,0 +1,104 @@
+//! The step dependency graph: which steps must finish before which, in document order
+//! wherever the dependencies leave a choice.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::model::workflow::Workflow;
+
+/// Dependencies between the steps of one workflow, by step index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    /// Step IDs by index.
+    pub ids: Vec<String>,
+    /// For each step, the indices of the steps it depends on.
+    pub deps: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    /// The graph of `workflow` (references to missing steps are left out: analysis reports them).
+    pub fn new(workflow: &Workflow) -> Graph {
+        let ids: Vec<String> = workflow.steps.iter().map(|s| s.id_str().to_string()).collect();
+        let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let deps = workflow
+            .steps
+            .iter()
+            .map(|s| {
+                s.dependencies()
+                    .iter()
+                    .filter_map(|d| index.get(d.value.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        Graph { ids, deps }
+    }
+
+    /// The index of step `id`.
+    pub fn index(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|i| i == id)
+    }
+
+    /// Every step `step` depends on, directly or not.
+    pub fn upstream(&self, step: usize) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack = self.deps[step].clone();
+        while let Some(s) = stack.pop() {
+            if seen.insert(s) {
+                stack.extend(&self.deps[s]);
+            }
+        }
+        seen
+    }
+
+    /// Every step that depends on `step`, directly or not.
+    pub fn downstream(&self, step: usize) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![step];
+        while let Some(s) = stack.pop() {
+            for (i, deps) in self.deps.iter().enumerate() {
+                if deps.contains(&s) && seen.insert(i) {
+                    stack.push(i);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The steps in an order where each comes after its dependencies, document order among
+    /// equals; steps on a cycle are left out.
+    pub fn order(&self) -> Vec<usize> {
+        let mut done = vec![false; self.ids.len()];
+        let mut order = Vec::new();
+        loop {
+            let next = (0..self.ids.len()).find(|&i| !done[i] && self.deps[i].iter().all(|&d| done[d]));
+            match next {
+                Some(i) => {
+                    done[i] = true;
+                    order.push(i);
+                }
+                None => return order,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::workflow::lower_workflow;
+    use crate::syntax::yaml;
+
+    fn graph(text: &str) -> Graph {
+        let parsed = yaml::parse(text);
+        Graph::new(&lower_workflow(text, parsed.root.as_ref()).0)
+    }
+
+    #[test]
+    fn graph_follows_needs_and_template_references() {
+        let g = graph(
+            "version: 1\nname: x\nsteps:\n  - id: c\n    needs: [b]\n    prompt: \"{{ steps.a.output }}\"\n  - id: a\n    prompt: hi\n  - id: b\n    prompt: \"{{ steps.a.output }}\"\n  - id: d\n    prompt: alone\n",
+        );
+        assert_eq!(g.order(), vec![1, 2, 0, 3]);
+        assert_eq!(g.upstream(0), BTreeSet::from([1, 2]));
+        assert_eq!(g.downstream(1), BTreeSet::from([0, 2]));
+    }
+}

@@ -1,0 +1,208 @@
+//! The engine: runs a workflow's steps against the providers, with retries, fallbacks,
+//! fan-out, run records and cancellation. The CLI and the language server both call
+//! [`Engine::run`] on their own tokio runtime and follow it through [`RunEvent`]s.
+
+pub mod error;
+pub mod graph;
+pub mod health;
+pub mod models;
+pub mod providers;
+pub mod record;
+pub mod render;
+pub mod retry;
+mod scheduler;
+pub mod secret;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::catalog::EnvLookup;
+use crate::model::diagnostic::Diagnostic;
+use crate::model::resolve::Overrides;
+use crate::model::workspace::Workspace;
+use providers::{HttpRequest, Usage};
+use record::{ProviderModel, RunRecord, StepStatus};
+pub use record::{RunTarget, latest};
+use retry::RetryPolicy;
+
+/// What to run.
+#[derive(Clone)]
+pub struct RunRequest {
+    /// The workflow file (run records are kept per file).
+    pub path: PathBuf,
+    /// Its text (the editor's buffer, possibly unsaved).
+    pub text: Arc<str>,
+    /// The workspace it belongs to.
+    pub workspace: Arc<Workspace>,
+    /// Where API keys are read from (the process environment outside tests).
+    pub env: Arc<dyn EnvLookup + Send + Sync>,
+    /// Whole workflow, one step, or resume.
+    pub target: RunTarget,
+    /// One-time provider/model/persona overrides.
+    pub overrides: Overrides,
+    /// Input values; the rest come from the last record (step runs, resume) or defaults.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Progress of a run, sent as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// The run has a record; `steps` are the ones it will try to run, in order.
+    RunStarted {
+        /// The run ID.
+        run_id: uuid::Uuid,
+        /// The record file.
+        record_path: PathBuf,
+        /// Steps to run.
+        steps: Vec<String>,
+    },
+    /// A step started.
+    StepStarted {
+        /// Step ID.
+        step: String,
+        /// Provider tried first.
+        provider: String,
+        /// Model tried first.
+        model: String,
+        /// Number of fan-out items (`None` without fan-out).
+        items: Option<usize>,
+    },
+    /// Fan-out progress.
+    ItemsProgress {
+        /// Step ID.
+        step: String,
+        /// Items finished.
+        done: usize,
+        /// Items in all.
+        total: usize,
+    },
+    /// Streamed text of a step without fan-out.
+    Text {
+        /// Step ID.
+        step: String,
+        /// The new text.
+        text: String,
+    },
+    /// An attempt failed and will be retried or passed on to a fallback.
+    AttemptFailed {
+        /// Step ID.
+        step: String,
+        /// Provider that failed.
+        provider: String,
+        /// The failure, e.g. `overloaded (529): Overloaded`.
+        error: String,
+        /// Streamed text that was discarded (the next attempt starts over).
+        discarded_chars: usize,
+    },
+    /// A step ended.
+    StepFinished {
+        /// Step ID.
+        step: String,
+        /// Completed, failed or cancelled.
+        status: StepStatus,
+        /// Who answered.
+        answered_by: Option<ProviderModel>,
+        /// How long it took.
+        duration: Duration,
+        /// Tokens used.
+        usage: Usage,
+        /// The failure summary, for a failed step.
+        error: Option<String>,
+    },
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The document has error-severity diagnostics.
+    #[error("the workflow has {} error(s)", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// A required input has no value.
+    #[error("input `{0}` is required: pass --input {0}=VALUE")]
+    MissingInput(String),
+    /// A value was given for an input the workflow does not declare.
+    #[error("the workflow has no input `{0}`")]
+    UnknownInput(String),
+    /// The step to run does not exist.
+    #[error("the workflow has no step `{0}`")]
+    UnknownStep(String),
+    /// Resume without an earlier run.
+    #[error("nothing to resume: this workflow has no run record yet")]
+    NothingToResume,
+    /// The record could not be written.
+    #[error("cannot write the run record: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Engine settings that are not in `stepwise.toml`; `None` fields come from it.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Retry policy (default: the SDKs', with the config's `max_retries`).
+    pub retry: Option<RetryPolicy>,
+    /// Request timeout: for the response headers and each gap in the stream (default: the
+    /// config's `timeout_secs`).
+    pub timeout: Option<Duration>,
+}
+
+/// One request a dry run would send.
+#[derive(Debug, Clone)]
+pub struct PlannedRequest {
+    /// Step ID.
+    pub step: String,
+    /// Fan-out item index.
+    pub item: Option<usize>,
+    /// The request, key not set.
+    pub request: HttpRequest,
+}
+
+/// Runs workflows. Cheap to clone; keep one per process to reuse connections.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    client: reqwest::Client,
+    options: EngineOptions,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(EngineOptions::default())
+    }
+}
+
+impl Engine {
+    /// An engine with its own HTTP client.
+    pub fn new(options: EngineOptions) -> Engine {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .user_agent(concat!("stepwise/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Engine { client, options }
+    }
+
+    /// The HTTP client, for model listings.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Runs `request` to the end (or until `cancel`), sending progress to `events`, and
+    /// returns the final record (also written under the workspace's `runs_dir`).
+    pub async fn run(
+        &self,
+        request: RunRequest,
+        events: UnboundedSender<RunEvent>,
+        cancel: CancellationToken,
+    ) -> Result<RunRecord, EngineError> {
+        scheduler::run(self, request, events, cancel).await
+    }
+
+    /// The requests a run would send, without sending any or reading any key. Outputs of
+    /// steps that would run first appear as `<output of step ID>`.
+    pub fn dry_run(&self, request: &RunRequest) -> Result<Vec<PlannedRequest>, EngineError> {
+        scheduler::dry_run(request)
+    }
+}

@@ -1,0 +1,137 @@
+//! `stepwise run` as a process: surviving kill -9 with `--resume`, Ctrl-C, and `--dry-run`.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use stepwise::engine::record::{StepStatus, latest};
+use support::fake_provider::{FakeProvider, Reply, anthropic_stream, prompt_of};
+use support::{Project, config_for};
+
+const FLOW: &str = "version: 1\nname: Crash\nprovider: anthropic\nmodel: m\nsteps:\n  - id: a\n    prompt: A\n  - id: b\n    prompt: \"B {{ steps.a.output }}\"\n  - id: c\n    prompt: \"C {{ steps.b.output }}\"\n";
+
+fn stepwise(project: &Project, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(args)
+        .current_dir(project.dir.path())
+        .env("ANTHROPIC_API_KEY", support::KEY)
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Answers everything, except that step `b`'s first request hangs while `stall` is set.
+fn server_stalling_b(stall: Arc<AtomicBool>) -> impl Fn(&support::fake_provider::Received) -> Reply + Send + Sync {
+    move |r| {
+        let prompt = prompt_of(r);
+        if prompt.starts_with('B') && stall.load(Ordering::SeqCst) {
+            return Reply::Stall;
+        }
+        anthropic_stream(&[&format!("R({prompt})")], 1, 1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_kill_9_resends_no_finished_step() {
+    let stall = Arc::new(AtomicBool::new(true));
+    let server = FakeProvider::start(server_stalling_b(stall.clone())).await;
+    let project = Project::new(&config_for(&server.url, ""), FLOW);
+    let mut child = stepwise(&project, &["run", "test.flow.yaml"]).spawn().unwrap();
+    wait_until("step b's request", || {
+        server.received().iter().any(|r| prompt_of(r).starts_with('B'))
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let crashed = latest(&project.runs_dir(), &project.flow).unwrap();
+    assert_eq!(crashed.step("a").unwrap().status, StepStatus::Completed);
+    assert_eq!(crashed.step("b").unwrap().status, StepStatus::Running);
+
+    stall.store(false, Ordering::SeqCst);
+    let resumed = stepwise(&project, &["run", "test.flow.yaml", "--resume"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let sent: Vec<String> = server.received().iter().map(prompt_of).collect();
+    assert_eq!(sent.iter().filter(|p| *p == "A").count(), 1);
+    assert_eq!(sent.iter().filter(|p| p.starts_with('C')).count(), 1);
+    let done = latest(&project.runs_dir(), &project.flow).unwrap();
+    assert_eq!(done.id, crashed.id);
+    assert!(done.succeeded());
+    assert_eq!(String::from_utf8_lossy(&resumed.stdout).trim(), "R(C R(B R(A)))");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_the_run_and_records_cancelled() {
+    let server = FakeProvider::start(server_stalling_b(Arc::new(AtomicBool::new(true)))).await;
+    let project = Project::new(&config_for(&server.url, ""), FLOW);
+    let child = stepwise(&project, &["run", "test.flow.yaml"]).spawn().unwrap();
+    wait_until("step b's request", || {
+        server.received().iter().any(|r| prompt_of(r).starts_with('B'))
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let record = latest(&project.runs_dir(), &project.flow).unwrap();
+    assert_eq!(record.step("b").unwrap().status, StepStatus::Cancelled);
+    assert_eq!(record.step("c").unwrap().status, StepStatus::Pending);
+    assert!(record.finished_at.is_some());
+}
+
+#[test]
+fn dry_run_prints_exact_requests_with_keys_redacted_and_sends_nothing() {
+    let project = Project::new(
+        "[providers.anthropic]\nbase_url = \"http://127.0.0.1:9\"\n",
+        "version: 1\nname: Dry\nprovider: anthropic\nmodel: claude-haiku-4-5\nsteps:\n  - id: a\n    prompt: \"Hello {{ inputs.who }}\"\n  - id: b\n    for_each: steps.a.output | lines\n    prompt: \"{{ index }} {{ item }}\"\ninputs:\n  who:\n    default: Ada\n",
+    );
+    let output = stepwise(&project, &["run", "test.flow.yaml", "--dry-run", "--input", "who=Bob"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains(support::KEY));
+    let expected_a = "# step a\nPOST http://127.0.0.1:9/v1/messages\nanthropic-version: 2023-06-01\ncontent-type: application/json\nx-api-key: ***\n\n";
+    assert!(stdout.starts_with(expected_a), "{stdout}");
+    assert!(stdout.contains("\"content\": \"Hello Bob\""), "{stdout}");
+    assert!(stdout.contains("# step b item 0\n"), "{stdout}");
+    assert!(stdout.contains("\"content\": \"0 <output of step a>\""), "{stdout}");
+    assert!(!project.runs_dir().exists());
+}
+
+#[test]
+fn dry_run_of_the_example_works_without_keys() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/launch-brief.flow.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(["run", example, "--dry-run"])
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches("# step ").count(), 4);
+    assert!(stdout.contains("POST https://api.openai.com/v1/chat/completions"));
+}

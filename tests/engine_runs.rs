@@ -1,0 +1,306 @@
+//! The run graph and run records: concurrency, fan-out, paused dependents, running one
+//! step, re-running with stale downstream steps, resume and cancellation.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use stepwise::engine::error::ErrorClass;
+use stepwise::engine::record::{StepStatus, latest};
+use stepwise::engine::{EngineError, RunEvent, RunTarget};
+use stepwise::model::resolve::Source;
+use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, prompt_of};
+use support::{Project, config_for, fast_engine, run, run_with};
+use tokio_util::sync::CancellationToken;
+
+/// Answers every prompt with `R(prompt)` after `latency`, except prompts starting with
+/// `FAIL`, which get a 400.
+fn echo(latency: Duration) -> impl Fn(&Received) -> Reply + Send + Sync + 'static {
+    move |r| {
+        let prompt = prompt_of(r);
+        if prompt.starts_with("FAIL") {
+            return Reply::error(400, r#"{"error":{"message":"prompt rejected"}}"#, &[]);
+        }
+        anthropic_stream(&[&format!("R({prompt})")], 1, 1)
+            .merged()
+            .delayed(latency)
+    }
+}
+
+fn flow(steps: &str) -> String {
+    format!("version: 1\nname: Flow\nprovider: anthropic\nmodel: m\nsteps:\n{steps}")
+}
+
+fn prompts(server: &FakeProvider) -> Vec<String> {
+    let mut p: Vec<String> = server.received().iter().map(prompt_of).collect();
+    p.sort();
+    p
+}
+
+const CHAIN: &str = "  - id: a\n    prompt: A\n  - id: b\n    prompt: \"B {{ steps.a.output }}\"\n  - id: c\n    prompt: \"C {{ steps.b.output }}\"\n";
+
+#[tokio::test]
+async fn independent_steps_run_concurrently() {
+    let server = FakeProvider::start(echo(Duration::from_millis(150))).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow("  - id: a\n    prompt: A\n  - id: b\n    prompt: B\n"),
+    );
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    assert!(record.succeeded());
+    assert_eq!(server.max_in_flight(), 2);
+}
+
+#[tokio::test]
+async fn global_concurrency_limits_requests_in_flight() {
+    let server = FakeProvider::start(echo(Duration::from_millis(50))).await;
+    let project = Project::new(
+        &config_for(&server.url, "concurrency = 1"),
+        &flow("  - id: a\n    prompt: A\n  - id: b\n    prompt: B\n  - id: c\n    prompt: C\n"),
+    );
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    assert!(record.succeeded());
+    assert_eq!(server.max_in_flight(), 1);
+}
+
+#[tokio::test]
+async fn dependent_step_sees_upstream_output() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(&config_for(&server.url, ""), &flow(CHAIN));
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    assert_eq!(record.step("c").unwrap().output.as_deref(), Some("R(C R(B R(A)))"));
+}
+
+#[tokio::test]
+async fn fan_out_sends_one_request_per_line_with_item_and_index() {
+    let server = FakeProvider::start(move |r| {
+        if prompt_of(r) == "list" {
+            anthropic_stream(&["x\ny\n\n  z  \n"], 1, 1)
+        } else {
+            echo(Duration::from_millis(60))(r)
+        }
+    })
+    .await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(
+            "  - id: a\n    prompt: list\n  - id: b\n    for_each: steps.a.output | lines\n    concurrency: 2\n    prompt: \"{{ index }}:{{ item }}\"\n  - id: c\n    prompt: \"{{ steps.b.outputs | length }} {{ steps.b.output }}\"\n",
+        ),
+    );
+    let (record, events) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let b = record.step("b").unwrap();
+    assert_eq!(
+        b.outputs.as_deref(),
+        Some(&["R(0:x)".to_string(), "R(1:y)".to_string(), "R(2:z)".to_string()][..])
+    );
+    assert_eq!(b.output.as_deref(), Some("R(0:x)\n\nR(1:y)\n\nR(2:z)"));
+    assert_eq!(b.usage.output_tokens, 3);
+    assert_eq!(server.max_in_flight(), 2);
+    assert_eq!(
+        record.step("c").unwrap().output.as_deref(),
+        Some("R(3 R(0:x)\n\nR(1:y)\n\nR(2:z))")
+    );
+    let progress: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ItemsProgress { done, total, .. } => Some((*done, *total)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress, vec![(1, 3), (2, 3), (3, 3)]);
+}
+
+#[tokio::test]
+async fn fan_out_over_a_string_fails_with_a_hint() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow("  - id: a\n    prompt: A\n  - id: b\n    for_each: steps.a.output\n    prompt: \"{{ item }}\"\n"),
+    );
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let error = record.step("b").unwrap().error.clone().unwrap();
+    assert_eq!(error.failure.class, ErrorClass::Prompt);
+    assert!(error.failure.message.contains("| lines"), "{}", error.failure.message);
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn failed_step_pauses_its_dependents_while_others_go_on() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow("  - id: a\n    prompt: FAIL\n  - id: b\n    needs: [a]\n    prompt: B\n  - id: c\n    prompt: C\n"),
+    );
+    let (record, _) = run(&fast_engine(2), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let status = |id| record.step(id).unwrap().status;
+    assert_eq!(
+        (status("a"), status("b"), status("c")),
+        (StepStatus::Failed, StepStatus::Pending, StepStatus::Completed)
+    );
+    assert_eq!(prompts(&server), vec!["C", "FAIL"]);
+}
+
+#[tokio::test]
+async fn running_one_step_first_runs_upstream_steps_without_output() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(&format!("{CHAIN}  - id: d\n    prompt: D\n")),
+    );
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Step("b".into())))
+        .await
+        .unwrap();
+    assert_eq!(prompts(&server), vec!["A", "B R(A)"]);
+    assert_eq!(record.step("c").unwrap().status, StepStatus::Pending);
+    assert_eq!(record.step("d").unwrap().status, StepStatus::Pending);
+}
+
+#[tokio::test]
+async fn rerunning_a_step_reuses_other_outputs_and_marks_downstream_stale() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(&format!("{CHAIN}  - id: d\n    prompt: D\n")),
+    );
+    let engine = fast_engine(0);
+    let (first, _) = run(&engine, project.request(RunTarget::Workflow)).await.unwrap();
+    let before = server.count();
+    let (second, _) = run(&engine, project.request(RunTarget::Step("b".into())))
+        .await
+        .unwrap();
+    assert_eq!(server.count(), before + 1);
+    assert_ne!(first.id, second.id);
+    let step = |id| second.step(id).unwrap();
+    assert_eq!(step("a").status, StepStatus::Completed);
+    assert_eq!(step("a").reused_from, Some(first.id));
+    assert_eq!(step("b").status, StepStatus::Completed);
+    assert_eq!(step("b").reused_from, None);
+    assert_eq!(step("c").status, StepStatus::Stale);
+    assert_eq!(step("c").output, first.step("c").unwrap().output);
+    assert_eq!(step("d").status, StepStatus::Completed);
+    let on_disk = latest(&project.runs_dir(), &project.flow).unwrap();
+    assert_eq!(on_disk, second);
+}
+
+#[tokio::test]
+async fn resume_runs_pending_failed_and_stale_steps_only() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow(
+            "  - id: a\n    prompt: A\n  - id: b\n    prompt: \"B {{ steps.a.output }}\"\n  - id: c\n    prompt: \"{{ inputs.x }}\"\n  - id: d\n    needs: [c]\n    prompt: D\ninputs:\n  x:\n    default: FAIL\n",
+        ),
+    );
+    let engine = fast_engine(0);
+    run(&engine, project.request(RunTarget::Workflow)).await.unwrap();
+    run(&engine, project.request(RunTarget::Step("a".into())))
+        .await
+        .unwrap();
+    let before = server.count();
+    let mut resume = project.request(RunTarget::Resume);
+    resume.inputs.insert("x".into(), "C".into());
+    let (record, _) = run(&engine, resume).await.unwrap();
+    let mut sent: Vec<String> = server.received()[before..].iter().map(prompt_of).collect();
+    sent.sort();
+    assert_eq!(sent, vec!["B R(A)", "C", "D"]);
+    assert!(record.succeeded());
+}
+
+#[tokio::test]
+async fn resume_without_a_record_is_refused() {
+    let project = Project::new("", &flow("  - id: a\n    prompt: A\n"));
+    let result = run(&fast_engine(0), project.request(RunTarget::Resume)).await;
+    assert!(matches!(result, Err(EngineError::NothingToResume)));
+}
+
+#[tokio::test]
+async fn cancellation_stops_in_flight_requests_and_records_cancelled() {
+    let server = FakeProvider::start(|_| Reply::Stall).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow("  - id: a\n    prompt: A\n  - id: b\n    needs: [a]\n    prompt: B\n"),
+    );
+    let engine = fast_engine(0);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let (record, _) = run_with(&engine, project.request(RunTarget::Workflow), cancel)
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(350));
+    assert_eq!(record.step("a").unwrap().status, StepStatus::Cancelled);
+    assert_eq!(record.step("b").unwrap().status, StepStatus::Pending);
+    let on_disk = latest(&project.runs_dir(), &project.flow).unwrap();
+    assert_eq!(on_disk.step("a").unwrap().status, StepStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn required_input_without_value_is_refused() {
+    let project = Project::new(
+        "",
+        &flow("  - id: a\n    prompt: \"{{ inputs.topic }}\"\ninputs:\n  topic:\n    description: what\n"),
+    );
+    let result = run(&fast_engine(0), project.request(RunTarget::Workflow)).await;
+    assert!(matches!(result, Err(EngineError::MissingInput(name)) if name == "topic"));
+}
+
+#[tokio::test]
+async fn workflow_with_errors_is_not_run() {
+    let project = Project::new("", &flow("  - id: a\n    provider: nowhere\n    prompt: A\n"));
+    let result = run(&fast_engine(0), project.request(RunTarget::Workflow)).await;
+    assert!(matches!(result, Err(EngineError::Invalid(d)) if !d.is_empty()));
+}
+
+#[tokio::test]
+async fn record_keeps_effective_settings_with_sources_and_request_hash() {
+    let server = FakeProvider::start(echo(Duration::ZERO)).await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &flow("  - id: a\n    model: m2\n    prompt: A\n  - id: b\n    prompt: A\n    model: m2\n"),
+    );
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let a = record.step("a").unwrap();
+    let provider = a.provider.as_ref().unwrap();
+    assert_eq!(
+        (provider.value.as_deref(), provider.source),
+        (Some("anthropic"), Source::Workflow)
+    );
+    let model = a.model.as_ref().unwrap();
+    assert_eq!((model.value.as_deref(), model.source), (Some("m2"), Source::Step));
+    assert_eq!(a.persona, None);
+    let hash = a.request_hash.clone().unwrap();
+    assert_eq!(hash.len(), 64);
+    assert_eq!(record.step("b").unwrap().request_hash, Some(hash));
+    assert!(a.duration_ms.is_some() && a.started_at.is_some());
+}
+
+#[tokio::test]
+async fn one_time_override_beats_the_step_and_is_recorded() {
+    let server = FakeProvider::start(|r| support::fake_provider::openai_stream(&[&prompt_of(r)], 1, 1)).await;
+    let project = Project::new(&config_for(&server.url, ""), &flow("  - id: a\n    prompt: A\n"));
+    let mut request = project.request(RunTarget::Step("a".into()));
+    request.overrides.provider = Some("openai".into());
+    let (record, _) = run(&fast_engine(0), request).await.unwrap();
+    let a = record.step("a").unwrap();
+    assert_eq!(a.provider.as_ref().unwrap().source, Source::Override);
+    assert_eq!(a.answered_by.as_ref().unwrap().provider, "openai");
+    assert_eq!(server.received()[0].json()["model"], "gpt-4o");
+}

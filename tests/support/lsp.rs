@@ -1,0 +1,281 @@
+//! A small LSP client that drives the real `stepwise lsp` binary over stdio.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// How long any single wait may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running server and the client half of the conversation.
+pub struct TestServer {
+    child: Child,
+    stdin: ChildStdin,
+    incoming: Receiver<Value>,
+    /// Messages received but not yet consumed (notifications, server requests, replies).
+    pub notifications: VecDeque<Value>,
+    next_id: i64,
+}
+
+/// Reads one `Content-Length` framed message.
+pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length: ") {
+            length = v.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// Writes one framed message.
+pub fn write_message(writer: &mut impl Write, value: &Value) {
+    let body = serde_json::to_string(value).unwrap();
+    write!(writer, "Content-Length: {}\r\n\r\n{}", body.len(), body).unwrap();
+    writer.flush().unwrap();
+}
+
+/// The `file://` URI of a path.
+pub fn uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+impl TestServer {
+    /// Starts `stepwise lsp` with extra environment variables; the API key variables of the
+    /// test's own environment are cleared so availability is deterministic.
+    pub fn start(env: &[(&str, &str)]) -> TestServer {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+        cmd.arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env("STEPWISE_LOG", "error");
+        for key in [
+            "ANTHROPIC_API_KEY",
+            "OPENAI_API_KEY",
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+        ] {
+            cmd.env_remove(key);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn stepwise lsp");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, incoming) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(msg) = read_message(&mut reader) {
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        });
+        TestServer {
+            child,
+            stdin,
+            incoming,
+            notifications: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Starts a server and completes the handshake with `capabilities`.
+    pub fn initialized(env: &[(&str, &str)], capabilities: Value) -> (TestServer, Value) {
+        let mut server = TestServer::start(env);
+        let result = server
+            .request("initialize", json!({ "capabilities": capabilities }))
+            .expect("initialize");
+        server.notify("initialized", json!({}));
+        (server, result)
+    }
+
+    /// Capabilities of a typical modern client.
+    pub fn default_capabilities() -> Value {
+        json!({
+            "workspace": {
+                "didChangeWatchedFiles": { "dynamicRegistration": true },
+                "inlayHint": { "refreshSupport": true }
+            }
+        })
+    }
+
+    /// Sends a notification.
+    pub fn notify(&mut self, method: &str, params: Value) {
+        write_message(
+            &mut self.stdin,
+            &json!({ "jsonrpc": "2.0", "method": method, "params": params }),
+        );
+    }
+
+    /// Sends a request without waiting; returns its ID.
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        write_message(
+            &mut self.stdin,
+            &json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }),
+        );
+        id
+    }
+
+    /// Waits for the next message, answering the server's own requests with `null`.
+    fn next(&mut self, deadline: Instant) -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = match self.incoming.recv_timeout(left) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for the server"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the server exited"),
+        };
+        if msg.get("method").is_some() && msg.get("id").is_some() {
+            let reply = json!({ "jsonrpc": "2.0", "id": msg["id"], "result": null });
+            write_message(&mut self.stdin, &reply);
+        }
+        msg
+    }
+
+    /// Waits for the reply to request `id`: `Ok(result)` or `Err(error)`.
+    pub fn response(&mut self, id: i64) -> Result<Value, Value> {
+        let is_reply = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
+        let reply = |m: Value| match m.get("error") {
+            Some(err) => Err(err.clone()),
+            None => Ok(m["result"].clone()),
+        };
+        // Replies may come in any order: an earlier wait may have queued this one.
+        if let Some(i) = self.notifications.iter().position(is_reply) {
+            return reply(self.notifications.remove(i).unwrap());
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self.next(deadline);
+            if is_reply(&msg) {
+                return reply(msg);
+            }
+            self.notifications.push_back(msg);
+        }
+    }
+
+    /// Sends a request and waits for its reply.
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Waits for a notification (or server request) matching `pred`, consuming it.
+    pub fn wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self
+            .notifications
+            .iter()
+            .position(|m| m["method"] == method && pred(&m["params"]))
+        {
+            return self.notifications.remove(i).unwrap()["params"].clone();
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self.next(deadline);
+            if msg["method"] == method && pred(&msg["params"]) {
+                return msg["params"].clone();
+            }
+            self.notifications.push_back(msg);
+        }
+    }
+
+    /// Waits for the diagnostics of `uri` at `version`.
+    pub fn diagnostics(&mut self, uri: &str, version: i64) -> Vec<Value> {
+        let params = self.wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == uri && p["version"] == version
+        });
+        params["diagnostics"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Opens a document.
+    pub fn open(&mut self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": {
+                "uri": uri, "languageId": "yaml", "version": 1, "text": text
+            }}),
+        );
+    }
+
+    /// Replaces `start..end` (line, character) with `text` at `version`.
+    pub fn edit(&mut self, uri: &str, version: i64, start: (u32, u32), end: (u32, u32), text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri, "version": version },
+                "contentChanges": [{
+                    "range": {
+                        "start": { "line": start.0, "character": start.1 },
+                        "end": { "line": end.0, "character": end.1 }
+                    },
+                    "text": text
+                }]
+            }),
+        );
+    }
+
+    /// Sends `method` at a position of `uri`.
+    pub fn at(&mut self, method: &str, uri: &str, line: u32, character: u32) -> Result<Value, Value> {
+        self.request(
+            method,
+            json!({
+                "textDocument": { "uri": uri },
+                "position": { "line": line, "character": character }
+            }),
+        )
+    }
+
+    /// The server's process ID (for reading its memory use).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Shuts the server down politely and waits for it to exit.
+    pub fn shutdown(mut self) -> std::process::ExitStatus {
+        let _ = self.request("shutdown", Value::Null);
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the position of the `n`-th occurrence of `needle` in `text` (line, UTF-16 column),
+/// plus `delta` characters.
+pub fn pos_of(text: &str, needle: &str, delta: usize) -> (u32, u32) {
+    let offset = text.find(needle).expect("needle in text") + delta;
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32;
+    let col = before.rsplit('\n').next().unwrap().encode_utf16().count() as u32;
+    (line, col)
+}
