@@ -33,7 +33,8 @@ const lines = readFileSync(join(ws, file), "utf8").split("\n");
 const providerLine = lines.findIndex((l) => l === "    provider: openai") + 1; // 1-based
 const summarizeLine = lines.findIndex((l) => l === "  - id: summarize") + 1;
 
-const browser = await chromium.launch({
+const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "chromium-")), {
+  viewport: { width: 1400, height: 900 },
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
   args: [
@@ -44,10 +45,9 @@ const browser = await chromium.launch({
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
-    `--user-data-dir=${mkdtempSync(join(tmpdir(), "chromium-"))}`,
   ],
 });
-const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const page = browser.pages()[0] ?? (await browser.newPage());
 const mod = "Control";
 
 async function gotoLine(line, col = 1) {
@@ -74,7 +74,7 @@ try {
   await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 20000 });
   await page.keyboard.press("Enter");
   await page.waitForFunction(
-    () => document.querySelector(".monaco-editor .view-lines")?.textContent.includes("Launch brief"),
+    () => (document.querySelector(".monaco-editor .view-lines")?.textContent || "").replace(/\u00a0/g, " ").includes("Launch brief"),
     null,
     { timeout: 20000 },
   );
