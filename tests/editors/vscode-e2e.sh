@@ -17,6 +17,8 @@ stamp() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
 # --- system packages (Debian): the browser, and headers for code-server's native modules
 need_apt=()
+command -v npm >/dev/null || need_apt+=(nodejs npm)
+command -v curl >/dev/null || need_apt+=(curl)
 command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ! -x "$CACHE/code-server/node_modules/.bin/code-server" ]; then
   for p in libkrb5-dev libsecret-1-dev pkg-config build-essential; do
@@ -55,8 +57,10 @@ fi
 
 # --- the extension: install deps, unit tests, package
 stamp "extension: npm ci, unit tests, package"
+# (with Node 24 first on PATH: @vscode/vsce needs Node >= 20, Debian 12's nodejs is 18)
 (
   cd editors/vscode
+  export PATH="$NODE24/bin:$PATH"
   [ -d node_modules ] || npm ci --silent
   npm run --silent typecheck
   npm test --silent > "$CACHE/vscode-unit.log" 2>&1 || { cat "$CACHE/vscode-unit.log"; exit 1; }
