@@ -64,7 +64,7 @@ stamp "extension: npm ci, unit tests, package"
   [ -d node_modules ] || npm ci --silent
   npm run --silent typecheck
   npm test --silent > "$CACHE/vscode-unit.log" 2>&1 || { cat "$CACHE/vscode-unit.log"; exit 1; }
-  grep -E '^# (pass|fail)' "$CACHE/vscode-unit.log" | tr '\n' ' '; echo
+  { grep -E '^(# |ℹ )(pass|fail)' "$CACHE/vscode-unit.log" || true; } | tr '\n' ' '; echo
   npm run --silent package >/dev/null
 )
 VSIX=$ROOT/editors/vscode/dist/stepwise.vsix
@@ -90,17 +90,26 @@ EOF
 echo "   server offers: ${CAPS:-(no code actions, no commands)}"
 E2E_CODE_ACTIONS=0
 case " $CAPS " in *" code-actions "*) E2E_CODE_ACTIONS=1 ;; esac
+E2E_RUN=0
+case " $CAPS " in *" stepwise.runStep "*) E2E_RUN=1 ;; esac
 
 # --- a fresh VS Code profile and a copy of the examples
 TMP=$(mktemp -d)
 CS_PGID=
+FAKE_PID=
 cleanup() {
   if [ -n "$CS_PGID" ]; then kill -- "-$CS_PGID" 2>/dev/null || true; fi
+  if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 WS=$TMP/examples
 cp -r "$ROOT/examples" "$WS"
+# A local fake provider; the server reaches it through the extension's `stepwise.server.env` setting.
+python3 "$ROOT/tests/editors/fake_provider.py" > "$TMP/fake.port" &
+FAKE_PID=$!
+for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.1; done
+FAKE_URL="http://127.0.0.1:$(cat "$TMP/fake.port")/v1"
 U=$TMP/user-data
 E=$TMP/extensions
 mkdir -p "$U/User" "$E" "$TMP/xdg"
@@ -108,6 +117,7 @@ cat > "$U/User/settings.json" <<EOF
 {
   "stepwise.server.path": "$STEPWISE_BIN",
   "stepwise.trace.server": "verbose",
+  "stepwise.server.env": { "OPENAI_BASE_URL": "$FAKE_URL", "OPENAI_API_KEY": "sk-test-not-a-real-key" },
   "chat.disableAIFeatures": true,
   "workbench.secondarySideBar.defaultVisibility": "hidden",
   "workbench.startupEditor": "none",
@@ -141,7 +151,7 @@ curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$TMP/code-server
 stamp "drive VS Code in headless Chromium"
 set +e
 PATH="$NODE24/bin:$PATH" E2E_URL="http://127.0.0.1:$PORT/?folder=$WS" E2E_WORKSPACE="$WS" E2E_SHOTS="$SHOTS" \
-  E2E_USER_DATA="$U" E2E_CODE_ACTIONS=$E2E_CODE_ACTIONS PLAYWRIGHT="$CS/node_modules/playwright-core" \
+  E2E_USER_DATA="$U" E2E_CODE_ACTIONS=$E2E_CODE_ACTIONS E2E_RUN=$E2E_RUN PLAYWRIGHT="$CS/node_modules/playwright-core" \
   timeout 300 node "$ROOT/tests/editors/vscode_e2e.mjs"
 rc=$?
 set -e

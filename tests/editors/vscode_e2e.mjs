@@ -57,6 +57,26 @@ async function gotoLine(line, col = 1) {
   await page.keyboard.press("Enter");
   await page.waitForTimeout(150);
 }
+async function palette(title) {
+  await page.keyboard.press("F1");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
+  await page.keyboard.type(title);
+  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 10000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.press("Enter");
+}
+async function waitText(selector, re, timeout) {
+  try {
+    await page.waitForFunction(
+      ([sel, src]) => [...document.querySelectorAll(sel)].some((e) => new RegExp(src).test((e.textContent || "").replace(/\u00a0/g, " "))),
+      [selector, re.source],
+      { timeout },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
 async function viewText() {
   return norm(await page.locator(".monaco-editor .view-lines").first().innerText());
 }
@@ -167,6 +187,27 @@ try {
   } else {
     console.log("SKIP code actions contain Run step: the server does not offer code actions yet");
   }
+
+  // Run Step at Cursor from the command palette.
+  await gotoLine(summarizeLine + 1, 5);
+  if (process.env.E2E_RUN === "1") {
+    await palette("stepwise: Run Step at Cursor");
+    const done = await waitText(".monaco-editor .view-lines", /summarize.*✓/, 30000);
+    check("Run Step at Cursor runs the step on the fake provider; its hint shows ✓", done, (await viewText()).slice(0, 400));
+    await page.screenshot({ path: join(shots, "vscode-run.png") });
+  } else {
+    await palette("stepwise: Run Step at Cursor");
+    const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);
+    check("Run Step at Cursor without server support warns clearly", warned);
+    console.log("SKIP running a step: the server does not list stepwise.runStep in executeCommandProvider yet");
+    await page.keyboard.press("Escape");
+  }
+
+  // Restart Language Server: the hints come back from the new server.
+  await palette("stepwise: Restart Language Server");
+  const restarted = await waitText(".statusbar", /language server restarted/, 20000);
+  const hintsBack = await waitText(".monaco-editor .view-lines", /creative-marketer \(step\)/, 20000);
+  check("Restart Language Server restarts and the hints come back", restarted && hintsBack);
 
   // The LSP trace on disk shows the extension's client talked to `stepwise lsp`.
   const logs = join(process.env.E2E_USER_DATA, "logs");
