@@ -227,7 +227,7 @@ local function main()
   vim.cmd('checkhealth stepwise')
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   check('checkhealth stepwise has no ERROR', health:find('stepwise') ~= nil and not health:find('ERROR'), health)
-  check('checkhealth finds the server', health:find('stepwise found', 1, true) ~= nil, health)
+  check('checkhealth finds the server', health:find('server found', 1, true) ~= nil, health)
   vim.cmd('tabclose')
 
   client:stop()

@@ -41,7 +41,8 @@ function M.check()
       return vim.system({ path, '--version' }, { text = true }):wait(3000)
     end)
     local version = ok and res and res.code == 0 and vim.trim(res.stdout or '') or '(version unknown)'
-    h.ok(('%s found: %s %s'):format(cmd[1], path, version))
+    local where = path == cmd[1] and path or ('%s (%s)'):format(cmd[1], path)
+    h.ok(('server found: %s, %s'):format(where, version))
   else
     h.error(('`%s` not found on PATH'):format(cmd[1]), {
       'Install the server from the stepwise repository: cargo install --path .',
