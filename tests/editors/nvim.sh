@@ -65,6 +65,18 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -
   timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_test.lua" </dev/null 2>"$TMP/nvim.stderr"
 rc=$?
 if [ $rc -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim.stderr"; echo; fi
+
+# The client side of running steps, against a stand-in server (tests/editors/stub_server.py).
+echo "== nvim commands test (stub server)"
+env PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" \
+  STUB_SERVER="$ROOT/tests/editors/stub_server.py" STUB_LOG="$TMP/stub.log" \
+  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_commands_test.lua" </dev/null 2>"$TMP/nvim2.stderr"
+rc2=$?
+if [ $rc2 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim2.stderr"; echo; fi
+rc=$((rc + rc2))
 set -e
 echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 exit $rc
