@@ -3,7 +3,7 @@
 // Env: E2E_URL (code-server with the folder), E2E_WORKSPACE (the folder), E2E_SHOTS (screenshot dir),
 // E2E_USER_DATA (code-server --user-data-dir, for the LSP trace), PLAYWRIGHT (playwright-core path).
 import { createRequire } from "node:module";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 
@@ -224,6 +224,41 @@ try {
   } catch {}
   const trace = found.map((p) => readFileSync(p, "utf8")).join("\n");
   check("LSP trace: initialize and inlay hints exchanged", /initialize/.test(trace) && /textDocument\/inlayHint/.test(trace), found.join(", "));
+
+  // The client side of running: switch the server to a stand-in (tests/editors/stub_server.py) by
+  // editing settings.json, as a user would; it offers the commands and reports slow $/progress.
+  if (process.env.E2E_STUB) {
+    // Workspace settings (.vscode/settings.json in the folder), which VS Code watches.
+    mkdirSync(join(ws, ".vscode"), { recursive: true });
+    const settings = {
+      "stepwise.server.path": process.env.E2E_STUB,
+      "stepwise.server.env": { STUB_LOG: process.env.E2E_STUB_LOG, STUB_DELAY: "2" },
+    };
+    writeFileSync(join(ws, ".vscode", "settings.json"), JSON.stringify(settings, null, 2));
+    // The client restarts on the stub: its hints vanish (the stub has none).
+    const switched = await waitText(".monaco-editor .view-lines", /^(?![\s\S]*creative-marketer \(step\))/, 20000);
+    check("changing stepwise.server.path restarts the client on the new server", switched);
+    await gotoLine(lines.findIndex((l) => l.includes("Three campaign ideas")) + 1, 1);
+    await palette("stepwise: Run Step at Cursor");
+    const shown = await waitText(".statusbar", /Run ideas/, 10000);
+    const statusText = norm(await page.locator(".statusbar").first().innerText()).replace(/\s+/g, " ");
+    check("status bar item shows the run in progress", shown, statusText.slice(0, 300));
+    await page.screenshot({ path: join(shots, "vscode-status.png") });
+    // Click it: cancels the run.
+    await page.locator(".statusbar-item", { hasText: "Run ideas" }).first().click().catch(() => {});
+    const gone = await waitText(".statusbar", /^(?![\s\S]*Run ideas)/, 10000);
+    check("status bar item goes away when the run ends", gone);
+    const calls = existsSync(process.env.E2E_STUB_LOG)
+      ? readFileSync(process.env.E2E_STUB_LOG, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      : [];
+    const run = calls.find((c) => c.command === "stepwise.runStep");
+    check(
+      "Run Step at Cursor sends stepwise.runStep {uri, step}",
+      run && run.argument.step === "ideas" && /launch-brief\.flow\.yaml$/.test(run.argument.uri) && Object.keys(run.argument).length === 2,
+      JSON.stringify(calls),
+    );
+    check("clicking the status bar item sends stepwise.cancel", calls.some((c) => c.command === "stepwise.cancel"), JSON.stringify(calls));
+  }
 } catch (err) {
   failures++;
   console.log(`FAIL (error) ${err && err.stack ? err.stack : err}`);
