@@ -95,7 +95,7 @@ fn keys(ctx: &CursorContext, siblings: &[String]) -> Vec<CompletionItem> {
     let mut required: Vec<CompletionItem> = Vec::new();
     let mut optional: Vec<CompletionItem> = Vec::new();
     for key in schema::keys(level) {
-        if siblings.iter().any(|s| *s == key.name) {
+        if siblings.contains(&key.name) {
             continue;
         }
         let detail = if key.required {

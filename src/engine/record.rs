@@ -15,42 +15,7 @@ use super::error::ErrorClass;
 use super::providers::Usage;
 use crate::model::resolve::{Overrides, Source};
 
-/// A step's state in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    /// Not run yet (or paused behind a failed dependency).
-    Pending,
-    /// In flight (a record left in this state means the run crashed).
-    Running,
-    /// Finished with an output.
-    Completed,
-    /// Failed after retries and fallbacks.
-    Failed,
-    /// Its output predates a re-run of a step it depends on.
-    Stale,
-    /// Stopped by a cancellation.
-    Cancelled,
-}
-
-impl StepStatus {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Completed => "completed",
-            StepStatus::Failed => "failed",
-            StepStatus::Stale => "stale",
-            StepStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Whether `resume` runs a step in this state.
-    pub fn needs_run(self) -> bool {
-        !matches!(self, StepStatus::Completed)
-    }
-}
+pub use crate::model::runs::StepStatus;
 
 /// An effective setting and where it came from, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

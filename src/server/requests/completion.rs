@@ -28,12 +28,10 @@ pub fn handle(s: &Snapshot, params: CompletionParams) -> Option<CompletionRespon
                 CompletionKind::Variable => CompletionItemKind::VARIABLE,
             }),
             detail: Some(c.detail),
-            documentation: (!c.documentation.is_empty()).then(|| {
-                Documentation::MarkupContent(MarkupContent {
-                    kind: MarkupKind::Markdown,
-                    value: c.documentation,
-                })
-            }),
+            documentation: (!c.documentation.is_empty()).then_some(Documentation::MarkupContent(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: c.documentation,
+            })),
             sort_text: Some(c.sort),
             text_edit: Some(CompletionTextEdit::Edit(TextEdit {
                 range: convert::range(index, c.replace, s.encoding),
