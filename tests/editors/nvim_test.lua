@@ -179,6 +179,21 @@ local function main()
     skip('code actions contain Run step', 'the server does not offer code actions yet')
   end
 
+  -- Code lenses (refreshed by the plugin) above each step.
+  if client.server_capabilities.codeLensProvider then
+    local lenses = {}
+    vim.wait(5000, function()
+      lenses = vim.lsp.codelens.get(buf)
+      return #lenses >= 4
+    end, 20)
+    local titles = vim.tbl_map(function(l)
+      return l.command and l.command.title or ''
+    end, lenses)
+    check('code lenses shown on every step (▶ Run)', #lenses >= 4 and vim.tbl_contains(titles, '▶ Run'), table.concat(titles, ' | '))
+  else
+    skip('code lenses', 'the server does not offer code lenses yet')
+  end
+
   -- User commands.
   for _, name in ipairs({ 'StepwiseRunStep', 'StepwiseRunWorkflow', 'StepwiseResume', 'StepwiseCancel', 'StepwiseOutput' }) do
     check(':' .. name .. ' exists', vim.fn.exists(':' .. name) == 2)
@@ -201,6 +216,25 @@ local function main()
     end, 50)
     check('running a step updates its hint (✓)', ok, hint)
     check('$/progress reached LspProgress', #progress > before, ('%d events'):format(#progress - before))
+    -- The lens above the step now shows its result; :StepwiseOutput opens the answer.
+    local lens_ok = vim.wait(5000, function()
+      for _, l in ipairs(vim.lsp.codelens.get(buf)) do
+        if l.range.start.line == sl and l.command and l.command.title:find('Re-run', 1, true) then
+          return true
+        end
+      end
+    end, 20)
+    check('code lens turns into Re-run after the run', lens_ok)
+    local wins = #vim.api.nvim_list_wins()
+    vim.cmd('StepwiseOutput')
+    local shown = vim.wait(5000, function()
+      return #vim.api.nvim_list_wins() > wins
+    end, 10)
+    local text = shown and table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n') or ''
+    check(':StepwiseOutput shows the fake answer', text:find('Fake answer', 1, true) ~= nil, text)
+    if shown then
+      vim.cmd.close()
+    end
   elseif not vim.tbl_contains(cmds, 'stepwise.runStep') then
     skip('running a step updates its hint', 'the server does not list stepwise.runStep in executeCommandProvider yet')
     -- The command degrades to a warning, not an error.

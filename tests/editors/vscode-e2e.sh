@@ -117,7 +117,10 @@ cat > "$U/User/settings.json" <<EOF
 {
   "stepwise.server.path": "$STEPWISE_BIN",
   "stepwise.trace.server": "verbose",
-  "stepwise.server.env": { "OPENAI_BASE_URL": "$FAKE_URL", "OPENAI_API_KEY": "sk-test-not-a-real-key" },
+  "stepwise.server.env": {
+    "OPENAI_BASE_URL": "$FAKE_URL", "OPENAI_API_KEY": "sk-test-not-a-real-key",
+    "ANTHROPIC_BASE_URL": "${FAKE_URL%/v1}", "ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key"
+  },
   "chat.disableAIFeatures": true,
   "workbench.secondarySideBar.defaultVisibility": "hidden",
   "workbench.startupEditor": "none",

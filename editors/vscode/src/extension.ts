@@ -243,6 +243,8 @@ async function openOutput(context: vscode.ExtensionContext) {
   } else if (view.kind === "text") {
     const doc = await vscode.workspace.openTextDocument({ content: view.text, language: "markdown" });
     await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  } else if (view.kind === "message") {
+    void vscode.window.showInformationMessage(view.text);
   }
 }
 

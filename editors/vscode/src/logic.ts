@@ -263,8 +263,13 @@ export function shouldDropDiagnostic(
   return typeof c === "string" && SCHEMA_CLASS_CODES.has(c);
 }
 
-/** What `stepwise.openOutput` returned, normalised for display. */
-export type OutputView = { kind: "none" } | { kind: "uri"; uri: string } | { kind: "text"; text: string };
+/** What `stepwise.openOutput` returned, normalised for display. The server answers
+ * `{ step, status, answered_by, output, error }`; a URI or plain text is accepted too. */
+export type OutputView =
+  | { kind: "none" }
+  | { kind: "uri"; uri: string }
+  | { kind: "text"; text: string }
+  | { kind: "message"; text: string };
 
 export function outputView(result: unknown): OutputView {
   if (result === null || result === undefined) return { kind: "none" };
@@ -278,6 +283,9 @@ export function outputView(result: unknown): OutputView {
     const text = r.output ?? r.text ?? r.content ?? r.outputs;
     if (typeof text === "string") return { kind: "text", text };
     if (Array.isArray(text)) return { kind: "text", text: text.map(String).join("\n\n") };
+    const step = typeof r.step === "string" ? `step \`${r.step}\`` : "this step";
+    if (typeof r.error === "string" && r.error) return { kind: "message", text: `stepwise: ${step} failed: ${r.error}` };
+    if ("output" in r) return { kind: "message", text: `stepwise: ${step} has no output yet: run it first.` };
     return { kind: "text", text: JSON.stringify(result, null, 2) };
   }
   return { kind: "text", text: String(result) };

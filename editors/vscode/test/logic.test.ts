@@ -188,4 +188,17 @@ test("open output: uri, text or nothing", () => {
   assert.deepEqual(outputView({ output: "Hi" }), { kind: "text", text: "Hi" });
   assert.deepEqual(outputView({ outputs: ["a", "b"] }), { kind: "text", text: "a\n\nb" });
   assert.equal(outputView({ other: 1 }).kind, "text");
+  // The server's shape.
+  assert.deepEqual(outputView({ step: "ideas", status: "completed", answered_by: "openai/gpt-4o", output: "Ideas", error: null }), {
+    kind: "text",
+    text: "Ideas",
+  });
+  assert.deepEqual(outputView({ step: "ideas", status: null, answered_by: null, output: null, error: null }), {
+    kind: "message",
+    text: "stepwise: step `ideas` has no output yet: run it first.",
+  });
+  assert.deepEqual(outputView({ step: "x", status: "failed", output: null, error: "anthropic overloaded (529)" }), {
+    kind: "message",
+    text: "stepwise: step `x` failed: anthropic overloaded (529)",
+  });
 });

@@ -234,8 +234,22 @@ local function show_output(result, step)
     vim.cmd.split(vim.fn.fnameescape(vim.uri_to_fname(uri)))
     return
   end
+  -- The server answers { step, status, answered_by, output, error }.
+  local function str(v)
+    return v ~= nil and v ~= vim.NIL and v or nil
+  end
+  if type(result) == 'table' and not str(result.output) and not str(result.text) and not str(result.outputs) then
+    local what = ('step `%s`'):format(str(result.step) or step or '?')
+    if str(result.error) then
+      notify(('%s failed: %s'):format(what, result.error), vim.log.levels.WARN)
+      return
+    elseif result.output ~= nil then
+      notify(what .. ' has no output yet: run it first (:StepwiseRunStep)')
+      return
+    end
+  end
   local text = type(result) == 'string' and result
-    or (type(result) == 'table' and (result.output or result.text or result.content))
+    or (type(result) == 'table' and (str(result.output) or str(result.text) or str(result.outputs)))
     or vim.inspect(result)
   if type(text) == 'table' then
     text = table.concat(vim.tbl_map(tostring, text), '\n\n')
