@@ -31,6 +31,8 @@ import {
 } from "./logic";
 
 const YAML_EXTENSION = "redhat.vscode-yaml";
+const RUN_SOURCE_KIND = vscode.CodeActionKind.Source.append("run");
+const RUN_KIND = vscode.CodeActionKind.Empty.append("stepwise").append("run");
 
 let client: LanguageClient | undefined;
 let starting: Promise<void> | undefined;
@@ -101,6 +103,17 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher(WATCH_GLOB) },
     outputChannel: output,
     middleware: {
+      // The server files "Run step" under the `source.run` kind; VS Code leaves source actions out of
+      // the light bulb / Ctrl+. menu. Show them there (as "More Actions"), except when the user asked
+      // for source actions explicitly (then they stay in the Source Action menu as they are).
+      async provideCodeActions(document, range, context, token, next) {
+        const actions = await next(document, range, context, token);
+        if (!actions || (context.only && vscode.CodeActionKind.Source.contains(context.only))) return actions;
+        for (const a of actions) {
+          if (a instanceof vscode.CodeAction && a.kind && RUN_SOURCE_KIND.contains(a.kind)) a.kind = RUN_KIND;
+        }
+        return actions;
+      },
       handleDiagnostics(uri, diagnostics, next) {
         const mode = config().get<YamlExtensionMode>("diagnostics.yamlExtension", "defer");
         const validates = yamlExtensionValidates();
