@@ -194,6 +194,8 @@ try {
     await palette("stepwise: Run Step at Cursor");
     const done = await waitText(".monaco-editor .view-lines", /summarize.*✓/, 30000);
     check("Run Step at Cursor runs the step on the fake provider; its hint shows ✓", done, (await viewText()).slice(0, 400));
+    const lens = await waitText(".monaco-editor .codelens-decoration", /Re-run/, 10000);
+    check("the step's code lens turns into Re-run", lens);
     await page.screenshot({ path: join(shots, "vscode-run.png") });
   } else {
     await palette("stepwise: Run Step at Cursor");
