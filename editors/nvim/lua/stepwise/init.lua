@@ -321,7 +321,8 @@ local function on_progress(ev)
     if p.done then
       msg = msg .. ' — done'
     end
-    vim.api.nvim_echo({ { 'stepwise ', 'Title' }, { msg } }, false, {})
+    local prefix = msg:match('^stepwise') and '' or 'stepwise: '
+    vim.api.nvim_echo({ { prefix .. msg } }, false, {})
   end
   if p.done then
     M._progress[token] = nil
