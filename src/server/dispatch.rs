@@ -18,6 +18,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{ExitedError, LspService};
 
 use super::convert::line_col;
+use super::session::Snapshot;
 use super::{Backend, Event, Shared, internal_error};
 use crate::syntax::text::TextEdit;
 
@@ -47,7 +48,8 @@ impl Ordered {
             "textDocument/didOpen" => {
                 if let Some(p) = parse::<DidOpenTextDocumentParams>(method, params) {
                     let doc = p.text_document;
-                    self.shared.session().open(doc.uri.clone(), doc.version, &doc.text);
+                    let old = self.shared.session().open(doc.uri.clone(), doc.version, &doc.text);
+                    drop_later(old);
                     self.shared.send(Event::Analyze(doc.uri));
                 }
             }
@@ -57,19 +59,31 @@ impl Ordered {
                     let uri = p.text_document.uri;
                     let changed = self.shared.session().change(&uri, p.text_document.version, &edits);
                     match changed {
-                        Some(_) => self.shared.send(Event::Analyze(uri)),
+                        Some(old) => {
+                            drop_later(Some(old));
+                            self.shared.send(Event::Analyze(uri));
+                        }
                         None => tracing::warn!("didChange for unopened {}", uri.as_str()),
                     }
                 }
             }
             "textDocument/didClose" => {
                 if let Some(p) = parse::<DidCloseTextDocumentParams>(method, params) {
-                    self.shared.session().close(&p.text_document.uri);
+                    let old = self.shared.session().close(&p.text_document.uri);
+                    drop_later(old);
                     self.shared.send(Event::Closed(p.text_document.uri));
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Drops a replaced snapshot on the blocking pool: freeing a large document's tree takes
+/// milliseconds that the message loop must not spend.
+fn drop_later(snapshot: Option<Arc<Snapshot>>) {
+    if let Some(snapshot) = snapshot {
+        tokio::task::spawn_blocking(move || drop(snapshot));
     }
 }
 

@@ -64,13 +64,14 @@ impl Snapshot {
             .or_else(|| self.previous.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
-    /// The next version of this document, reusing this version's analysis of unchanged steps.
-    fn next(&self, version: i32, text: Arc<str>) -> Snapshot {
+    /// The next version of this document, reusing this version's analysis of unchanged steps
+    /// (step chunks do not depend on the workspace, so they carry over a workspace reload too).
+    fn next(&self, version: i32, text: Arc<str>, workspace: Arc<Workspace>) -> Snapshot {
         let mut next = Snapshot::new(
             self.uri.clone(),
             version,
             text,
-            self.workspace.clone(),
+            workspace,
             self.encoding,
             self.runs.clone(),
         );
@@ -80,7 +81,7 @@ impl Snapshot {
 
     /// This version with new run results; its analysis, if computed, is kept.
     fn with_runs(&self, runs: Arc<RunView>) -> Snapshot {
-        let mut same = self.next(self.version, self.text.clone());
+        let mut same = self.next(self.version, self.text.clone(), self.workspace.clone());
         same.runs = runs;
         if let Some(a) = self.analysis.get() {
             let _ = same.analysis.set(a.clone());
@@ -149,8 +150,8 @@ impl Session {
             .clone()
     }
 
-    /// Opens (or reopens) a document.
-    pub fn open(&mut self, uri: Uri, version: i32, text: &str) -> Arc<Snapshot> {
+    /// Opens (or reopens) a document; returns the snapshot it replaces, if any.
+    pub fn open(&mut self, uri: Uri, version: i32, text: &str) -> Option<Arc<Snapshot>> {
         let workspace = self.workspace_for(document_dir(&uri));
         let live = DocumentText::new(text);
         let runs = self.runs.get(&uri).cloned().unwrap_or_default();
@@ -162,25 +163,23 @@ impl Session {
             self.encoding,
             runs,
         ));
-        self.documents.insert(
-            uri,
-            Document {
-                text: live,
-                snapshot: snapshot.clone(),
-            },
-        );
-        snapshot
+        self.documents
+            .insert(uri, Document { text: live, snapshot })
+            .map(|old| old.snapshot)
     }
 
-    /// Applies the client's edits, in order, and makes the new version current.
+    /// Applies the client's edits, in order, and makes the new version current. Returns the
+    /// replaced snapshot, so the caller can drop its analysis off the message loop.
     pub fn change(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> Option<Arc<Snapshot>> {
         let encoding = self.encoding;
         let doc = self.documents.get_mut(uri)?;
         for edit in edits {
             doc.text.apply(edit, encoding);
         }
-        doc.snapshot = Arc::new(doc.snapshot.next(version, doc.text.to_arc_str()));
-        Some(doc.snapshot.clone())
+        let next = doc
+            .snapshot
+            .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone());
+        Some(std::mem::replace(&mut doc.snapshot, Arc::new(next)))
     }
 
     /// Replaces the run results of a document and re-snapshots it with them.
@@ -235,9 +234,9 @@ impl Session {
         self.active.values().for_each(|(cancel, _)| cancel.cancel());
     }
 
-    /// Closes a document.
-    pub fn close(&mut self, uri: &Uri) {
-        self.documents.remove(uri);
+    /// Closes a document; returns its last snapshot, to be dropped off the message loop.
+    pub fn close(&mut self, uri: &Uri) -> Option<Arc<Snapshot>> {
+        self.documents.remove(uri).map(|d| d.snapshot)
     }
 
     /// The latest snapshot of an open document.
@@ -266,17 +265,9 @@ impl Session {
         let uris: Vec<Uri> = self.documents.keys().cloned().collect();
         for uri in uris {
             let workspace = self.workspace_for(document_dir(&uri));
-            let encoding = self.encoding;
             if let Some(doc) = self.documents.get_mut(&uri) {
                 let old = &doc.snapshot;
-                doc.snapshot = Arc::new(Snapshot::new(
-                    uri.clone(),
-                    old.version,
-                    old.text.clone(),
-                    workspace,
-                    encoding,
-                    old.runs.clone(),
-                ));
+                doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace));
             }
         }
     }

@@ -17,6 +17,8 @@ pub struct TestServer {
     child: Child,
     stdin: ChildStdin,
     incoming: Receiver<Value>,
+    /// What `workspace/configuration` requests are answered with (per requested item).
+    pub configuration: Value,
     /// Messages received but not yet consumed (notifications, server requests, replies).
     pub notifications: VecDeque<Value>,
     next_id: i64,
@@ -60,11 +62,7 @@ impl TestServer {
     /// test's own environment are cleared so availability is deterministic.
     pub fn start(env: &[(&str, &str)]) -> TestServer {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-        cmd.arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .env("STEPWISE_LOG", "error");
+        cmd.arg("lsp").env("STEPWISE_LOG", "error");
         for key in [
             "ANTHROPIC_API_KEY",
             "OPENAI_API_KEY",
@@ -76,6 +74,12 @@ impl TestServer {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        TestServer::spawn(cmd)
+    }
+
+    /// Starts any language server command speaking LSP on stdio.
+    pub fn spawn(mut cmd: Command) -> TestServer {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().expect("spawn stepwise lsp");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -92,6 +96,7 @@ impl TestServer {
             child,
             stdin,
             incoming,
+            configuration: Value::Null,
             notifications: VecDeque::new(),
             next_id: 1,
         }
@@ -136,7 +141,8 @@ impl TestServer {
         id
     }
 
-    /// Waits for the next message, answering the server's own requests with `null`.
+    /// Waits for the next message, answering the server's own requests (`workspace/configuration`
+    /// with [`TestServer::configuration`], everything else with `null`).
     fn next(&mut self, deadline: Instant) -> Value {
         let left = deadline.saturating_duration_since(Instant::now());
         let msg = match self.incoming.recv_timeout(left) {
@@ -145,7 +151,13 @@ impl TestServer {
             Err(RecvTimeoutError::Disconnected) => panic!("the server exited"),
         };
         if msg.get("method").is_some() && msg.get("id").is_some() {
-            let reply = json!({ "jsonrpc": "2.0", "id": msg["id"], "result": null });
+            let result = if msg["method"] == "workspace/configuration" {
+                let items = msg["params"]["items"].as_array().map_or(0, Vec::len);
+                Value::Array(vec![self.configuration.clone(); items])
+            } else {
+                Value::Null
+            };
+            let reply = json!({ "jsonrpc": "2.0", "id": msg["id"], "result": result });
             write_message(&mut self.stdin, &reply);
         }
         msg
