@@ -1,0 +1,427 @@
+-- stepwise for Neovim >= 0.11: registers the `stepwise lsp` language server for workflow documents
+-- (`*.flow.yaml`, `*.flow.yml`), turns on inlay hints and code lenses for them, and adds user commands
+-- that run steps through the server's `workspace/executeCommand` commands. All logic lives in the
+-- server; this file only wires Neovim to it.
+local M = {}
+
+M.defaults = {
+  -- How to start the server. A string is taken as the path of the `stepwise` binary.
+  cmd = { 'stepwise', 'lsp' },
+  -- STEPWISE_LOG for the server (error, warn, info, debug, trace); nil leaves the environment alone.
+  log_level = nil,
+  -- Extra environment for the server, e.g. { OPENAI_BASE_URL = 'http://localhost:8080/v1' }.
+  env = {},
+  root_markers = { 'stepwise.toml', '.git' },
+  filetypes = { 'yaml.stepwise' },
+  inlay_hints = true,
+  codelens = true,
+  -- Show `$/progress` of runs with `vim.notify` (the `LspProgress` event is always fired by Neovim;
+  -- statuslines can also read `require('stepwise').status()`).
+  progress = true,
+  settings = {},
+  -- Extra fields merged into the `vim.lsp.config('stepwise', …)` table (capabilities, on_attach, …).
+  lsp = {},
+}
+
+M.name = 'stepwise'
+M.commands = {
+  run_step = 'stepwise.runStep',
+  run_workflow = 'stepwise.runWorkflow',
+  resume = 'stepwise.resume',
+  cancel = 'stepwise.cancel',
+  open_output = 'stepwise.openOutput',
+}
+
+local group = vim.api.nvim_create_augroup('stepwise', { clear = true })
+M.options = nil
+-- Latest progress message per progress token: { title, message, percentage, done }.
+M._progress = {}
+
+local function notify(msg, level)
+  vim.notify('stepwise: ' .. msg, level or vim.log.levels.INFO)
+end
+
+--- The filetype rule (also in ftdetect/stepwise.lua, for `packadd` without `setup`).
+function M.add_filetype()
+  vim.filetype.add({ pattern = { ['.*%.flow%.ya?ml'] = 'yaml.stepwise' } })
+  -- Tree-sitter users keep YAML highlighting for the compound filetype.
+  pcall(vim.treesitter.language.register, 'yaml', { 'yaml.stepwise', 'stepwise' })
+end
+
+--- Whether a buffer name is a workflow document.
+function M.is_workflow(name)
+  return name:match('%.flow%.ya?ml$') ~= nil
+end
+
+--- Builds the `vim.lsp.config` table from options (exposed for tests).
+function M.lsp_config(opts)
+  local cmd = opts.cmd
+  if type(cmd) == 'string' then
+    cmd = { cmd, 'lsp' }
+  end
+  local env = vim.deepcopy(opts.env or {})
+  if opts.log_level then
+    env.STEPWISE_LOG = opts.log_level
+  end
+  return vim.tbl_deep_extend('force', {
+    cmd = cmd,
+    cmd_env = next(env) and env or nil,
+    filetypes = opts.filetypes,
+    root_markers = opts.root_markers,
+    settings = opts.settings,
+  }, opts.lsp or {})
+end
+
+--- The stepwise client attached to a buffer (default: current), or nil.
+function M.client(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  return vim.lsp.get_clients({ bufnr = bufnr, name = M.name })[1]
+end
+
+--- The server's executeCommand list (empty before the handshake).
+function M.server_commands(client)
+  local caps = client and client.server_capabilities or {}
+  return (caps.executeCommandProvider or {}).commands or {}
+end
+
+-- Lines only: the cursor anywhere on a step's lines (also before its `- `) is on that step.
+local function range_contains(range, line)
+  return line >= range.start.line and line <= range['end'].line
+end
+
+--- Finds the step ID among document symbols: the innermost symbol containing the cursor whose parent
+--- is the `steps` list (or which the server marked as a step by its detail).
+local function step_from_symbols(symbols, line)
+  local found
+  local function walk(list, parent)
+    for _, sym in ipairs(list or {}) do
+      local range = sym.range or (sym.location and sym.location.range)
+      if range and range_contains(range, line) then
+        if parent == 'steps' or (sym.detail or ''):match('^step') then
+          found = sym.name
+        end
+        walk(sym.children, sym.name)
+      end
+    end
+  end
+  walk(symbols, nil)
+  return found
+end
+
+--- Text fallback: the `id:` of the list item around the cursor.
+local function step_from_text(bufnr, line)
+  local lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  for l = line + 1, 1, -1 do
+    local id = lines[l]:match('^%s*-%s+id:%s*["\']?([%a_][%w_-]*)')
+    if id then
+      return id
+    end
+    if l ~= line + 1 and lines[l]:match('^%s*-%s') then
+      -- The item starts here without `id` first: look for `id:` inside it.
+      local indent = #lines[l]:match('^(%s*)') + 2
+      for k = l, #lines do
+        local ind, key = lines[k]:match('^(%s*)-?%s*id:%s*["\']?([%a_][%w_-]*)')
+        if key and (#ind == indent or k == l) then
+          return key
+        end
+        if k > l and lines[k]:match('^%s*-%s') and #lines[k]:match('^(%s*)') < indent then
+          break
+        end
+      end
+      return nil
+    end
+  end
+  return nil
+end
+
+--- The ID of the step under the cursor, from the server's document symbols, else from the text.
+function M.step_at_cursor(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local win = vim.fn.bufwinid(bufnr)
+  local pos = vim.api.nvim_win_get_cursor(win ~= -1 and win or 0)
+  local line = pos[1] - 1
+  local client = M.client(bufnr)
+  if client and client.server_capabilities.documentSymbolProvider then
+    local resp = client:request_sync(
+      'textDocument/documentSymbol',
+      { textDocument = vim.lsp.util.make_text_document_params(bufnr) },
+      2000,
+      bufnr
+    )
+    if resp and resp.result then
+      local id = step_from_symbols(resp.result, line)
+      if id then
+        return id
+      end
+    end
+  end
+  return step_from_text(bufnr, line)
+end
+
+--- Parses `ID provider=P model=M persona=X` command arguments.
+function M.parse_args(fargs)
+  local out = {}
+  for _, a in ipairs(fargs or {}) do
+    local k, v = a:match('^(%w+)=(.*)$')
+    if k then
+      out[k] = v
+    elseif not out.step then
+      out.step = a
+    end
+  end
+  return out
+end
+
+--- Sends one of the server's commands for a buffer. `args` is merged into `{ uri = … }`.
+function M.execute(command, args, bufnr, on_result)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = M.client(bufnr)
+  if not client then
+    notify('no stepwise language server attached to this buffer (see :checkhealth stepwise)', vim.log.levels.ERROR)
+    return false
+  end
+  if not vim.tbl_contains(M.server_commands(client), command) then
+    notify(('this stepwise server does not offer %s yet (update stepwise)'):format(command), vim.log.levels.WARN)
+    return false
+  end
+  local arg = vim.tbl_extend('force', { uri = vim.uri_from_bufnr(bufnr) }, args or {})
+  client:exec_cmd({ title = command, command = command, arguments = { arg } }, { bufnr = bufnr }, function(err, result)
+    if err then
+      notify(command .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+    if on_result then
+      on_result(err, result)
+    end
+    if M.options and M.options.codelens and vim.api.nvim_buf_is_valid(bufnr) then
+      pcall(vim.lsp.codelens.refresh, { bufnr = bufnr })
+    end
+  end)
+  return true
+end
+
+function M.run_step(fargs)
+  local args = M.parse_args(fargs)
+  args.step = args.step or M.step_at_cursor(0)
+  if not args.step then
+    notify('the cursor is not on a step (or give its ID: :StepwiseRunStep ID)', vim.log.levels.WARN)
+    return false
+  end
+  return M.execute(M.commands.run_step, args)
+end
+
+function M.run_workflow()
+  return M.execute(M.commands.run_workflow, {})
+end
+
+function M.resume()
+  return M.execute(M.commands.resume, {})
+end
+
+function M.cancel()
+  return M.execute(M.commands.cancel, {})
+end
+
+--- Shows what `stepwise.openOutput` returns: a location/URI is opened, text goes to a scratch split.
+local function show_output(result, step)
+  if result == nil or result == vim.NIL then
+    return -- the server showed it itself (window/showDocument)
+  end
+  local uri = type(result) == 'table' and (result.uri or result.targetUri) or nil
+  if type(result) == 'string' and result:match('^%a[%w+.-]*://') then
+    uri = result
+  end
+  if uri then
+    vim.cmd.split(vim.fn.fnameescape(vim.uri_to_fname(uri)))
+    return
+  end
+  -- The server answers { step, status, answered_by, output, error }.
+  local function str(v)
+    return v ~= nil and v ~= vim.NIL and v or nil
+  end
+  if type(result) == 'table' and not str(result.output) and not str(result.text) and not str(result.outputs) then
+    local what = ('step `%s`'):format(str(result.step) or step or '?')
+    if str(result.error) then
+      notify(('%s failed: %s'):format(what, result.error), vim.log.levels.WARN)
+      return
+    elseif result.output ~= nil then
+      notify(what .. ' has no output yet: run it first (:StepwiseRunStep)')
+      return
+    end
+  end
+  local text = type(result) == 'string' and result
+    or (type(result) == 'table' and (str(result.output) or str(result.text) or str(result.outputs)))
+    or vim.inspect(result)
+  if type(text) == 'table' then
+    text = table.concat(vim.tbl_map(tostring, text), '\n\n')
+  end
+  vim.cmd('botright new')
+  local buf = vim.api.nvim_get_current_buf()
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'wipe'
+  pcall(vim.api.nvim_buf_set_name, buf, 'stepwise://output/' .. (step or 'workflow'))
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(tostring(text), '\n', { plain = true }))
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].filetype = 'markdown'
+end
+
+function M.open_output(fargs)
+  local args = M.parse_args(fargs)
+  args.step = args.step or M.step_at_cursor(0)
+  return M.execute(M.commands.open_output, args, 0, function(err, result)
+    if not err then
+      vim.schedule(function()
+        show_output(result, args.step)
+      end)
+    end
+  end)
+end
+
+--- One line for a statusline: the run in progress, or ''.
+function M.status()
+  local parts = {}
+  for _, p in pairs(M._progress) do
+    if not p.done then
+      local s = p.title or 'stepwise'
+      if p.message and p.message ~= '' then
+        s = s .. ': ' .. p.message
+      end
+      if p.percentage then
+        s = s .. (' (%d%%)'):format(p.percentage)
+      end
+      parts[#parts + 1] = s
+    end
+  end
+  return table.concat(parts, ' | ')
+end
+
+local function on_progress(ev)
+  local client = vim.lsp.get_client_by_id(ev.data.client_id)
+  if not client or client.name ~= M.name then
+    return
+  end
+  local params = ev.data.params or {}
+  local value = params.value or {}
+  local token = tostring(params.token)
+  local p = M._progress[token] or {}
+  if value.kind == 'begin' then
+    p = { title = value.title }
+  end
+  p.message = value.message or p.message
+  p.percentage = value.percentage or p.percentage
+  p.done = value.kind == 'end'
+  M._progress[token] = p
+  if M.options and M.options.progress then
+    local msg = p.title or 'run'
+    if p.message and p.message ~= '' then
+      msg = msg .. ': ' .. p.message
+    end
+    if p.percentage then
+      msg = msg .. (' (%d%%)'):format(p.percentage)
+    end
+    if p.done then
+      msg = msg .. ' — done'
+    end
+    local prefix = msg:match('^stepwise') and '' or 'stepwise: '
+    vim.api.nvim_echo({ { prefix .. msg } }, false, {})
+  end
+  if p.done then
+    M._progress[token] = nil
+    if M.options and M.options.codelens then
+      for _, buf in ipairs(vim.lsp.get_buffers_by_client_id(client.id)) do
+        pcall(vim.lsp.codelens.refresh, { bufnr = buf })
+      end
+    end
+  end
+  vim.cmd.redrawstatus({ bang = true, mods = { silent = true, emsg_silent = true } })
+end
+
+local function on_attach(ev)
+  local client = vim.lsp.get_client_by_id(ev.data.client_id)
+  if not client or client.name ~= M.name then
+    return
+  end
+  local bufnr = ev.buf
+  local opts = M.options or M.defaults
+  if opts.inlay_hints and client:supports_method('textDocument/inlayHint') then
+    vim.lsp.inlay_hint.enable(true, { bufnr = bufnr })
+  end
+  if opts.codelens and client:supports_method('textDocument/codeLens') then
+    pcall(vim.lsp.codelens.refresh, { bufnr = bufnr })
+    vim.api.nvim_create_autocmd({ 'BufEnter', 'InsertLeave', 'BufWritePost' }, {
+      group = group,
+      buffer = bufnr,
+      callback = function()
+        pcall(vim.lsp.codelens.refresh, { bufnr = bufnr })
+      end,
+    })
+  end
+end
+
+local user_commands = {
+  StepwiseRunStep = {
+    function(c)
+      M.run_step(c.fargs)
+    end,
+    { nargs = '*', desc = 'stepwise: run the step at the cursor (or ID) [provider=P model=M persona=X]' },
+  },
+  StepwiseRunWorkflow = {
+    function()
+      M.run_workflow()
+    end,
+    { desc = 'stepwise: run the whole workflow' },
+  },
+  StepwiseResume = {
+    function()
+      M.resume()
+    end,
+    { desc = 'stepwise: resume pending, failed and stale steps' },
+  },
+  StepwiseCancel = {
+    function()
+      M.cancel()
+    end,
+    { desc = 'stepwise: cancel the run in progress' },
+  },
+  StepwiseOutput = {
+    function(c)
+      M.open_output(c.fargs)
+    end,
+    { nargs = '?', desc = 'stepwise: open the last output of the step at the cursor (or ID)' },
+  },
+}
+
+function M.setup(opts)
+  if vim.fn.has('nvim-0.11') ~= 1 then
+    notify('needs Neovim >= 0.11 (vim.lsp.config)', vim.log.levels.ERROR)
+    return
+  end
+  M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  if opts and opts.cmd then
+    M.options.cmd = opts.cmd -- a list replaces the default list, never merges into it
+  end
+  M.add_filetype()
+
+  vim.lsp.config(M.name, M.lsp_config(M.options))
+  vim.lsp.enable(M.name)
+
+  vim.api.nvim_clear_autocmds({ group = group })
+  vim.api.nvim_create_autocmd('LspAttach', { group = group, callback = on_attach })
+  vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
+  for name, def in pairs(user_commands) do
+    vim.api.nvim_create_user_command(name, def[1], def[2])
+  end
+
+  -- Loaded late (lazy.nvim `ft = 'yaml'`, or setup after the file was opened): re-detect open
+  -- workflow buffers so they get the filetype, and with it the server.
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and M.is_workflow(vim.api.nvim_buf_get_name(buf)) then
+      if vim.bo[buf].filetype ~= 'yaml.stepwise' then
+        vim.bo[buf].filetype = 'yaml.stepwise'
+      elseif #vim.lsp.get_clients({ bufnr = buf, name = M.name }) == 0 then
+        vim.api.nvim_exec_autocmds('FileType', { buffer = buf, modeline = false })
+      end
+    end
+  end
+end
+
+return M

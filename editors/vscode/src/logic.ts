@@ -1,0 +1,292 @@
+// The extension's own logic, free of the `vscode` module so that node's test runner can test it.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** The server's `workspace/executeCommand` commands (SPEC §5). */
+export const SERVER_COMMANDS = {
+  runStep: "stepwise.runStep",
+  runWorkflow: "stepwise.runWorkflow",
+  resume: "stepwise.resume",
+  cancel: "stepwise.cancel",
+  openOutput: "stepwise.openOutput",
+} as const;
+
+export const INSTALL_HINT = "cargo install --path .";
+
+/** Glob patterns of the documents the server handles. */
+export const WORKFLOW_GLOBS = ["**/*.flow.yaml", "**/*.flow.yml"];
+
+export function isWorkflowPath(p: string): boolean {
+  return /\.flow\.ya?ml$/i.test(p);
+}
+
+/** Files whose changes the server wants to hear about (configuration, persona library, workflows). */
+export const WATCH_GLOB = "**/{stepwise.toml,*.flow.yaml,*.flow.yml,personas/*.yaml,personas/*.yml}";
+
+export type ServerLookup =
+  | { ok: true; command: string; source: "setting" | "PATH" | "cargo" }
+  | { ok: false; message: string };
+
+export interface LookupEnv {
+  pathVar?: string;
+  home?: string;
+  platform?: NodeJS.Platform;
+  isExecutable?: (p: string) => boolean;
+}
+
+function defaultIsExecutable(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    if (!st.isFile()) return false;
+    if (process.platform === "win32") return true;
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function expandHome(p: string, home: string): string {
+  if (p === "~") return home;
+  if (p.startsWith("~/")) return path.join(home, p.slice(2));
+  return p;
+}
+
+/**
+ * Finds the language server binary: the `stepwise.server.path` setting, else `stepwise` on PATH,
+ * else `~/.cargo/bin/stepwise` (where `cargo install` puts it, often missing from a GUI's PATH).
+ */
+export function findServer(setting: string | undefined, env: LookupEnv = {}): ServerLookup {
+  const home = env.home ?? os.homedir();
+  const platform = env.platform ?? process.platform;
+  const isExe = env.isExecutable ?? defaultIsExecutable;
+  const exe = platform === "win32" ? "stepwise.exe" : "stepwise";
+  const configured = (setting ?? "").trim();
+  if (configured) {
+    const p = expandHome(configured, home);
+    if (isExe(p)) return { ok: true, command: p, source: "setting" };
+    return {
+      ok: false,
+      message:
+        `stepwise: the language server set in "stepwise.server.path" (${configured}) is not an executable file. ` +
+        `Fix the setting, or clear it to use \`stepwise\` from PATH (install it from the stepwise repository with \`${INSTALL_HINT}\`).`,
+    };
+  }
+  const sep = platform === "win32" ? ";" : ":";
+  for (const dir of (env.pathVar ?? process.env.PATH ?? "").split(sep)) {
+    if (!dir) continue;
+    const p = path.join(dir, exe);
+    if (isExe(p)) return { ok: true, command: p, source: "PATH" };
+  }
+  const cargo = path.join(home, ".cargo", "bin", exe);
+  if (isExe(cargo)) return { ok: true, command: cargo, source: "cargo" };
+  return {
+    ok: false,
+    message:
+      "stepwise: the language server `stepwise` was not found on PATH. Install it from the stepwise repository " +
+      `with \`${INSTALL_HINT}\`, or set "stepwise.server.path" to the binary.`,
+  };
+}
+
+export const LOG_LEVELS = ["default", "error", "warn", "info", "debug", "trace"] as const;
+
+/** The server's environment: the editor's, plus STEPWISE_LOG and the user's extra variables. */
+export function serverEnv(
+  base: NodeJS.ProcessEnv,
+  logLevel: string | undefined,
+  extra: Record<string, unknown> | undefined,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  if (logLevel && logLevel !== "default") env.STEPWISE_LOG = logLevel;
+  for (const [k, v] of Object.entries(extra ?? {})) {
+    if (v === null || v === undefined) delete env[k];
+    else env[k] = String(v);
+  }
+  return env;
+}
+
+/** The parts of LSP's DocumentSymbol used here. */
+export interface SymbolLike {
+  name: string;
+  detail?: string;
+  range?: { start: { line: number }; end: { line: number } };
+  location?: { range: { start: { line: number }; end: { line: number } } };
+  children?: SymbolLike[];
+}
+
+/** The ID of the step whose lines contain `line`, from the server's document symbols. */
+export function stepAtLine(symbols: SymbolLike[] | null | undefined, line: number): string | undefined {
+  let found: string | undefined;
+  const walk = (list: SymbolLike[] | undefined, parent: string | undefined) => {
+    for (const s of list ?? []) {
+      const r = s.range ?? s.location?.range;
+      if (!r || line < r.start.line || line > r.end.line) continue;
+      if (parent === "steps" || /^step/.test(s.detail ?? "")) found = s.name;
+      walk(s.children, s.name);
+    }
+  };
+  walk(symbols ?? [], undefined);
+  return found;
+}
+
+/** Text fallback: the `id:` of the step list item at or above `line`. */
+export function stepAtLineFromText(text: string, line: number): string | undefined {
+  const lines = text.split(/\r?\n/);
+  for (let l = Math.min(line, lines.length - 1); l >= 0; l--) {
+    const m = /^\s*-\s+id:\s*["']?([a-z][a-z0-9_-]*)/.exec(lines[l]);
+    if (m) return m[1];
+    if (l !== line && /^\s*-\s/.test(lines[l])) {
+      for (let k = l + 1; k < lines.length && !/^\s*-\s/.test(lines[k]); k++) {
+        const m2 = /^\s+id:\s*["']?([a-z][a-z0-9_-]*)/.exec(lines[k]);
+        if (m2) return m2[1];
+      }
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+export interface RunArgs {
+  uri: string;
+  step?: string;
+  provider?: string;
+  model?: string;
+  persona?: string;
+}
+
+/** The single JSON object argument of the server's commands; empty overrides are left out. */
+export function commandArgument(uri: string, extra: Omit<RunArgs, "uri"> = {}): RunArgs {
+  const arg: RunArgs = { uri };
+  for (const k of ["step", "provider", "model", "persona"] as const) {
+    const v = extra[k];
+    if (v !== undefined && v !== "") arg[k] = v;
+  }
+  return arg;
+}
+
+/** Whether the server lists a command in `executeCommandProvider.commands`. */
+export function serverOffers(capabilities: { executeCommandProvider?: { commands?: string[] } } | undefined, command: string): boolean {
+  return !!capabilities?.executeCommandProvider?.commands?.includes(command);
+}
+
+/** The `WorkDoneProgress` values of `$/progress`. */
+export interface ProgressValue {
+  kind: "begin" | "report" | "end";
+  title?: string;
+  message?: string;
+  percentage?: number;
+  cancellable?: boolean;
+}
+
+export interface ProgressState {
+  title: string;
+  message?: string;
+  percentage?: number;
+  cancellable: boolean;
+}
+
+/** Keeps the runs in progress per token and renders the status bar text. */
+export class ProgressTracker {
+  private runs = new Map<string, ProgressState>();
+
+  update(token: string | number, value: ProgressValue): void {
+    const key = String(token);
+    if (value.kind === "end") {
+      this.runs.delete(key);
+      return;
+    }
+    const prev = this.runs.get(key);
+    if (value.kind === "begin" || !prev) {
+      this.runs.set(key, {
+        title: value.title ?? prev?.title ?? "run",
+        message: value.message,
+        percentage: value.percentage,
+        cancellable: value.cancellable ?? false,
+      });
+      return;
+    }
+    if (value.message !== undefined) prev.message = value.message;
+    if (value.percentage !== undefined) prev.percentage = value.percentage;
+    if (value.cancellable !== undefined) prev.cancellable = value.cancellable;
+  }
+
+  get active(): boolean {
+    return this.runs.size > 0;
+  }
+
+  /** Tokens of the runs in progress, oldest first. */
+  tokens(): string[] {
+    return [...this.runs.keys()];
+  }
+
+  get(token: string | number): ProgressState | undefined {
+    return this.runs.get(String(token));
+  }
+
+  /** E.g. `$(sync~spin) stepwise: ideas 2/4 (50%)`; '' when nothing runs. */
+  text(): string {
+    if (!this.active) return "";
+    const [first] = this.runs.values();
+    let s = `$(sync~spin) ${first.title}`;
+    if (first.message) s += `: ${first.message}`;
+    if (first.percentage !== undefined) s += ` (${Math.round(first.percentage)}%)`;
+    if (this.runs.size > 1) s += ` +${this.runs.size - 1}`;
+    return s;
+  }
+
+  tooltip(): string {
+    const lines = [...this.runs.values()].map(
+      (r) => `${r.title}${r.message ? `: ${r.message}` : ""}${r.percentage !== undefined ? ` (${Math.round(r.percentage)}%)` : ""}`,
+    );
+    return lines.join("\n") + (lines.length ? "\nClick to cancel" : "");
+  }
+}
+
+/**
+ * Diagnostics the redhat YAML extension also reports when it validates against the contributed JSON
+ * schema: YAML syntax and structural (schema) errors. With that extension active and validating,
+ * stepwise leaves these to it, so each problem is reported once; everything the schema cannot express
+ * (providers, models, personas, references, cycles, secrets, run results) stays with stepwise.
+ */
+export const SCHEMA_CLASS_CODES = new Set(["yaml-syntax", "unknown-key", "wrong-type", "missing-field", "duplicate-key"]);
+
+export type YamlExtensionMode = "defer" | "keep";
+
+export function shouldDropDiagnostic(
+  code: unknown,
+  mode: YamlExtensionMode,
+  yamlExtensionValidates: boolean,
+): boolean {
+  if (mode !== "defer" || !yamlExtensionValidates) return false;
+  const c = typeof code === "object" && code !== null && "value" in code ? (code as { value: unknown }).value : code;
+  return typeof c === "string" && SCHEMA_CLASS_CODES.has(c);
+}
+
+/** What `stepwise.openOutput` returned, normalised for display. The server answers
+ * `{ step, status, answered_by, output, error }`; a URI or plain text is accepted too. */
+export type OutputView =
+  | { kind: "none" }
+  | { kind: "uri"; uri: string }
+  | { kind: "text"; text: string }
+  | { kind: "message"; text: string };
+
+export function outputView(result: unknown): OutputView {
+  if (result === null || result === undefined) return { kind: "none" };
+  if (typeof result === "string") {
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(result) ? { kind: "uri", uri: result } : { kind: "text", text: result };
+  }
+  if (typeof result === "object") {
+    const r = result as Record<string, unknown>;
+    const uri = r.uri ?? r.targetUri;
+    if (typeof uri === "string") return { kind: "uri", uri };
+    const text = r.output ?? r.text ?? r.content ?? r.outputs;
+    if (typeof text === "string") return { kind: "text", text };
+    if (Array.isArray(text)) return { kind: "text", text: text.map(String).join("\n\n") };
+    const step = typeof r.step === "string" ? `step \`${r.step}\`` : "this step";
+    if (typeof r.error === "string" && r.error) return { kind: "message", text: `stepwise: ${step} failed: ${r.error}` };
+    if ("output" in r) return { kind: "message", text: `stepwise: ${step} has no output yet: run it first.` };
+    return { kind: "text", text: JSON.stringify(result, null, 2) };
+  }
+  return { kind: "text", text: String(result) };
+}

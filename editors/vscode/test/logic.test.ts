@@ -1,0 +1,204 @@
+// Unit tests of the extension's own logic (node's test runner): `npm test`.
+import { strict as assert } from "node:assert";
+import { test } from "node:test";
+import {
+  ProgressTracker,
+  SERVER_COMMANDS,
+  commandArgument,
+  findServer,
+  isWorkflowPath,
+  outputView,
+  serverEnv,
+  serverOffers,
+  shouldDropDiagnostic,
+  stepAtLine,
+  stepAtLineFromText,
+} from "../src/logic";
+
+test("workflow paths", () => {
+  assert.ok(isWorkflowPath("/w/launch.flow.yaml"));
+  assert.ok(isWorkflowPath("/w/launch.flow.yml"));
+  assert.ok(!isWorkflowPath("/w/launch.yaml"));
+  assert.ok(!isWorkflowPath("/w/stepwise.toml"));
+  assert.ok(!isWorkflowPath("/w/flow.yaml"));
+});
+
+test("server from the setting wins", () => {
+  const r = findServer("/opt/sw/stepwise", { pathVar: "/usr/bin", home: "/h", isExecutable: () => true });
+  assert.deepEqual(r, { ok: true, command: "/opt/sw/stepwise", source: "setting" });
+});
+
+test("setting with ~ expands to home", () => {
+  const r = findServer("~/bin/stepwise", { home: "/h", isExecutable: (p) => p === "/h/bin/stepwise" });
+  assert.deepEqual(r, { ok: true, command: "/h/bin/stepwise", source: "setting" });
+});
+
+test("a wrong setting is an error naming the setting, not a silent fallback", () => {
+  const r = findServer("/nope/stepwise", { pathVar: "/usr/bin", home: "/h", isExecutable: (p) => p === "/usr/bin/stepwise" });
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.match(r.message, /stepwise\.server\.path/);
+    assert.match(r.message, /cargo install --path \./);
+  }
+});
+
+test("server found on PATH, first match", () => {
+  const r = findServer("", {
+    pathVar: "/a:/b:/c",
+    home: "/h",
+    isExecutable: (p) => p === "/b/stepwise" || p === "/c/stepwise",
+  });
+  assert.deepEqual(r, { ok: true, command: "/b/stepwise", source: "PATH" });
+});
+
+test("server falls back to ~/.cargo/bin", () => {
+  const r = findServer(undefined, { pathVar: "/a", home: "/h", isExecutable: (p) => p === "/h/.cargo/bin/stepwise" });
+  assert.deepEqual(r, { ok: true, command: "/h/.cargo/bin/stepwise", source: "cargo" });
+});
+
+test("missing server: clear error with the install command", () => {
+  const r = findServer("", { pathVar: "/a:/b", home: "/h", isExecutable: () => false });
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.match(r.message, /not found on PATH/);
+    assert.match(r.message, /cargo install --path \./);
+  }
+});
+
+test("windows looks for stepwise.exe with ; separators", () => {
+  const r = findServer("", { pathVar: "C:\\a;C:\\b", home: "C:\\h", platform: "win32", isExecutable: (p) => p.endsWith("b/stepwise.exe") || p.endsWith("b\\stepwise.exe") });
+  assert.equal(r.ok, true);
+});
+
+test("server environment: log level and extra variables", () => {
+  const env = serverEnv({ PATH: "/bin", DROP: "x" }, "debug", { OLLAMA_HOST: "http://box:11434", DROP: null as unknown as string });
+  assert.equal(env.STEPWISE_LOG, "debug");
+  assert.equal(env.OLLAMA_HOST, "http://box:11434");
+  assert.equal(env.PATH, "/bin");
+  assert.ok(!("DROP" in env));
+  assert.ok(!("STEPWISE_LOG" in serverEnv({}, "default", {})));
+  assert.ok(!("STEPWISE_LOG" in serverEnv({}, undefined, undefined)));
+});
+
+const symbols = [
+  {
+    name: "Launch brief",
+    detail: "workflow",
+    range: { start: { line: 0 }, end: { line: 50 } },
+    children: [
+      { name: "product", detail: "input, default step by step", range: { start: { line: 11 }, end: { line: 11 } } },
+      { name: "summarize", detail: "step", range: { start: { line: 23 }, end: { line: 25 } } },
+      { name: "ideas", detail: "step", range: { start: { line: 26 }, end: { line: 35 } } },
+    ],
+  },
+];
+
+test("step at line from document symbols", () => {
+  assert.equal(stepAtLine(symbols, 23), "summarize");
+  assert.equal(stepAtLine(symbols, 25), "summarize");
+  assert.equal(stepAtLine(symbols, 30), "ideas");
+  assert.equal(stepAtLine(symbols, 11), undefined, "an input is no step even if its detail mentions one");
+  assert.equal(stepAtLine(symbols, 40), undefined);
+  assert.equal(stepAtLine(null, 3), undefined);
+});
+
+test("step at line: children of a `steps` symbol count as steps", () => {
+  const s = [{ name: "steps", range: { start: { line: 1 }, end: { line: 9 } }, children: [{ name: "a", range: { start: { line: 2 }, end: { line: 4 } } }] }];
+  assert.equal(stepAtLine(s, 3), "a");
+});
+
+test("step at line from text (fallback)", () => {
+  const text = ["steps:", "  - id: one", "    prompt: hi", "  - provider: openai", "    id: two", "    prompt: |", "      x"].join("\n");
+  assert.equal(stepAtLineFromText(text, 2), "one");
+  assert.equal(stepAtLineFromText(text, 1), "one");
+  assert.equal(stepAtLineFromText(text, 6), "two");
+  assert.equal(stepAtLineFromText(text, 0), undefined);
+});
+
+test("command argument: one object, empty overrides left out", () => {
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { step: "ideas", provider: "", model: undefined }), {
+    uri: "file:///w/a.flow.yaml",
+    step: "ideas",
+  });
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { step: "x", provider: "openai", model: "gpt-4o", persona: "p" }), {
+    uri: "file:///w/a.flow.yaml",
+    step: "x",
+    provider: "openai",
+    model: "gpt-4o",
+    persona: "p",
+  });
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml"), { uri: "file:///w/a.flow.yaml" });
+});
+
+test("server command names follow the spec", () => {
+  assert.deepEqual(Object.values(SERVER_COMMANDS).sort(), [
+    "stepwise.cancel",
+    "stepwise.openOutput",
+    "stepwise.resume",
+    "stepwise.runStep",
+    "stepwise.runWorkflow",
+  ]);
+  assert.ok(serverOffers({ executeCommandProvider: { commands: ["stepwise.runStep"] } }, "stepwise.runStep"));
+  assert.ok(!serverOffers({ executeCommandProvider: { commands: [] } }, "stepwise.runStep"));
+  assert.ok(!serverOffers({}, "stepwise.runStep"));
+  assert.ok(!serverOffers(undefined, "stepwise.runStep"));
+});
+
+test("progress tracker renders the status bar", () => {
+  const p = new ProgressTracker();
+  assert.equal(p.text(), "");
+  assert.equal(p.active, false);
+  p.update("t1", { kind: "begin", title: "Run ideas", cancellable: true });
+  assert.equal(p.text(), "$(sync~spin) Run ideas");
+  p.update("t1", { kind: "report", message: "ideas 2/4", percentage: 50 });
+  assert.equal(p.text(), "$(sync~spin) Run ideas: ideas 2/4 (50%)");
+  assert.equal(p.get("t1")?.cancellable, true);
+  p.update(7, { kind: "begin", title: "Run draft" });
+  assert.equal(p.text(), "$(sync~spin) Run ideas: ideas 2/4 (50%) +1");
+  assert.deepEqual(p.tokens(), ["t1", "7"]);
+  assert.match(p.tooltip(), /Run draft\nClick to cancel$/);
+  p.update("t1", { kind: "end" });
+  p.update(7, { kind: "end" });
+  assert.equal(p.active, false);
+  assert.equal(p.text(), "");
+});
+
+test("progress report without begin still shows", () => {
+  const p = new ProgressTracker();
+  p.update("x", { kind: "report", message: "1/3" });
+  assert.equal(p.text(), "$(sync~spin) run: 1/3");
+});
+
+test("double diagnostics: schema-class codes deferred to the YAML extension only when it validates", () => {
+  assert.ok(shouldDropDiagnostic("unknown-key", "defer", true));
+  assert.ok(shouldDropDiagnostic("yaml-syntax", "defer", true));
+  assert.ok(shouldDropDiagnostic({ value: "wrong-type", target: "x" }, "defer", true));
+  assert.ok(!shouldDropDiagnostic("unknown-provider", "defer", true), "stepwise-only knowledge stays");
+  assert.ok(!shouldDropDiagnostic("step-failed", "defer", true));
+  assert.ok(!shouldDropDiagnostic("unknown-key", "defer", false), "without the YAML extension stepwise reports all");
+  assert.ok(!shouldDropDiagnostic("unknown-key", "keep", true));
+  assert.ok(!shouldDropDiagnostic(undefined, "defer", true));
+});
+
+test("open output: uri, text or nothing", () => {
+  assert.deepEqual(outputView(null), { kind: "none" });
+  assert.deepEqual(outputView("file:///w/.stepwise/runs/x.md"), { kind: "uri", uri: "file:///w/.stepwise/runs/x.md" });
+  assert.deepEqual(outputView({ uri: "file:///a" }), { kind: "uri", uri: "file:///a" });
+  assert.deepEqual(outputView("Hello"), { kind: "text", text: "Hello" });
+  assert.deepEqual(outputView({ output: "Hi" }), { kind: "text", text: "Hi" });
+  assert.deepEqual(outputView({ outputs: ["a", "b"] }), { kind: "text", text: "a\n\nb" });
+  assert.equal(outputView({ other: 1 }).kind, "text");
+  // The server's shape.
+  assert.deepEqual(outputView({ step: "ideas", status: "completed", answered_by: "openai/gpt-4o", output: "Ideas", error: null }), {
+    kind: "text",
+    text: "Ideas",
+  });
+  assert.deepEqual(outputView({ step: "ideas", status: null, answered_by: null, output: null, error: null }), {
+    kind: "message",
+    text: "stepwise: step `ideas` has no output yet: run it first.",
+  });
+  assert.deepEqual(outputView({ step: "x", status: "failed", output: null, error: "anthropic overloaded (529)" }), {
+    kind: "message",
+    text: "stepwise: step `x` failed: anthropic overloaded (529)",
+  });
+});
