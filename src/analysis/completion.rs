@@ -390,6 +390,14 @@ mod tests {
     }
 
     #[test]
+    fn models_on_a_steps_first_line_while_another_step_is_broken() {
+        let out = complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    needs: [b\n    prompt: Hi\n  - model: gpt-4.1$0\n    provider: openai\n    id: b\n"
+        ));
+        assert!(out.starts_with("gpt-5 | openai model"), "{out}");
+    }
+
+    #[test]
     fn personas_with_null_in_a_new_last_step_with_nothing_after() {
         insta::assert_snapshot!(complete(&format!(
             "{HEAD}steps:\n  - id: a\n    prompt: \"unclosed\n  - id: b\n    persona: $0"
