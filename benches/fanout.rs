@@ -1,11 +1,15 @@
 //! Fan-out overhead: 1,000 items at concurrency 64 against a fake provider answering each
 //! request after 20 ms. The ideal schedule is ceil(1000 / 64) × 20 ms = 0.32 s; the engine's
-//! overhead is how much longer the step takes than that. Run with `cargo bench --bench fanout`.
+//! overhead is how much longer the step takes than that. For scale, the same 1,000 requests
+//! sent by a bare reqwest loop show what the HTTP stack and the fake server cost on their own.
+//! Run with `cargo bench --bench fanout`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
 
 use stepwise::engine::RunTarget;
 use support::fake_provider::{FakeProvider, anthropic_stream};
@@ -44,6 +48,27 @@ fn main() {
             println!("round {round}: {took:.3} s");
             best = best.min(took);
         }
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/messages", server.url);
+        let mut bare = f64::MAX;
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            futures::stream::iter(0..ITEMS)
+                .map(|i| {
+                    let request = client
+                        .post(&url)
+                        .json(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": format!("item {i}")}]}));
+                    async move { request.send().await.expect("send").bytes().await.expect("body") }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .for_each(|_| async {})
+                .await;
+            bare = bare.min(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "bare reqwest loop, same requests: best {bare:.3} s, overhead {:.1}%",
+            (bare / ideal - 1.0) * 100.0
+        );
         println!(
             "fan-out of {ITEMS} items at concurrency {CONCURRENCY}, {} ms latency: best {best:.3} s, ideal {ideal:.3} s, overhead {:.1}%",
             LATENCY.as_millis(),

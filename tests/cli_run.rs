@@ -135,3 +135,34 @@ fn dry_run_of_the_example_works_without_keys() {
     assert_eq!(stdout.matches("# step ").count(), 4);
     assert!(stdout.contains("POST https://api.openai.com/v1/chat/completions"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_lists_providers_with_availability_and_fetched_models() {
+    let server = FakeProvider::start(|r| {
+        if r.path.starts_with("/v1/models") {
+            Reply::error(200, r#"{"data":[{"id":"claude-fresh-9"}]}"#, &[])
+        } else {
+            Reply::error(404, r#"{"error":{"message":"no listing"}}"#, &[])
+        }
+    })
+    .await;
+    let project = Project::new(&config_for(&server.url, ""), FLOW);
+    let output = stepwise(&project, &["models"])
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("anthropic (anthropic, {}): available\n", server.url)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("claude-fresh-9"), "{stdout}");
+    assert!(stdout.contains("google (google, "), "{stdout}");
+    assert!(
+        stdout.contains("unavailable: GEMINI_API_KEY or GOOGLE_API_KEY not set"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(support::KEY));
+}

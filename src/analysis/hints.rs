@@ -2,6 +2,7 @@
 
 use super::Analysis;
 use crate::model::resolve::{Effective, Overrides, Source, resolve_step};
+use crate::model::runs::RunView;
 
 /// One step's hint: where it goes, what it says, and the step it explains.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +16,7 @@ pub struct StepHint {
 }
 
 /// Hints for the steps whose `id` lies in byte range `from..to`.
-pub fn step_hints(analysis: &Analysis, from: usize, to: usize) -> Vec<StepHint> {
+pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -> Vec<StepHint> {
     let wf = &analysis.workflow;
     let ws = &analysis.workspace;
     let index = &analysis.line_index;
@@ -28,9 +29,14 @@ pub fn step_hints(analysis: &Analysis, from: usize, to: usize) -> Vec<StepHint> 
                 return None;
             }
             let effective = resolve_step(wf, step, ws, &Overrides::default());
+            let mut label = label(&effective);
+            if let Some(run) = runs.step(&id.value).filter(|r| !r.label.is_empty()) {
+                label.push_str(" · ");
+                label.push_str(if run.running { "running…" } else { &run.label });
+            }
             Some(StepHint {
                 offset: index.line_end(index.line_of(id.span.start)),
-                label: label(&effective),
+                label,
                 step: i,
             })
         })
@@ -94,7 +100,7 @@ mod tests {
         let text = f.analysis.text();
         let mut out = String::new();
         let mut at = 0;
-        for hint in step_hints(&f.analysis, 0, text.len()) {
+        for hint in step_hints(&f.analysis, &RunView::default(), 0, text.len()) {
             out.push_str(&text[at..hint.offset]);
             out.push_str(&format!("  ⟨{}⟩", hint.label));
             at = hint.offset;
@@ -128,7 +134,7 @@ mod tests {
     fn only_steps_in_the_range_get_hints() {
         let f = fixture(DOC);
         let second = DOC.find("id: overrides").unwrap();
-        let hints = step_hints(&f.analysis, second, second + 5);
+        let hints = step_hints(&f.analysis, &RunView::default(), second, second + 5);
         assert_eq!(hints.len(), 1);
         assert_eq!(hints[0].step, 1);
     }

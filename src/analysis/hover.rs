@@ -4,6 +4,7 @@
 use super::Analysis;
 use super::navigation::{Target, occurrence_at};
 use crate::model::resolve::{Overrides, resolve_step};
+use crate::model::runs::{RunView, StepRun};
 use crate::model::workflow::PersonaOrigin;
 use crate::model::workspace::PersonaRef;
 use crate::syntax::text::Span;
@@ -18,13 +19,13 @@ pub struct HoverInfo {
 }
 
 /// The hover at byte `offset`, if the cursor is on a name stepwise knows.
-pub fn hover(analysis: &Analysis, offset: usize) -> Option<HoverInfo> {
+pub fn hover(analysis: &Analysis, runs: &RunView, offset: usize) -> Option<HoverInfo> {
     let at = occurrence_at(analysis, offset)?;
     let markdown = match &at.target {
         Target::Persona(id) => persona(analysis, id),
         Target::Provider(id) => provider(analysis, id),
         Target::Model { model, step, provider } => model_hover(analysis, model, *step, provider.as_deref()),
-        Target::Step(id) => step(analysis, id),
+        Target::Step(id) => step(analysis, runs, id),
         Target::Input(name) => input(analysis, name),
     }?;
     Some(HoverInfo {
@@ -135,7 +136,7 @@ fn model_hover(
     Some(out)
 }
 
-fn step(analysis: &Analysis, id: &str) -> Option<String> {
+fn step(analysis: &Analysis, runs: &RunView, id: &str) -> Option<String> {
     let wf = &analysis.workflow;
     let Some(step) = wf.step(id) else {
         return Some(format!("**step `{id}`**\n\nNo step has this ID."));
@@ -164,7 +165,31 @@ fn step(analysis: &Analysis, id: &str) -> Option<String> {
             .collect();
         out.push_str(&format!("\n\nFalls back to {}", targets.join(", ")));
     }
+    if let Some(run) = runs.step(id) {
+        out.push_str(&run_section(run));
+    }
     Some(out)
+}
+
+/// The last run of a step: status, who answered, the error, and the output's first lines.
+fn run_section(run: &StepRun) -> String {
+    let mut out = format!(
+        "\n\n---\n\nLast run: {}",
+        if run.lens.is_empty() { &run.label } else { &run.lens }
+    );
+    if let Some(error) = &run.error {
+        out.push_str(&format!("\n\nError: {error}"));
+    }
+    if let Some(output) = &run.output {
+        let lines: Vec<&str> = output.lines().take(8).collect();
+        let more = if output.lines().count() > lines.len() {
+            "\n…"
+        } else {
+            ""
+        };
+        out.push_str(&format!("\n\nOutput:\n```text\n{}{more}\n```", lines.join("\n")));
+    }
+    out
 }
 
 fn input(analysis: &Analysis, name: &str) -> Option<String> {
@@ -189,7 +214,7 @@ mod tests {
 
     fn hover_text(text: &str) -> String {
         let f = fixture(text);
-        let info = hover(&f.analysis, f.offset).expect("a hover");
+        let info = hover(&f.analysis, &RunView::default(), f.offset).expect("a hover");
         let text = f.analysis.text();
         format!(
             "on {:?}\n\n{}",

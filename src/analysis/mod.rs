@@ -1,6 +1,7 @@
 //! Analysis: pure functions over an immutable snapshot (document + workspace). No I/O, no
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
+pub mod actions;
 pub mod completion;
 pub mod context;
 pub mod diagnostics;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::engine::models::{MODELS_MAX_AGE, ModelCache};
-use crate::model::catalog::ProcessEnv;
+use crate::model::catalog::{ProcessEnv, ProviderKind};
 use crate::model::workspace::Workspace;
 
 /// Arguments of `stepwise models`.
@@ -42,10 +42,15 @@ pub fn run(args: ModelsArgs) -> ExitCode {
         }
     };
     for provider in workspace.catalog.providers() {
+        let kind = match provider.kind {
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Openai => "openai",
+            ProviderKind::Google => "google",
+            ProviderKind::Ollama => "ollama",
+        };
         println!(
-            "{} ({:?}, {}): {}",
+            "{} ({kind}, {}): {}",
             provider.id,
-            provider.kind,
             provider.base_url,
             provider.status_label()
         );

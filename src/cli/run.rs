@@ -135,7 +135,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(record) => {
             print_outputs(&record, single.as_deref());
             print_summary(&record);
-            if record.succeeded() {
+            let succeeded = match single.as_deref() {
+                Some(id) => record.step(id).is_some_and(|s| s.status == StepStatus::Completed),
+                None => record.succeeded(),
+            };
+            if succeeded {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -185,7 +189,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
     while let Some(event) = events.recv().await {
         match event {
             RunEvent::RunStarted { run_id, steps, .. } => {
-                multi.println(format!("run {run_id}: {} step(s)", steps.len())).ok();
+                say(&multi, format!("run {run_id}: {} step(s)", steps.len()));
             }
             RunEvent::StepStarted {
                 step,
@@ -230,9 +234,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                 } else {
                     String::new()
                 };
-                multi
-                    .println(format!("  ! {step}: {provider} {}{discarded}", redact(&error)))
-                    .ok();
+                say(&multi, format!("  ! {step}: {provider} {}{discarded}", redact(&error)));
                 if let Some((_, _, streamed)) = bars.get_mut(&step) {
                     streamed.clear();
                 }
@@ -261,9 +263,18 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                         usage.input_tokens + usage.output_tokens
                     ),
                 };
-                multi.println(line).ok();
+                say(&multi, line);
             }
         }
+    }
+}
+
+/// Prints a line above the progress bars, or plainly when they are hidden (not a terminal).
+fn say(multi: &MultiProgress, line: String) {
+    if multi.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        multi.println(line).ok();
     }
 }
 

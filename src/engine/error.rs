@@ -131,6 +131,11 @@ impl std::error::Error for ProviderError {}
 /// `{"error": {"message": …}}`, `{"error": "…"}`, else the body text itself.
 pub fn error_message(body: &str) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    // Gemini wraps errors in an array when it answers a streaming call without SSE.
+    let parsed = match parsed {
+        Some(serde_json::Value::Array(mut items)) if !items.is_empty() => Some(items.remove(0)),
+        other => other,
+    };
     let found = parsed.as_ref().and_then(|v| {
         let error = v.get("error")?;
         error
@@ -169,5 +174,9 @@ mod tests {
         );
         assert_eq!(error_message(r#"{"error":"model not found"}"#), "model not found");
         assert_eq!(error_message("Bad gateway"), "Bad gateway");
+        assert_eq!(
+            error_message(r#"[{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}]"#),
+            "Resource exhausted"
+        );
     }
 }

@@ -1,6 +1,28 @@
 //! The engine: runs a workflow's steps against the providers, with retries, fallbacks,
 //! fan-out, run records and cancellation. The CLI and the language server both call
 //! [`Engine::run`] on their own tokio runtime and follow it through [`RunEvent`]s.
+//!
+//! ```no_run
+//! # async fn example(request: stepwise::engine::RunRequest) {
+//! use stepwise::engine::{Engine, RunEvent};
+//! let engine = Engine::default();
+//! let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+//! let cancel = tokio_util::sync::CancellationToken::new(); // keep a clone for "cancel"
+//! let run = tokio::spawn(async move { engine.run(request, events, cancel).await });
+//! while let Some(event) = received.recv().await {
+//!     if let RunEvent::StepFinished { step, status, .. } = event {
+//!         // refresh hints, lenses and diagnostics of `step`
+//!         let _ = (step, status);
+//!     }
+//! }
+//! let record = run.await.expect("run task").expect("run started");
+//! # let _ = record;
+//! # }
+//! ```
+//!
+//! Between runs, [`latest`] gives the last record of a workflow file (per-step status, error,
+//! output, who answered) and [`models::ModelCache::load`] the cached model listings; neither
+//! touches the network.
 
 pub mod error;
 pub mod graph;
@@ -131,6 +153,9 @@ pub enum EngineError {
     /// The step to run does not exist.
     #[error("the workflow has no step `{0}`")]
     UnknownStep(String),
+    /// A one-time override names a provider or persona the workspace does not have.
+    #[error("unknown {0} `{1}` in the override")]
+    UnknownOverride(&'static str, String),
     /// Resume without an earlier run.
     #[error("nothing to resume: this workflow has no run record yet")]
     NothingToResume,

@@ -15,42 +15,7 @@ use super::error::ErrorClass;
 use super::providers::Usage;
 use crate::model::resolve::{Overrides, Source};
 
-/// A step's state in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    /// Not run yet (or paused behind a failed dependency).
-    Pending,
-    /// In flight (a record left in this state means the run crashed).
-    Running,
-    /// Finished with an output.
-    Completed,
-    /// Failed after retries and fallbacks.
-    Failed,
-    /// Its output predates a re-run of a step it depends on.
-    Stale,
-    /// Stopped by a cancellation.
-    Cancelled,
-}
-
-impl StepStatus {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Completed => "completed",
-            StepStatus::Failed => "failed",
-            StepStatus::Stale => "stale",
-            StepStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Whether `resume` runs a step in this state.
-    pub fn needs_run(self) -> bool {
-        !matches!(self, StepStatus::Completed)
-    }
-}
+pub use crate::model::runs::StepStatus;
 
 /// An effective setting and where it came from, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +97,22 @@ impl StepError {
     }
 }
 
+/// A fan-out item that finished while its step did not (yet): kept so that a resume does
+/// not send it again when its rendered request is unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// The item's index.
+    pub index: usize,
+    /// SHA-256 of its rendered request to the first provider.
+    pub request_hash: String,
+    /// Its output.
+    pub output: String,
+    /// Its token usage.
+    pub usage: Usage,
+    /// Who answered.
+    pub answered_by: ProviderModel,
+}
+
 /// One step in a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
@@ -164,6 +145,9 @@ pub struct StepRecord {
     pub request_hash: Option<String>,
     /// The final failure of a failed step.
     pub error: Option<StepError>,
+    /// Finished items of a fan-out step that has not completed (running, failed, cancelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemRecord>,
     /// The run that produced this output, when it was carried over from an earlier run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<Uuid>,
@@ -187,6 +171,7 @@ impl StepRecord {
             duration_ms: None,
             request_hash: None,
             error: None,
+            items: Vec::new(),
             reused_from: None,
         }
     }
@@ -295,7 +280,7 @@ pub fn now_ms() -> u64 {
 /// The folder holding the records of one workflow file: its stem plus a hash of its path,
 /// so the latest record is found without reading any other.
 pub fn records_dir(runs_dir: &Path, workflow: &Path) -> PathBuf {
-    let absolute = std::path::absolute(workflow).unwrap_or_else(|_| workflow.to_path_buf());
+    let absolute = workflow_key(workflow);
     let stem = absolute
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -306,6 +291,14 @@ pub fn records_dir(runs_dir: &Path, workflow: &Path) -> PathBuf {
         .trim_end_matches(".flow");
     let hash = sha256_hex(absolute.to_string_lossy().as_bytes());
     runs_dir.join(format!("{stem}-{}", &hash[..12]))
+}
+
+/// The workflow file as records name it: canonical when it exists, so the editor's URI and
+/// the command line's relative path find the same records.
+pub fn workflow_key(workflow: &Path) -> PathBuf {
+    std::fs::canonicalize(workflow)
+        .or_else(|_| std::path::absolute(workflow))
+        .unwrap_or_else(|_| workflow.to_path_buf())
 }
 
 /// The latest run record of `workflow`, if any (a broken file is skipped).
@@ -383,6 +376,39 @@ mod tests {
         let found = latest(dir.path(), &flow).unwrap();
         assert_eq!(found.id, second.id);
         assert_eq!(found.statuses()["a"], StepStatus::Completed);
+    }
+
+    #[test]
+    fn labels_and_summaries_read_as_the_editor_shows_them() {
+        let mut step = StepRecord::pending("a");
+        assert_eq!(step.label(), "pending");
+        step.status = StepStatus::Completed;
+        step.duration_ms = Some(2140);
+        assert_eq!(step.label(), "✓ 2.1s");
+        step.status = StepStatus::Failed;
+        step.error = Some(StepError {
+            failure: Failure {
+                class: ErrorClass::Overloaded,
+                status: Some(529),
+                message: "Overloaded".to_string(),
+            },
+            provider: "anthropic".to_string(),
+            attempts: 3,
+        });
+        assert_eq!(step.label(), "✗ 529 overloaded");
+        assert_eq!(
+            step.error.unwrap().summary(),
+            "anthropic overloaded (529) after 3 attempts: Overloaded"
+        );
+    }
+
+    #[test]
+    fn relative_and_absolute_paths_share_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let flow = dir.path().join("x.flow.yaml");
+        std::fs::write(&flow, "").unwrap();
+        let dotted = dir.path().join(".").join("x.flow.yaml");
+        assert_eq!(records_dir(dir.path(), &flow), records_dir(dir.path(), &dotted));
     }
 
     #[test]

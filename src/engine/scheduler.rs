@@ -2,7 +2,7 @@
 //! dependencies have outputs, fanning out items, and trying each provider with retries
 //! before moving down the fallback list.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,8 +20,8 @@ use super::graph::Graph;
 use super::health::HealthFile;
 use super::providers::{self, ChatRequest, GenParams, HttpRequest, Usage, chat_request};
 use super::record::{
-    self, Attempt, Failure, ProviderModel, RecordedSetting, RunRecord, RunTarget, StepError, StepRecord, StepStatus,
-    now_ms, sha256_hex,
+    self, Attempt, Failure, ItemRecord, ProviderModel, RecordedSetting, RunRecord, RunTarget, StepError, StepRecord,
+    StepStatus, now_ms, sha256_hex,
 };
 use super::render::{Renderer, StepOutput, context, render, with_item};
 use super::retry::{RetryDecision, RetryPolicy};
@@ -31,6 +31,9 @@ use crate::analysis::Analysis;
 use crate::model::diagnostic::Severity;
 use crate::model::resolve::{Effective, resolve_step};
 use crate::model::workflow::Workflow;
+
+/// How often finished fan-out items are written while their step runs (when some finished).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// What a target means for this workflow and its latest record.
 struct Plan {
@@ -92,12 +95,23 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
         return Err(EngineError::Invalid(errors));
     }
     let workflow = &analysis.workflow;
+    let overrides = &request.overrides;
+    if let Some(p) = &overrides.provider
+        && request.workspace.catalog.provider(p).is_none()
+    {
+        return Err(EngineError::UnknownOverride("provider", p.clone()));
+    }
+    if let Some(Some(p)) = &overrides.persona
+        && request.workspace.persona(workflow, p).is_none()
+    {
+        return Err(EngineError::UnknownOverride("persona", p.clone()));
+    }
     let graph = Graph::new(workflow);
     let runs_dir = request.workspace.config.runs_dir();
     let prior = record::latest(&runs_dir, &request.path);
     let new_record = |inputs, steps| RunRecord {
         id: Uuid::now_v7(),
-        workflow: std::path::absolute(&request.path).unwrap_or_else(|_| request.path.clone()),
+        workflow: record::workflow_key(&request.path),
         name: workflow.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
         target: request.target.clone(),
         inputs,
@@ -431,6 +445,13 @@ impl Run<'_> {
         self.events.send(event).ok();
     }
 
+    /// Applies `update` to step `id` without writing the record.
+    fn modify(&self, id: &str, update: impl FnOnce(&mut StepRecord)) {
+        if let Some(step) = self.lock().step_mut(id) {
+            update(step);
+        }
+    }
+
     /// Applies `update` to step `id` and writes the record.
     fn update(&self, id: &str, update: impl FnOnce(&mut StepRecord)) {
         let mut record = self.lock();
@@ -461,9 +482,15 @@ impl Run<'_> {
             };
             Ok((setup, items))
         });
+        let finished_items: HashMap<usize, ItemRecord> = self
+            .lock()
+            .step(&id)
+            .map(|s| s.items.iter().map(|i| (i.index, i.clone())).collect())
+            .unwrap_or_default();
         self.update(&id, |s| {
             *s = StepRecord {
                 status: StepStatus::Running,
+                items: finished_items.values().cloned().collect(),
                 provider: effective
                     .provider
                     .as_ref()
@@ -531,11 +558,28 @@ impl Run<'_> {
             let setup = &setup;
             let id = &id;
             let template = &template;
+            let finished_items = &finished_items;
             async move {
                 let rendered = render(template, &ctx);
-                let (outcome, item_attempts, hash) = match rendered {
-                    Ok(text) => self.call(id, index, setup, &text, &stop).await,
-                    Err(message) => (
+                let hash = rendered.as_ref().ok().and_then(|text| {
+                    request_for(self.request, &setup.candidates[0], setup, text, None).map(|r| request_hash(&r))
+                });
+                let earlier = index
+                    .and_then(|i| finished_items.get(&i))
+                    .filter(|item| Some(&item.request_hash) == hash.as_ref());
+                let (outcome, item_attempts) = match (rendered, earlier) {
+                    (_, Some(item)) => (
+                        ItemOutcome::Done {
+                            completion: providers::Completion {
+                                text: item.output.clone(),
+                                usage: item.usage,
+                            },
+                            answered_by: item.answered_by.clone(),
+                        },
+                        Vec::new(),
+                    ),
+                    (Ok(text), None) => self.call(id, index, setup, &text, &stop).await,
+                    (Err(message), None) => (
                         ItemOutcome::Failed(StepError {
                             failure: Failure {
                                 class: ErrorClass::Prompt,
@@ -546,7 +590,6 @@ impl Run<'_> {
                             attempts: 0,
                         }),
                         Vec::new(),
-                        None,
                     ),
                 };
                 if matches!(outcome, ItemOutcome::Failed(_)) {
@@ -556,8 +599,41 @@ impl Run<'_> {
             }
         }))
         .buffer_unordered(limit);
-        while let Some((i, outcome, item_attempts, hash)) = stream.next().await {
+        let mut checkpoint: Vec<ItemRecord> = Vec::new();
+        let mut unsaved = false;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + CHECKPOINT_EVERY, CHECKPOINT_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                _ = ticker.tick(), if unsaved => {
+                    self.update(&id, |s| s.items = checkpoint.clone());
+                    unsaved = false;
+                    continue;
+                }
+            };
+            let Some((i, outcome, item_attempts, hash)) = next else {
+                break;
+            };
             attempts.extend(item_attempts);
+            if let (
+                true,
+                ItemOutcome::Done {
+                    completion,
+                    answered_by,
+                },
+                Some(hash),
+            ) = (fan_out, &outcome, &hash)
+            {
+                checkpoint.push(ItemRecord {
+                    index: i,
+                    request_hash: hash.clone(),
+                    output: completion.text.clone(),
+                    usage: completion.usage,
+                    answered_by: answered_by.clone(),
+                });
+                unsaved = true;
+            }
             results.push((i, outcome, hash));
             if fan_out {
                 self.emit(RunEvent::ItemsProgress {
@@ -601,7 +677,11 @@ impl Run<'_> {
             (None, true) => Err(None),
             (None, false) => Ok((texts, usage, answered)),
         };
-        self.update(&id, |s| s.request_hash = Some(hash));
+        let completed = result.is_ok();
+        self.modify(&id, |s| {
+            s.request_hash = Some(hash);
+            s.items = if completed { Vec::new() } else { checkpoint };
+        });
         self.finish_with(&id, started, attempts, result, fan_out)
     }
 
@@ -672,8 +752,7 @@ impl Run<'_> {
     }
 
     /// One prompt through the candidates: retries per provider, then the next fallback for
-    /// outage-class failures. Returns the outcome, every attempt, and the hash of the request
-    /// to the first provider.
+    /// outage-class failures. Returns the outcome and every attempt.
     async fn call(
         &self,
         step: &str,
@@ -681,10 +760,9 @@ impl Run<'_> {
         setup: &StepSetup,
         prompt: &str,
         stop: &CancellationToken,
-    ) -> (ItemOutcome, Vec<Attempt>, Option<String>) {
+    ) -> (ItemOutcome, Vec<Attempt>) {
         let catalog = &self.request.workspace.catalog;
         let mut attempts = Vec::new();
-        let mut hash = None;
         let mut last: Option<(ProviderError, String)> = None;
         for (position, candidate) in setup.candidates.iter().enumerate() {
             let attempt = |error: Option<&ProviderError>, duration: Duration| Attempt {
@@ -714,7 +792,7 @@ impl Run<'_> {
                 attempts.push(attempt(Some(&e), Duration::ZERO));
                 if position == 0 {
                     let n = attempts.len();
-                    return (self.failed(e, &candidate.provider, n), attempts, hash);
+                    return (self.failed(e, &candidate.provider, n), attempts);
                 }
                 last = Some((e, candidate.provider.clone()));
                 continue;
@@ -722,14 +800,11 @@ impl Run<'_> {
             let Some(http) = request_for(self.request, candidate, setup, prompt, key) else {
                 continue;
             };
-            if position == 0 {
-                hash = Some(request_hash(&http));
-            }
             let mut retries = 0;
             loop {
                 let started = Instant::now();
                 let result = tokio::select! {
-                    _ = stop.cancelled() => return (ItemOutcome::Cancelled, attempts, hash),
+                    _ = stop.cancelled() => return (ItemOutcome::Cancelled, attempts),
                     result = async {
                         let _permit = self.global.acquire().await;
                         let mut on_text = |text: &str| {
@@ -754,7 +829,6 @@ impl Run<'_> {
                                 answered_by,
                             },
                             attempts,
-                            hash,
                         );
                     }
                     Err(e) => {
@@ -769,7 +843,7 @@ impl Run<'_> {
                             RetryDecision::RetryAfter(wait) => {
                                 retries += 1;
                                 tokio::select! {
-                                    _ = stop.cancelled() => return (ItemOutcome::Cancelled, attempts, hash),
+                                    _ = stop.cancelled() => return (ItemOutcome::Cancelled, attempts),
                                     _ = tokio::time::sleep(wait) => {}
                                 }
                             }
@@ -780,7 +854,7 @@ impl Run<'_> {
                             }
                             RetryDecision::Fail => {
                                 let n = attempts.len();
-                                return (self.failed(e, &candidate.provider, n), attempts, hash);
+                                return (self.failed(e, &candidate.provider, n), attempts);
                             }
                         }
                     }
@@ -794,7 +868,7 @@ impl Run<'_> {
                 String::new(),
             )
         });
-        (self.failed(e, &provider, n), attempts, hash)
+        (self.failed(e, &provider, n), attempts)
     }
 
     fn failed(&self, e: ProviderError, provider: &str, attempts: usize) -> ItemOutcome {

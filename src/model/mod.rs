@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod health;
 pub mod persona;
 pub mod resolve;
+pub mod runs;
 pub mod schema;
 pub mod secrets;
 pub mod template;

@@ -102,6 +102,10 @@ impl SourceMap {
     /// Maps value range `start..end` (whose text is `needle`, the `k`-th occurrence in
     /// `value`) into the document, or `None` when that cannot be done exactly.
     fn map(&self, text: &str, scalar_span: Span, value: &str, start: usize, end: usize) -> Option<Span> {
+        // MiniJinja's error ranges may end inside a char or past the value: map nothing then.
+        if start > end || !value.is_char_boundary(start) || !value.is_char_boundary(end) {
+            return None;
+        }
         match self {
             SourceMap::Direct(base) => Some(Span::new(base + start, base + end)),
             SourceMap::Lines(starts) => {

@@ -22,6 +22,12 @@ pub fn offset(index: &LineIndex, pos: lsp::Position, enc: PositionEncoding) -> u
     index.offset(line_col(pos), enc)
 }
 
+/// The byte span of an LSP range.
+pub fn span(index: &LineIndex, range: lsp::Range, enc: PositionEncoding) -> Span {
+    let start = offset(index, range.start, enc);
+    Span::new(start, offset(index, range.end, enc).max(start))
+}
+
 /// An LSP position as a `LineCol`.
 pub fn line_col(pos: lsp::Position) -> LineCol {
     LineCol {

@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types::{Diagnostic, Uri};
 use super::Shared;
 use super::convert;
 use super::session::Snapshot;
+use crate::analysis::actions::run_diagnostics;
 use crate::model::catalog::ProcessEnv;
 use crate::model::workspace::Workspace;
 
@@ -24,6 +25,9 @@ pub enum Event {
     /// `stepwise.toml` or a persona file changed: reload workspaces, re-check every open
     /// document, and ask the client to refresh its inlay hints.
     WorkspaceChanged,
+    /// A run of the document changed state: re-publish its diagnostics (with `step-failed`)
+    /// and refresh inlay hints and code lenses.
+    RunsChanged(Uri),
 }
 
 /// Handles events until the server stops; a burst of events is coalesced per document.
@@ -35,9 +39,17 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         }
         let mut analyze: Vec<Uri> = Vec::new();
         let mut reload = false;
+        let mut runs_changed = false;
         for event in batch {
             match event {
                 Event::Analyze(uri) => {
+                    super::runs::ensure_loaded(&shared, &uri).await;
+                    if !analyze.contains(&uri) {
+                        analyze.push(uri);
+                    }
+                }
+                Event::RunsChanged(uri) => {
+                    runs_changed = true;
                     if !analyze.contains(&uri) {
                         analyze.push(uri);
                     }
@@ -61,8 +73,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         for uri in analyze {
             publish(&shared, &uri).await;
         }
-        if reload {
+        if reload || runs_changed {
             refresh_hints(&shared).await;
+        }
+        if runs_changed {
+            refresh_lenses(&shared).await;
         }
     }
 }
@@ -93,9 +108,9 @@ async fn publish(shared: &Shared, uri: &Uri) {
 
 fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
     let analysis = snapshot.analysis();
-    analysis
-        .diagnostics()
-        .iter()
+    let mut all = analysis.diagnostics();
+    all.extend(run_diagnostics(&analysis, &snapshot.runs));
+    all.iter()
         .map(|d| convert::diagnostic(&analysis.line_index, &snapshot.uri, d, snapshot.encoding))
         .collect()
 }
@@ -135,5 +150,20 @@ async fn refresh_hints(shared: &Shared) {
         .unwrap_or(false);
     if supported && let Err(err) = shared.client.inlay_hint_refresh().await {
         tracing::warn!("inlay hint refresh failed: {err}");
+    }
+}
+
+async fn refresh_lenses(shared: &Shared) {
+    let supported = shared
+        .capabilities
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .workspace
+        .as_ref()
+        .and_then(|w| w.code_lens.as_ref())
+        .and_then(|c| c.refresh_support)
+        .unwrap_or(false);
+    if supported && let Err(err) = shared.client.code_lens_refresh().await {
+        tracing::warn!("code lens refresh failed: {err}");
     }
 }

@@ -11,6 +11,7 @@ mod convert;
 mod dispatch;
 mod events;
 mod requests;
+mod runs;
 mod session;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     client: Client,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
     capabilities: Mutex<ClientCapabilities>,
+    /// The engine that runs steps, made on first use (it builds an HTTP client).
+    engine: std::sync::OnceLock<crate::engine::Engine>,
 }
 
 impl Shared {
@@ -49,6 +52,10 @@ impl Shared {
     /// every mutation is a single assignment).
     fn session(&self) -> MutexGuard<'_, Session> {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn engine(&self) -> &crate::engine::Engine {
+        self.engine.get_or_init(crate::engine::Engine::default)
     }
 
     fn send(&self, event: Event) {
@@ -152,7 +159,22 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.shared.session().cancel_all();
         Ok(())
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri.clone();
+        on_snapshot(&self.shared, &uri, move |s| requests::code_action::handle(s, params)).await
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let uri = params.text_document.uri.clone();
+        on_snapshot(&self.shared, &uri, move |s| requests::code_lens::handle(s, params)).await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        runs::execute(self.shared.clone(), params).await
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
@@ -230,6 +252,15 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
+    /// `window/workDoneProgress/cancel`: the user pressed cancel on a run's progress.
+    async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        let token = match params.token {
+            NumberOrString::Number(n) => n.to_string(),
+            NumberOrString::String(s) => s,
+        };
+        self.shared.session().cancel_progress(&token);
+    }
+
     /// `stepwise/crashTest`: panics inside a handler when the server was started with
     /// [`CRASH_TEST_ENV`] set, so tests can check that a panic costs one reply, not the server.
     async fn crash_test(&self) -> Result<()> {
@@ -263,6 +294,24 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
             work_done_progress_options: Default::default(),
         })),
         document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![
+                CodeActionKind::QUICKFIX,
+                CodeActionKind::REFACTOR_REWRITE,
+                CodeActionKind::new("source.run"),
+            ]),
+            ..Default::default()
+        })),
+        code_lens_provider: Some(CodeLensOptions {
+            resolve_provider: Some(false),
+        }),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: crate::analysis::actions::COMMANDS
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            ..Default::default()
+        }),
         inlay_hint_provider: Some(OneOf::Right(InlayHintServerCapabilities::Options(InlayHintOptions {
             resolve_provider: Some(true),
             work_done_progress_options: Default::default(),
@@ -307,10 +356,12 @@ pub fn run() -> anyhow::Result<()> {
                 client,
                 events: events_tx,
                 capabilities: Mutex::new(ClientCapabilities::default()),
+                engine: std::sync::OnceLock::new(),
             }),
             set_log_level,
         })
         .custom_method("stepwise/crashTest", Backend::crash_test)
+        .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
         .finish();
         let shared = service.inner().shared.clone();
         tokio::spawn(events::run(shared.clone(), events_rx));

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tower_lsp_server::ls_types::Uri;
 
 use crate::analysis::Analysis;
+use tokio_util::sync::CancellationToken;
+
 use crate::model::catalog::ProcessEnv;
+use crate::model::runs::RunView;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::{DocumentText, PositionEncoding, TextEdit};
 
@@ -24,37 +27,71 @@ pub struct Snapshot {
     pub workspace: Arc<Workspace>,
     /// How the client counts columns.
     pub encoding: PositionEncoding,
+    /// The last run results of this workflow.
+    pub runs: Arc<RunView>,
     text: Arc<str>,
     analysis: OnceLock<Arc<Analysis>>,
-    /// The latest analysis of an earlier version, whose unchanged steps this one reuses;
-    /// released once this version's analysis exists.
+    /// The previous version's analysis, whose unchanged steps this one reuses.
     previous: Mutex<Option<Arc<Analysis>>>,
 }
 
 impl Snapshot {
-    fn new(uri: Uri, version: i32, text: Arc<str>, workspace: Arc<Workspace>, encoding: PositionEncoding) -> Snapshot {
+    fn new(
+        uri: Uri,
+        version: i32,
+        text: Arc<str>,
+        workspace: Arc<Workspace>,
+        encoding: PositionEncoding,
+        runs: Arc<RunView>,
+    ) -> Snapshot {
         Snapshot {
             uri,
             version,
             workspace,
             encoding,
+            runs,
             text,
             analysis: OnceLock::new(),
             previous: Mutex::new(None),
         }
     }
 
-    /// A snapshot of the next version of `self`'s document, analysed incrementally from the
-    /// latest analysis `self` has (or inherited).
-    fn next(&self, version: i32, text: Arc<str>, workspace: Arc<Workspace>, encoding: PositionEncoding) -> Snapshot {
-        let next = Snapshot::new(self.uri.clone(), version, text, workspace, encoding);
-        let base = match self.analysis.get() {
-            Some(analysis) => Some(analysis.clone()),
-            None => self.previous.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        };
-        // Step chunks do not depend on the workspace, so they carry over a workspace reload too.
-        *next.previous.lock().unwrap_or_else(|e| e.into_inner()) = base;
+    /// The analysis this version may reuse steps from: its own, or its predecessor's.
+    fn reusable(&self) -> Option<Arc<Analysis>> {
+        self.analysis
+            .get()
+            .cloned()
+            .or_else(|| self.previous.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// The next version of this document, reusing this version's analysis of unchanged steps
+    /// (step chunks do not depend on the workspace, so they carry over a workspace reload too).
+    fn next(&self, version: i32, text: Arc<str>, workspace: Arc<Workspace>) -> Snapshot {
+        let mut next = Snapshot::new(
+            self.uri.clone(),
+            version,
+            text,
+            workspace,
+            self.encoding,
+            self.runs.clone(),
+        );
+        next.previous = Mutex::new(self.reusable());
         next
+    }
+
+    /// This version with new run results; its analysis, if computed, is kept.
+    fn with_runs(&self, runs: Arc<RunView>) -> Snapshot {
+        let mut same = self.next(self.version, self.text.clone(), self.workspace.clone());
+        same.runs = runs;
+        if let Some(a) = self.analysis.get() {
+            let _ = same.analysis.set(a.clone());
+        }
+        same
+    }
+
+    /// The document text of this version.
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
     }
 
     /// The analysis of this version; computed by the first caller, shared with the rest.
@@ -62,8 +99,11 @@ impl Snapshot {
         self.analysis
             .get_or_init(|| {
                 let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner()).take();
-                let analysis = Analysis::update(self.text.clone(), self.workspace.clone(), previous.as_deref());
-                Arc::new(analysis)
+                Arc::new(Analysis::update(
+                    self.text.clone(),
+                    self.workspace.clone(),
+                    previous.as_deref(),
+                ))
             })
             .clone()
     }
@@ -83,6 +123,10 @@ pub struct Session {
     documents: HashMap<Uri, Document>,
     /// Workspaces by the folder of the documents that use them.
     workspaces: HashMap<PathBuf, Arc<Workspace>>,
+    /// Last run results by document, kept while the document is closed.
+    runs: HashMap<Uri, Arc<RunView>>,
+    /// Runs in progress by document, to cancel them, with their progress token.
+    active: HashMap<Uri, (CancellationToken, Option<String>)>,
 }
 
 /// The folder a document's workspace is looked up from (the process's folder for non-files).
@@ -110,12 +154,14 @@ impl Session {
     pub fn open(&mut self, uri: Uri, version: i32, text: &str) -> Option<Arc<Snapshot>> {
         let workspace = self.workspace_for(document_dir(&uri));
         let live = DocumentText::new(text);
+        let runs = self.runs.get(&uri).cloned().unwrap_or_default();
         let snapshot = Arc::new(Snapshot::new(
             uri.clone(),
             version,
             live.to_arc_str(),
             workspace,
             self.encoding,
+            runs,
         ));
         self.documents
             .insert(uri, Document { text: live, snapshot })
@@ -132,8 +178,60 @@ impl Session {
         }
         let next = doc
             .snapshot
-            .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone(), encoding);
+            .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone());
         Some(std::mem::replace(&mut doc.snapshot, Arc::new(next)))
+    }
+
+    /// Replaces the run results of a document and re-snapshots it with them.
+    pub fn set_runs(&mut self, uri: &Uri, runs: RunView) {
+        let runs = Arc::new(runs);
+        self.runs.insert(uri.clone(), runs.clone());
+        if let Some(doc) = self.documents.get_mut(uri) {
+            doc.snapshot = Arc::new(doc.snapshot.with_runs(runs));
+        }
+    }
+
+    /// The run results of a document, if any were loaded.
+    pub fn runs(&self, uri: &Uri) -> Option<Arc<RunView>> {
+        self.runs.get(uri).cloned()
+    }
+
+    /// Marks a run of `uri` as started; `false` if one is already in progress.
+    pub fn start_run(&mut self, uri: &Uri, cancel: CancellationToken, progress: Option<String>) -> bool {
+        if self.active.contains_key(uri) {
+            return false;
+        }
+        self.active.insert(uri.clone(), (cancel, progress));
+        true
+    }
+
+    /// Whether a run of `uri` is in progress.
+    pub fn run_in_progress(&self, uri: &Uri) -> bool {
+        self.active.contains_key(uri)
+    }
+
+    /// Cancels the run reporting progress under `token` (the client's cancel button).
+    pub fn cancel_progress(&self, token: &str) {
+        for (cancel, progress) in self.active.values() {
+            if progress.as_deref() == Some(token) {
+                cancel.cancel();
+            }
+        }
+    }
+
+    /// Marks the run of `uri` as ended.
+    pub fn end_run(&mut self, uri: &Uri) {
+        self.active.remove(uri);
+    }
+
+    /// Cancels the run of `uri`; `false` if none is in progress.
+    pub fn cancel_run(&self, uri: &Uri) -> bool {
+        self.active.get(uri).map(|(cancel, _)| cancel.cancel()).is_some()
+    }
+
+    /// Cancels every run in progress (on shutdown).
+    pub fn cancel_all(&self) {
+        self.active.values().for_each(|(cancel, _)| cancel.cancel());
     }
 
     /// Closes a document; returns its last snapshot, to be dropped off the message loop.
@@ -167,10 +265,9 @@ impl Session {
         let uris: Vec<Uri> = self.documents.keys().cloned().collect();
         for uri in uris {
             let workspace = self.workspace_for(document_dir(&uri));
-            let encoding = self.encoding;
             if let Some(doc) = self.documents.get_mut(&uri) {
                 let old = &doc.snapshot;
-                doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace, encoding));
+                doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace));
             }
         }
     }

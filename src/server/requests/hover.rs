@@ -11,7 +11,7 @@ pub fn handle(s: &Snapshot, params: HoverParams) -> Option<Hover> {
     let analysis = s.analysis();
     let index = &analysis.line_index;
     let pos = params.text_document_position_params.position;
-    let info = hover(&analysis, convert::offset(index, pos, s.encoding))?;
+    let info = hover(&analysis, &s.runs, convert::offset(index, pos, s.encoding))?;
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {
             kind: MarkupKind::Markdown,

@@ -16,7 +16,7 @@ pub fn handle(s: &Snapshot, params: InlayHintParams) -> Option<Vec<InlayHint>> {
     let index = &analysis.line_index;
     let from = convert::offset(index, params.range.start, s.encoding);
     let to = convert::offset(index, params.range.end, s.encoding);
-    let hints = step_hints(&analysis, from, to)
+    let hints = step_hints(&analysis, &s.runs, from, to)
         .into_iter()
         .map(|h| InlayHint {
             position: convert::position(index, h.offset, s.encoding),

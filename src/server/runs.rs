@@ -1,0 +1,396 @@
+//! Running steps from the editor (`workspace/executeCommand`): the run executes on the
+//! server's runtime, reports `$/progress`, and after every step refreshes diagnostics, inlay
+//! hints and code lenses through the event loop; a failed step is offered a switch to another
+//! provider with `window/showMessageRequest`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::{
+    ExecuteCommandParams, MessageActionItem, MessageType, NumberOrString, ProgressToken, Uri,
+};
+
+use super::{Event, Shared};
+use crate::analysis::actions::{RunCommand, StepArgs};
+use crate::engine::record::{RunRecord, StepRecord};
+use crate::engine::{EngineError, RunEvent, RunRequest, RunTarget, latest};
+use crate::model::catalog::ProcessEnv;
+use crate::model::resolve::Overrides;
+use crate::model::runs::{RunView, StepRun, StepStatus};
+
+fn error(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+fn file_of(uri: &Uri) -> Result<PathBuf> {
+    uri.to_file_path()
+        .map(|p| p.into_owned())
+        .ok_or_else(|| error("only workflow files on disk can be run"))
+}
+
+/// The lens text of a step's record: `✓ 2.1s · openai/gpt-4o · 812 tok`, `✗ overloaded (529) · anthropic`.
+fn lens_text(s: &StepRecord) -> String {
+    match s.status {
+        StepStatus::Completed => {
+            let mut out = format!("✓ {:.1}s", s.duration_ms.unwrap_or(0) as f64 / 1000.0);
+            if let Some(pm) = &s.answered_by {
+                out.push_str(&format!(" · {}/{}", pm.provider, pm.model));
+            }
+            let tokens = s.usage.input_tokens + s.usage.output_tokens;
+            if tokens > 0 {
+                out.push_str(&format!(" · {tokens} tok"));
+            }
+            out
+        }
+        StepStatus::Failed => match &s.error {
+            Some(e) => {
+                let status = e.failure.status.map(|c| format!(" ({c})")).unwrap_or_default();
+                format!("✗ {}{status} · {}", e.failure.class, e.provider)
+            }
+            None => "✗ failed".to_string(),
+        },
+        StepStatus::Pending => String::new(),
+        other => other.as_str().to_string(),
+    }
+}
+
+/// What the editor shows of a run record.
+pub fn view_of(record: &RunRecord, in_progress: bool) -> RunView {
+    let steps = record
+        .steps
+        .iter()
+        .filter(|s| s.status != StepStatus::Pending || s.output.is_some())
+        .map(|s| {
+            let run = StepRun {
+                status: Some(s.status),
+                label: s.label(),
+                lens: lens_text(s),
+                answered_by: s.answered_by.as_ref().map(|pm| format!("{}/{}", pm.provider, pm.model)),
+                error: s.error.as_ref().map(|e| e.summary()),
+                failed_provider: s.error.as_ref().map(|e| e.provider.clone()),
+                output: s.output.clone(),
+                request_hash: s.request_hash.clone(),
+                running: in_progress && s.status == StepStatus::Running,
+            };
+            (s.id.clone(), run)
+        })
+        .collect();
+    RunView { steps, in_progress }
+}
+
+/// The run results of a workflow file from its latest record (blocking I/O).
+pub fn load_view(runs_dir: &Path, file: &Path) -> RunView {
+    latest(runs_dir, file).map_or_else(RunView::default, |r| view_of(&r, false))
+}
+
+/// Loads the run results of `uri` once, when the document is first analysed.
+pub(crate) async fn ensure_loaded(shared: &Shared, uri: &Uri) {
+    if shared.session().runs(uri).is_some() {
+        return;
+    }
+    let Some(snapshot) = shared.session().snapshot(uri) else {
+        return;
+    };
+    let Ok(file) = file_of(uri) else { return };
+    let runs_dir = snapshot.workspace.config.runs_dir();
+    let view = tokio::task::spawn_blocking(move || load_view(&runs_dir, &file)).await;
+    if let Ok(view) = view {
+        shared.session().set_runs(uri, view);
+    }
+}
+
+/// Handles `workspace/executeCommand`.
+pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    let argument = params.arguments.into_iter().next().unwrap_or(Value::Null);
+    let command = RunCommand::parse(&params.command, argument).map_err(error)?;
+    let token = params.work_done_progress_params.work_done_token;
+    let uri_of = |s: &str| s.parse::<Uri>().map_err(|e| error(format!("bad uri {s}: {e}")));
+    match command {
+        RunCommand::Cancel(a) => {
+            let cancelled = shared.session().cancel_run(&uri_of(&a.uri)?);
+            Ok(Some(json!({ "cancelled": cancelled })))
+        }
+        RunCommand::OpenOutput(a) => {
+            let uri = uri_of(&a.uri)?;
+            let runs = shared.session().runs(&uri).unwrap_or_default();
+            let run = runs.step(&a.step);
+            Ok(Some(json!({
+                "step": a.step,
+                "status": run.and_then(|r| r.status).map(|s| s.as_str()),
+                "answered_by": run.and_then(|r| r.answered_by.clone()),
+                "output": run.and_then(|r| r.output.clone()),
+                "error": run.and_then(|r| r.error.clone()),
+            })))
+        }
+        RunCommand::RunStep(a) => {
+            let overrides = RunCommand::overrides(&a);
+            let uri = uri_of(&a.uri)?;
+            run(shared, uri, RunTarget::Step(a.step), overrides, token).await
+        }
+        RunCommand::RunWorkflow(a) => {
+            run(
+                shared,
+                uri_of(&a.uri)?,
+                RunTarget::Workflow,
+                Overrides::default(),
+                token,
+            )
+            .await
+        }
+        RunCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
+    }
+}
+
+/// Publishes new run results for `uri` and asks the event loop to refresh the editor.
+fn show(shared: &Shared, uri: &Uri, view: RunView) {
+    shared.session().set_runs(uri, view);
+    shared.send(Event::RunsChanged(uri.clone()));
+}
+
+static PROGRESS_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// A work-done progress for the run: the client's token, or one the server creates when the
+/// client supports it.
+async fn progress_token(shared: &Shared, given: Option<ProgressToken>) -> Option<ProgressToken> {
+    if given.is_some() {
+        return given;
+    }
+    let supported = shared
+        .capabilities
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .window
+        .as_ref()
+        .and_then(|w| w.work_done_progress)
+        .unwrap_or(false);
+    if !supported {
+        return None;
+    }
+    let token = NumberOrString::String(format!("stepwise-run-{}", PROGRESS_IDS.fetch_add(1, Ordering::Relaxed)));
+    shared.client.create_work_done_progress(token.clone()).await.ok()?;
+    Some(token)
+}
+
+fn token_key(token: &ProgressToken) -> String {
+    match token {
+        NumberOrString::Number(n) => n.to_string(),
+        NumberOrString::String(s) => s.clone(),
+    }
+}
+
+/// Runs `target` of the document `uri` as it is in the editor, to the end.
+async fn run(
+    shared: Arc<Shared>,
+    uri: Uri,
+    target: RunTarget,
+    overrides: Overrides,
+    token: Option<ProgressToken>,
+) -> Result<Option<Value>> {
+    let snapshot = shared
+        .session()
+        .snapshot(&uri)
+        .ok_or_else(|| error("open the workflow in the editor to run it"))?;
+    let file = file_of(&uri)?;
+    let cancel = CancellationToken::new();
+    let token = progress_token(&shared, token).await;
+    if !shared
+        .session()
+        .start_run(&uri, cancel.clone(), token.as_ref().map(token_key))
+    {
+        return Err(error("a run of this workflow is already in progress"));
+    }
+    let mut view = (*shared.session().runs(&uri).unwrap_or_default()).clone();
+    view.in_progress = true;
+    show(&shared, &uri, view);
+    let request = RunRequest {
+        path: file.clone(),
+        text: snapshot.text().clone(),
+        workspace: snapshot.workspace.clone(),
+        env: Arc::new(ProcessEnv),
+        target: target.clone(),
+        overrides,
+        inputs: BTreeMap::new(),
+    };
+    let progress = match &token {
+        Some(t) => {
+            let title = match &target {
+                RunTarget::Step(s) => format!("stepwise: run {s}"),
+                RunTarget::Workflow => "stepwise: run workflow".to_string(),
+                RunTarget::Resume => "stepwise: resume".to_string(),
+            };
+            Some(
+                shared
+                    .client
+                    .progress(t.clone(), title)
+                    .with_cancel_button()
+                    .begin()
+                    .await,
+            )
+        }
+        None => None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = shared.engine().clone();
+    let handle = tokio::spawn(async move { engine.run(request, tx, cancel).await });
+    let runs_dir = snapshot.workspace.config.runs_dir();
+    let mut streamed: BTreeMap<String, usize> = BTreeMap::new();
+    while let Some(event) = rx.recv().await {
+        let message = match &event {
+            RunEvent::RunStarted { steps, .. } => Some(format!("{} step(s) to run", steps.len())),
+            RunEvent::StepStarted {
+                step, provider, model, ..
+            } => {
+                let mut view = (*shared.session().runs(&uri).unwrap_or_default()).clone();
+                view.steps.entry(step.clone()).or_default().running = true;
+                view.in_progress = true;
+                show(&shared, &uri, view);
+                Some(format!("{step}: {provider}/{model}"))
+            }
+            RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
+            RunEvent::Text { step, text } => {
+                let chars = streamed.entry(step.clone()).or_default();
+                let before = *chars / 500;
+                *chars += text.chars().count();
+                (*chars / 500 > before).then(|| format!("{step}: ~{} tokens", *chars / 4))
+            }
+            RunEvent::AttemptFailed {
+                step, provider, error, ..
+            } => Some(format!("{step}: {provider} failed ({error}), trying again")),
+            RunEvent::StepFinished {
+                step, status, error, ..
+            } => {
+                let file = file.clone();
+                let dir = runs_dir.clone();
+                if let Ok(Some(record)) = tokio::task::spawn_blocking(move || latest(&dir, &file)).await {
+                    show(&shared, &uri, view_of(&record, true));
+                }
+                if *status == StepStatus::Failed {
+                    offer_switch(
+                        shared.clone(),
+                        uri.clone(),
+                        step.clone(),
+                        error.clone().unwrap_or_default(),
+                    );
+                }
+                Some(format!("{step}: {}", status.as_str()))
+            }
+        };
+        if let (Some(p), Some(m)) = (&progress, message) {
+            p.report_with_message(m, Some(true)).await;
+        }
+    }
+    let outcome = handle.await;
+    shared.session().end_run(&uri);
+    let result = match outcome {
+        Ok(Ok(record)) => {
+            show(&shared, &uri, view_of(&record, false));
+            Ok(Some(summary(&record)))
+        }
+        Ok(Err(err)) => {
+            let mut view = (*shared.session().runs(&uri).unwrap_or_default()).clone();
+            view.in_progress = false;
+            show(&shared, &uri, view);
+            Err(match err {
+                EngineError::Invalid(diagnostics) => error(format!(
+                    "the workflow has {} error(s); fix them first (see Problems)",
+                    diagnostics.len()
+                )),
+                other => error(other.to_string()),
+            })
+        }
+        Err(join) => {
+            tracing::error!("the run task failed: {join}");
+            Err(Error::internal_error())
+        }
+    };
+    if let Some(p) = progress {
+        p.finish_with_message(match &result {
+            Ok(Some(v)) => v["status"].as_str().unwrap_or("done").to_string(),
+            _ => "failed".to_string(),
+        })
+        .await;
+    }
+    result
+}
+
+/// The command's reply: the run's status and, per step that ran, who answered and how long.
+fn summary(record: &RunRecord) -> Value {
+    let status = if record.steps.iter().any(|s| s.status == StepStatus::Cancelled) {
+        "cancelled"
+    } else if record.steps.iter().any(|s| s.status == StepStatus::Failed) {
+        "failed"
+    } else {
+        "completed"
+    };
+    let steps: Vec<Value> = record
+        .steps
+        .iter()
+        .filter(|s| s.reused_from.is_none() && s.status != StepStatus::Pending)
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "status": s.status.as_str(),
+                "answered_by": s.answered_by.as_ref().map(|pm| format!("{}/{}", pm.provider, pm.model)),
+                "duration_ms": s.duration_ms,
+                "tokens": s.usage.input_tokens + s.usage.output_tokens,
+                "error": s.error.as_ref().map(|e| e.summary()),
+            })
+        })
+        .collect();
+    json!({ "run_id": record.id.to_string(), "status": status, "steps": steps })
+}
+
+/// Offers to re-run a failed step with another available provider; choosing one re-runs
+/// that step with it (this run only) once the current run has ended.
+fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, error: String) {
+    let failed_provider = error.split_whitespace().next().unwrap_or_default().to_string();
+    let Some(snapshot) = shared.session().snapshot(&uri) else {
+        return;
+    };
+    let choices: Vec<MessageActionItem> = snapshot
+        .workspace
+        .catalog
+        .healthy()
+        .filter(|p| p.id != failed_provider)
+        .map(|p| MessageActionItem {
+            title: format!("Re-run with {}", p.id),
+            properties: Default::default(),
+        })
+        .collect();
+    if choices.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let message = format!("Step `{step}` failed: {error}");
+        let Ok(Some(choice)) = shared
+            .client
+            .show_message_request(MessageType::ERROR, message, Some(choices))
+            .await
+        else {
+            return;
+        };
+        let provider = choice.title.trim_start_matches("Re-run with ").to_string();
+        while shared.session().run_in_progress(&uri) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let args = StepArgs {
+            uri: uri.as_str().to_string(),
+            step: step.clone(),
+            provider: Some(provider),
+            ..StepArgs::default()
+        };
+        let overrides = RunCommand::overrides(&args);
+        if let Err(err) = run(shared, uri, RunTarget::Step(step), overrides, None).await {
+            tracing::warn!("re-run after a failure did not start: {}", err.message);
+        }
+    });
+}

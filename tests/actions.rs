@@ -1,0 +1,171 @@
+//! Code actions and lenses on steps: the edits keep the rest of the step intact, run actions
+//! are disabled while a run is on, and failed steps get a switch-and-rerun fix.
+
+mod fixture;
+
+use fixture::{all_keys, analyse};
+use stepwise::analysis::Analysis;
+use stepwise::analysis::actions::{Action, RunCommand, code_actions, code_lenses, run_diagnostics};
+use stepwise::model::runs::{RunView, StepRun, StepStatus};
+use stepwise::syntax::text::Span;
+
+const FLOW: &str = "version: 1
+name: Brief
+provider: anthropic
+model: claude-sonnet-4-5
+personas:
+  analyst:
+    name: Analyst
+    system: Be brief.
+steps:
+  - id: summarize
+    prompt: Summarize skates.
+  - id: ideas
+    provider: anthropic
+    model: claude-haiku-4-5   # fast
+    persona: analyst
+    prompt: Ideas
+";
+
+/// Applies edits (non-overlapping) to `text`.
+fn apply(text: &str, action: &Action) -> String {
+    let mut edits = action.edits.clone();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
+    let mut out = text.to_string();
+    for e in edits {
+        out.replace_range(e.span.start..e.span.end, &e.new_text);
+    }
+    out
+}
+
+fn actions_at(analysis: &Analysis, view: &RunView, needle: &str) -> Vec<Action> {
+    let at = analysis.text().find(needle).unwrap();
+    code_actions(
+        analysis,
+        view,
+        "file:///w/brief.flow.yaml",
+        Span::empty(at),
+        &analysis.diagnostics(),
+    )
+}
+
+fn find<'a>(actions: &'a [Action], title: &str) -> &'a Action {
+    actions.iter().find(|a| a.title == title).unwrap_or_else(|| {
+        panic!(
+            "no `{title}` in {:?}",
+            actions.iter().map(|a| &a.title).collect::<Vec<_>>()
+        )
+    })
+}
+
+#[test]
+fn switching_provider_inserts_a_provider_line_with_the_steps_indentation() {
+    let analysis = analyse(FLOW, all_keys());
+    let actions = actions_at(&analysis, &RunView::default(), "Summarize");
+    let switched = apply(FLOW, find(&actions, "Switch `summarize` to openai"));
+    assert!(
+        switched.contains("  - id: summarize\n    provider: openai\n    prompt: Summarize skates.\n"),
+        "{switched}"
+    );
+    assert!(analyse(&switched, all_keys()).diagnostics().is_empty());
+}
+
+#[test]
+fn switching_provider_replaces_the_value_and_a_model_of_the_old_provider() {
+    let analysis = analyse(FLOW, all_keys());
+    let actions = actions_at(&analysis, &RunView::default(), "Ideas");
+    let switched = apply(FLOW, find(&actions, "Switch `ideas` to google"));
+    assert!(
+        switched.contains("    provider: google\n    model: gemini-2.5-flash   # fast\n    persona: analyst\n"),
+        "{switched}"
+    );
+}
+
+#[test]
+fn the_persona_override_can_be_set_and_removed() {
+    let analysis = analyse(FLOW, all_keys());
+    let actions = actions_at(&analysis, &RunView::default(), "Ideas");
+    let removed = apply(FLOW, find(&actions, "Remove the persona override of `ideas`"));
+    assert!(!removed.contains("persona: analyst"), "{removed}");
+    assert!(removed.contains("    model: claude-haiku-4-5   # fast\n    prompt: Ideas\n"));
+    let actions = actions_at(&analysis, &RunView::default(), "Summarize");
+    let set = apply(FLOW, find(&actions, "Set persona of `summarize` to analyst"));
+    assert!(set.contains("  - id: summarize\n    persona: analyst\n"), "{set}");
+}
+
+#[test]
+fn run_actions_are_offered_per_available_provider_and_disabled_during_a_run() {
+    let analysis = analyse(FLOW, all_keys());
+    let idle = actions_at(&analysis, &RunView::default(), "Summarize");
+    let run = find(&idle, "Run step `summarize`");
+    assert!(run.disabled.is_none());
+    assert!(matches!(&run.command, Some(RunCommand::RunStep(a)) if a.step == "summarize" && a.provider.is_none()));
+    let with_openai = find(&idle, "Run `summarize` with openai (this run only)");
+    assert!(matches!(&with_openai.command, Some(RunCommand::RunStep(a)) if a.provider.as_deref() == Some("openai")));
+    let busy = RunView {
+        in_progress: true,
+        ..RunView::default()
+    };
+    let during = actions_at(&analysis, &busy, "Summarize");
+    let reason = find(&during, "Run step `summarize`").disabled.clone().unwrap();
+    assert!(reason.contains("in progress"));
+}
+
+fn failed_view() -> RunView {
+    let mut view = RunView::default();
+    view.steps.insert(
+        "ideas".to_string(),
+        StepRun {
+            status: Some(StepStatus::Failed),
+            label: "✗ 529 overloaded".to_string(),
+            lens: "✗ overloaded (529) · anthropic".to_string(),
+            error: Some("anthropic overloaded (529) after 3 attempts: Overloaded".to_string()),
+            failed_provider: Some("anthropic".to_string()),
+            ..StepRun::default()
+        },
+    );
+    view
+}
+
+#[test]
+fn a_failed_step_has_a_diagnostic_on_its_id_and_a_switch_and_rerun_fix() {
+    let analysis = analyse(FLOW, all_keys());
+    let view = failed_view();
+    let diagnostics = run_diagnostics(&analysis, &view);
+    assert_eq!(diagnostics.len(), 1);
+    let d = &diagnostics[0];
+    assert_eq!(&FLOW[d.span.start..d.span.end], "ideas");
+    assert!(
+        d.message.contains("anthropic overloaded (529) after 3 attempts"),
+        "{}",
+        d.message
+    );
+    assert!(!d.suggestions.contains(&"anthropic".to_string()));
+    let actions = code_actions(&analysis, &view, "file:///w/brief.flow.yaml", d.span, &diagnostics);
+    let fix = find(&actions, "Switch to openai and re-run");
+    assert!(fix.preferred || d.suggestions[0] != "openai");
+    assert!(matches!(&fix.command, Some(RunCommand::RunStep(a)) if a.step == "ideas"));
+    assert!(apply(FLOW, fix).contains("    provider: openai\n    model: gpt-4o   # fast\n"));
+}
+
+#[test]
+fn lenses_show_run_or_rerun_and_the_last_result() {
+    let analysis = analyse(FLOW, all_keys());
+    let titles: Vec<String> = code_lenses(&analysis, &failed_view(), "file:///w/brief.flow.yaml")
+        .into_iter()
+        .map(|l| l.title)
+        .collect();
+    assert_eq!(titles, ["▶ Run", "↻ Re-run", "✗ overloaded (529) · anthropic"]);
+}
+
+#[test]
+fn commands_round_trip_through_their_json_arguments() {
+    let command = RunCommand::parse(
+        "stepwise.runStep",
+        serde_json::json!({ "uri": "file:///w/a.flow.yaml", "step": "ideas", "provider": "openai" }),
+    )
+    .unwrap();
+    assert_eq!(command.name(), "stepwise.runStep");
+    assert_eq!(RunCommand::parse(command.name(), command.argument()).unwrap(), command);
+    assert!(RunCommand::parse("stepwise.runStep", serde_json::json!({ "uri": 1 })).is_err());
+}

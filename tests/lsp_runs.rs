@@ -1,0 +1,389 @@
+//! Running steps from the editor, end to end: the real `stepwise lsp` binary over stdio, and
+//! fake providers on 127.0.0.1 speaking the real wire formats.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, openai_stream, prompt_of};
+use support::lsp::{TestServer, pos_of, uri};
+
+const FLOW: &str = "version: 1
+name: Brief
+provider: anthropic
+model: claude-sonnet-4-5
+persona: analyst
+personas:
+  analyst:
+    name: Analyst
+    system: You are a concise analyst.
+  editor:
+    name: Editor
+    system: You are a careful editor.
+steps:
+  - id: summarize
+    prompt: Summarize rocket skates.
+  - id: draft
+    persona: editor
+    prompt: |
+      Draft from: {{ steps.summarize.output }}
+";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+    server: TestServer,
+    uri: String,
+    provider: FakeProvider,
+}
+
+fn is_anthropic(r: &Received) -> bool {
+    r.path.ends_with("/v1/messages")
+}
+
+/// A workspace whose anthropic and openai providers point at one fake server answering with
+/// `handler`, and an initialized server with `flow` open. The client does not offer
+/// server-created progress, so runs never wait for it to answer `workDoneProgress/create`.
+fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Setup {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let provider = runtime.block_on(FakeProvider::start(handler));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stepwise.toml"),
+        format!(
+            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n",
+            provider.url
+        ),
+    )
+    .unwrap();
+    let path = dir.path().join("brief.flow.yaml");
+    std::fs::write(&path, flow).unwrap();
+    let uri = uri(&path);
+    let capabilities = json!({
+        "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
+    });
+    let (mut server, init) = TestServer::initialized(
+        &[
+            ("ANTHROPIC_API_KEY", "sk-test-anthropic"),
+            ("OPENAI_API_KEY", "sk-test-openai"),
+        ],
+        capabilities,
+    );
+    let commands = &init["capabilities"]["executeCommandProvider"]["commands"];
+    assert!(
+        commands.as_array().unwrap().contains(&json!("stepwise.runStep")),
+        "{init}"
+    );
+    server.open(&uri, flow);
+    server.diagnostics(&uri, 1);
+    Setup {
+        _dir: dir,
+        runtime,
+        server,
+        uri,
+        provider,
+    }
+}
+
+fn run_step(s: &mut Setup, step: &str, extra: Value) -> Result<Value, Value> {
+    let mut argument = json!({ "uri": s.uri, "step": step });
+    argument
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    s.server.request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runStep", "arguments": [argument] }),
+    )
+}
+
+fn lenses(s: &mut Setup) -> Vec<String> {
+    let reply = s
+        .server
+        .request("textDocument/codeLens", json!({ "textDocument": { "uri": s.uri } }))
+        .unwrap();
+    reply
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["command"]["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn answer_everything(r: &Received) -> Reply {
+    let text = format!("answer to {}", prompt_of(r).lines().next().unwrap_or_default());
+    if is_anthropic(r) {
+        anthropic_stream(&[&text], 10, 5)
+    } else {
+        openai_stream(&[&text], 10, 5)
+    }
+}
+
+#[test]
+fn running_a_step_first_runs_its_upstream_with_the_right_persona_model_and_prompt() {
+    let mut s = setup(FLOW, answer_everything);
+    let reply = run_step(&mut s, "draft", json!({})).unwrap();
+    assert_eq!(reply["status"], "completed", "{reply}");
+    let received = s.provider.received();
+    assert_eq!(received.len(), 2);
+    let first = received[0].json();
+    assert_eq!(first["model"], "claude-sonnet-4-5");
+    assert_eq!(first["system"], "You are a concise analyst.");
+    assert_eq!(prompt_of(&received[0]), "Summarize rocket skates.");
+    let second = received[1].json();
+    assert_eq!(second["system"], "You are a careful editor.");
+    assert_eq!(
+        prompt_of(&received[1]).trim(),
+        "Draft from: answer to Summarize rocket skates."
+    );
+    assert_eq!(received[1].header("x-api-key"), Some("sk-test-anthropic"));
+    let titles = lenses(&mut s);
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.starts_with("✓") && t.contains("anthropic/claude-sonnet-4-5") && t.contains("15 tok")),
+        "{titles:?}"
+    );
+    let hints = s
+        .server
+        .request(
+            "textDocument/inlayHint",
+            json!({ "textDocument": { "uri": s.uri }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } } }),
+        )
+        .unwrap();
+    assert!(hints.to_string().contains("✓"), "{hints}");
+}
+
+#[test]
+fn an_outage_retries_then_falls_back_and_the_lens_says_who_answered() {
+    let flow = FLOW.replace(
+        "  - id: summarize\n",
+        "  - id: summarize\n    fallback: [openai/gpt-4o-mini]\n",
+    );
+    let mut s = setup(&flow, |r| {
+        if is_anthropic(r) {
+            Reply::error(
+                529,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                &[],
+            )
+        } else {
+            openai_stream(&["from openai"], 3, 2)
+        }
+    });
+    let reply = run_step(&mut s, "summarize", json!({})).unwrap();
+    assert_eq!(reply["steps"][0]["answered_by"], "openai/gpt-4o-mini", "{reply}");
+    let paths: Vec<String> = s.provider.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths.iter().filter(|p| p.ends_with("/v1/messages")).count(),
+        2,
+        "one retry: {paths:?}"
+    );
+    assert!(paths.last().unwrap().ends_with("/chat/completions"));
+    let titles = lenses(&mut s);
+    assert!(titles.iter().any(|t| t.contains("openai/gpt-4o-mini")), "{titles:?}");
+}
+
+#[test]
+fn a_failed_step_gets_a_diagnostic_whose_fix_switches_provider_and_reruns_only_that_step() {
+    let down = Arc::new(AtomicBool::new(false));
+    let flag = down.clone();
+    let mut s = setup(FLOW, move |r| {
+        if is_anthropic(r) && flag.load(Ordering::SeqCst) {
+            Reply::error(
+                529,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                &[],
+            )
+        } else {
+            answer_everything(r)
+        }
+    });
+    assert_eq!(run_step(&mut s, "summarize", json!({})).unwrap()["status"], "completed");
+    down.store(true, Ordering::SeqCst);
+    let reply = run_step(&mut s, "draft", json!({})).unwrap();
+    assert_eq!(reply["status"], "failed", "{reply}");
+    let sent_before = s.provider.count();
+
+    let uri = s.uri.clone();
+    let published = s.server.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri && p["diagnostics"].to_string().contains("step-failed")
+    });
+    let failed = published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "step-failed")
+        .unwrap()
+        .clone();
+    assert!(
+        failed["message"].as_str().unwrap().contains("overloaded (529)"),
+        "{failed}"
+    );
+    let (line, _) = pos_of(FLOW, "id: draft", 0);
+    assert_eq!(failed["range"]["start"]["line"], line);
+
+    let actions = s
+        .server
+        .request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": s.uri }, "range": failed["range"], "context": { "diagnostics": [failed] } }),
+        )
+        .unwrap();
+    let fix = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Switch to openai and re-run")
+        .unwrap_or_else(|| panic!("no switch fix in {actions}"))
+        .clone();
+    let edits = fix["edit"]["changes"][&s.uri].as_array().unwrap().clone();
+    // The step names no model, so switching provider leaves the model to the new default.
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(edits[0]["newText"], "    provider: openai\n");
+    // Apply the edits as the client would (last first, so earlier ranges stay valid).
+    let mut version = 1;
+    for edit in edits.iter().rev() {
+        version += 1;
+        let r = &edit["range"];
+        let at = |p: &Value| {
+            (
+                p["line"].as_u64().unwrap() as u32,
+                p["character"].as_u64().unwrap() as u32,
+            )
+        };
+        s.server.edit(
+            &s.uri.clone(),
+            version,
+            at(&r["start"]),
+            at(&r["end"]),
+            edit["newText"].as_str().unwrap(),
+        );
+    }
+    let command = &fix["command"];
+    let reply = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": command["command"], "arguments": command["arguments"] }),
+        )
+        .unwrap();
+    assert_eq!(reply["status"], "completed", "{reply}");
+    let sent = s.provider.received();
+    assert_eq!(sent.len(), sent_before + 1, "only the failed step is sent again");
+    let last = sent.last().unwrap();
+    assert!(last.path.ends_with("/chat/completions"));
+    assert_eq!(last.json()["model"], "gpt-4o");
+    assert!(
+        prompt_of(last).contains("answer to Summarize"),
+        "the upstream output is reused"
+    );
+}
+
+#[test]
+fn progress_is_reported_while_a_step_runs() {
+    let mut s = setup(FLOW, answer_everything);
+    let id = s.server.send_request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "step": "summarize" }], "workDoneToken": "tok-1" }),
+    );
+    let begin = s
+        .server
+        .wait_for("$/progress", |p| p["token"] == "tok-1" && p["value"]["kind"] == "begin");
+    assert_eq!(begin["value"]["title"], "stepwise: run summarize");
+    s.server.wait_for("$/progress", |p| {
+        p["token"] == "tok-1"
+            && p["value"]["kind"] == "report"
+            && p["value"]["message"].to_string().contains("summarize")
+    });
+    s.server
+        .wait_for("$/progress", |p| p["token"] == "tok-1" && p["value"]["kind"] == "end");
+    assert_eq!(s.server.response(id).unwrap()["status"], "completed");
+}
+
+#[test]
+fn completion_answers_in_milliseconds_during_a_long_streamed_run() {
+    let mut s = setup(FLOW, |r| {
+        let parts: Vec<String> = (0..40).map(|i| format!("word{i} ")).collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let reply = if is_anthropic(r) {
+            anthropic_stream(&parts, 1, 40)
+        } else {
+            openai_stream(&parts, 1, 40)
+        };
+        reply.delayed(Duration::from_millis(50))
+    });
+    let id = s.server.send_request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "step": "summarize" }] }),
+    );
+    let started = Instant::now();
+    while s.provider.count() == 0 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (line, col) = pos_of(FLOW, "provider: anthropic", 10);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let items = s
+            .server
+            .at("textDocument/completion", &s.uri.clone(), line, col)
+            .unwrap();
+        slowest = slowest.max(asked.elapsed());
+        assert!(items.to_string().contains("openai"));
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "completion took {slowest:?} during a run"
+    );
+    assert_eq!(s.server.response(id).unwrap()["status"], "completed");
+    let _ = &s.runtime;
+}
+
+#[test]
+fn cancel_stops_the_run_and_the_record_says_cancelled() {
+    let mut s = setup(FLOW, |_| {
+        anthropic_stream(&["slow"; 100], 1, 1).delayed(Duration::from_millis(100))
+    });
+    let id = s.server.send_request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "step": "summarize" }] }),
+    );
+    let started = Instant::now();
+    while s.provider.count() == 0 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let actions = s
+        .server
+        .request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": s.uri }, "range": { "start": { "line": 13, "character": 10 }, "end": { "line": 13, "character": 10 } }, "context": { "diagnostics": [] } }),
+        )
+        .unwrap();
+    let run = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().contains("step `summarize`"))
+        .unwrap_or_else(|| panic!("no run action in {actions}"));
+    let reason = run["disabled"]["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not disabled: {run}"));
+    assert!(reason.contains("in progress"), "{run}");
+    let cancelled = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.cancel", "arguments": [{ "uri": s.uri }] }),
+        )
+        .unwrap();
+    assert_eq!(cancelled["cancelled"], true);
+    let reply = s.server.response(id).unwrap();
+    assert_eq!(reply["status"], "cancelled", "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let titles = lenses(&mut s);
+    assert!(titles.iter().any(|t| t == "cancelled"), "{titles:?}");
+}
