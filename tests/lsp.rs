@@ -445,12 +445,64 @@ fn a_5_mb_binary_document_does_not_stall_other_requests() {
 }
 
 #[test]
-fn logs_never_reach_stdout() {
+fn logs_go_to_stderr_at_the_level_the_client_asks_for() {
     let dir = tempfile::tempdir().unwrap();
     let u = uri(&dir.path().join("a.flow.yaml"));
-    let (mut s, _) = TestServer::initialized(&[("STEPWISE_LOG", "trace")], TestServer::default_capabilities());
+    let log = dir.path().join("server.log");
+    let mut cmd = TestServer::command(&[("STEPWISE_ALLOW_CRASH_TEST", "1")]);
+    cmd.env_remove("STEPWISE_LOG");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let mut s = TestServer::spawn_with_stderr(cmd, stderr.into());
+    let options = json!({ "capabilities": {}, "initializationOptions": { "logLevel": "error" } });
+    s.request("initialize", options).unwrap();
+    s.notify("initialized", json!({}));
     s.open(&u, WORKFLOW);
-    // Every message read so far parsed as JSON-RPC; a log line on stdout would break framing.
+    // Every message so far parsed as JSON-RPC: nothing but the protocol reached stdout.
     s.diagnostics(&u, 1);
+    s.request("stepwise/crashTest", Value::Null).unwrap_err();
     assert!(s.shutdown().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("ERROR") && text.contains("crash test requested"),
+        "{text}"
+    );
+    assert!(!text.contains("INFO"), "{text}");
+}
+
+#[test]
+fn removing_a_persona_file_republishes_diagnostics() {
+    let (dir, u) = workspace(WORKFLOW);
+    let mut s = start();
+    s.open(&u, WORKFLOW);
+    assert!(codes(&s.diagnostics(&u, 1)).is_empty());
+    let persona = dir.path().join("personas/creative-marketer.yaml");
+    std::fs::remove_file(&persona).unwrap();
+    s.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&persona), "type": 3 }] }),
+    );
+    assert_eq!(codes(&s.diagnostics(&u, 1)), ["unknown-persona"]);
+}
+
+#[test]
+fn positions_count_utf16_units_unless_utf8_was_negotiated() {
+    let text = WORKFLOW.replace("name: Launch brief", "name: Launch 😀 brief").replace(
+        "    prompt: Draft the brief from {{ steps.ideas.output }}",
+        "    prompt: 😀 {{ steps.idaes.output }}",
+    );
+    let (_dir, u) = workspace(&text);
+    let (line, _) = pos_of(&text, "idaes", 0);
+    for (caps, column) in [
+        (json!({}), "    prompt: 😀 {{ steps.".encode_utf16().count()),
+        (
+            json!({ "general": { "positionEncodings": ["utf-8"] } }),
+            "    prompt: 😀 {{ steps.".len(),
+        ),
+    ] {
+        let (mut s, _) = TestServer::initialized(&KEYS, caps);
+        s.open(&u, &text);
+        let diags = s.diagnostics(&u, 1);
+        assert_eq!(codes(&diags), ["unknown-reference"]);
+        assert_eq!(diags[0]["range"]["start"], json!({ "line": line, "character": column }));
+    }
 }

@@ -121,10 +121,22 @@ fn values(analysis: &Analysis, ctx: &CursorContext, key: &str, in_list: bool, of
         (Some(Level::Workflow | Level::Step), "provider") => providers(analysis),
         (Some(Level::Workflow | Level::Step), "model") => models(analysis, ctx, offset),
         (Some(level @ (Level::Workflow | Level::Step)), "persona") => personas(analysis, level == Level::Step),
-        (Some(Level::Step), "needs") if in_list || ctx.word.is_empty() => step_ids(analysis, ctx, offset),
-        (Some(Level::Step), "fallback") if in_list || ctx.word.is_empty() => fallbacks(analysis),
+        (Some(Level::Step), "needs") if in_list || ctx.word.is_empty() => {
+            as_list(step_ids(analysis, ctx, offset), in_list)
+        }
+        (Some(Level::Step), "fallback") if in_list || ctx.word.is_empty() => as_list(fallbacks(analysis), in_list),
         _ => Vec::new(),
     }
+}
+
+/// After `needs: ` or `fallback: ` with no list yet, each item starts a one-item flow list.
+fn as_list(mut items: Vec<CompletionItem>, in_list: bool) -> Vec<CompletionItem> {
+    if !in_list {
+        for item in &mut items {
+            item.insert = format!("[{}]", item.insert);
+        }
+    }
+    items
 }
 
 /// Available and healthy providers first, then degraded, then those without a key.
@@ -390,6 +402,14 @@ mod tests {
     }
 
     #[test]
+    fn models_on_a_steps_first_line_while_another_step_is_broken() {
+        let out = complete(&format!(
+            "{HEAD}steps:\n  - id: a\n    needs: [b\n    prompt: Hi\n  - model: gpt-4.1$0\n    provider: openai\n    id: b\n"
+        ));
+        assert!(out.starts_with("gpt-5 | openai model"), "{out}");
+    }
+
+    #[test]
     fn personas_with_null_in_a_new_last_step_with_nothing_after() {
         insta::assert_snapshot!(complete(&format!(
             "{HEAD}steps:\n  - id: a\n    prompt: \"unclosed\n  - id: b\n    persona: $0"
@@ -429,6 +449,16 @@ mod tests {
         insta::assert_snapshot!(complete(&format!(
             "{HEAD}steps:\n  - id: first\n    prompt: Hi\n  - id: b\n    needs:\n      - f$0\n    prompt: Bye\n"
         )));
+    }
+
+    #[test]
+    fn needs_without_a_list_yet_inserts_one() {
+        let f = fixture(&format!(
+            "{HEAD}steps:\n  - id: a\n    prompt: Hi\n  - id: b\n    needs: $0\n    prompt: Bye\n"
+        ));
+        let items = completions(&f.analysis, f.offset);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].insert, "[a]");
     }
 
     #[test]

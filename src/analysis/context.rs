@@ -483,13 +483,14 @@ pub fn effective_at(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> 
         return resolve_step(wf, step, ws, &Overrides::default());
     }
     let text = analysis.text();
+    let cursor_line = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let mut doc = String::new();
     for start in std::iter::once(0).chain(lines_below(text, 0)) {
         let l = Line::parse(text, start);
         if l.indent == 0
             && l.dash.is_none()
             && matches!(l.key, Some("provider" | "model" | "persona"))
-            && !(start <= offset && offset <= start + l.content + l.rest.len() + 16)
+            && start != cursor_line
         {
             let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
             doc.push_str(&text[start..end]);
@@ -499,7 +500,6 @@ pub fn effective_at(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> 
     doc.push_str("steps:\n");
     if let Some(item_start) = ctx.step_start {
         let (item, dash) = step_item(text, item_start);
-        let cursor_line = text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let mut at = item_start;
         for raw in item.split_inclusive('\n') {
             let keep = at != cursor_line || at == item_start;
@@ -535,10 +535,10 @@ pub fn effective_at(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> 
         concurrency: None,
         keys: Vec::new(),
     };
-    let step = repaired.steps.first().unwrap_or(&fallback_step);
+    let step = repaired.steps.first().cloned().unwrap_or(fallback_step);
     let workflow = Workflow {
         personas: wf.personas.clone(),
-        ..repaired.clone()
+        ..repaired
     };
-    resolve_step(&workflow, step, ws, &Overrides::default())
+    resolve_step(&workflow, &step, ws, &Overrides::default())
 }

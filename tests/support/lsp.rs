@@ -61,6 +61,11 @@ impl TestServer {
     /// Starts `stepwise lsp` with extra environment variables; the API key variables of the
     /// test's own environment are cleared so availability is deterministic.
     pub fn start(env: &[(&str, &str)]) -> TestServer {
+        TestServer::spawn(TestServer::command(env))
+    }
+
+    /// The `stepwise lsp` command with `env`, and without the test's own API keys.
+    pub fn command(env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
         cmd.arg("lsp").env("STEPWISE_LOG", "error");
         for key in [
@@ -74,12 +79,17 @@ impl TestServer {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        TestServer::spawn(cmd)
+        cmd
     }
 
     /// Starts any language server command speaking LSP on stdio.
-    pub fn spawn(mut cmd: Command) -> TestServer {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+    pub fn spawn(cmd: Command) -> TestServer {
+        TestServer::spawn_with_stderr(cmd, Stdio::null())
+    }
+
+    /// Starts a server whose stderr (its log) goes to `stderr`.
+    pub fn spawn_with_stderr(mut cmd: Command, stderr: Stdio) -> TestServer {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(stderr);
         let mut child = cmd.spawn().expect("spawn stepwise lsp");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
