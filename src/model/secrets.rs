@@ -40,7 +40,11 @@ pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
     let mut i = 0;
     while i < bytes.len() {
         let starts_token = i == 0 || !is_key_char(bytes[i - 1]);
-        if !starts_token || !PATTERNS.iter().any(|(prefix, ..)| bytes[i..].starts_with(prefix.as_bytes())) {
+        if !starts_token
+            || !PATTERNS
+                .iter()
+                .any(|(prefix, ..)| bytes[i..].starts_with(prefix.as_bytes()))
+        {
             i += 1;
             continue;
         }
