@@ -169,3 +169,11 @@ fn commands_round_trip_through_their_json_arguments() {
     assert_eq!(RunCommand::parse(command.name(), command.argument()).unwrap(), command);
     assert!(RunCommand::parse("stepwise.runStep", serde_json::json!({ "uri": 1 })).is_err());
 }
+
+#[test]
+fn run_from_here_is_offered_on_every_step() {
+    let analysis = analyse(FLOW, all_keys());
+    let actions = actions_at(&analysis, &RunView::default(), "Summarize");
+    let from = find(&actions, "Run from `summarize` (this step and everything downstream)");
+    assert!(matches!(&from.command, Some(RunCommand::RunFrom(a)) if a.step == "summarize"));
+}

@@ -387,3 +387,25 @@ fn cancel_stops_the_run_and_the_record_says_cancelled() {
     let titles = lenses(&mut s);
     assert!(titles.iter().any(|t| t == "cancelled"), "{titles:?}");
 }
+
+#[test]
+fn run_from_a_step_reruns_it_and_everything_downstream() {
+    let mut s = setup(FLOW, answer_everything);
+    assert_eq!(run_step(&mut s, "draft", json!({})).unwrap()["status"], "completed");
+    assert_eq!(s.provider.count(), 2);
+    let reply = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.runFrom", "arguments": [{ "uri": s.uri, "step": "summarize" }] }),
+        )
+        .unwrap();
+    let ran: Vec<&str> = reply["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["summarize", "draft"], "{reply}");
+    assert_eq!(s.provider.count(), 4);
+}

@@ -17,6 +17,9 @@ pub enum RunCommand {
     /// `stepwise.runStep`: run one step (upstream steps without output first).
     #[serde(rename = "stepwise.runStep")]
     RunStep(StepArgs),
+    /// `stepwise.runFrom`: run one step and everything downstream of it.
+    #[serde(rename = "stepwise.runFrom")]
+    RunFrom(StepArgs),
     /// `stepwise.runWorkflow`: run every step.
     #[serde(rename = "stepwise.runWorkflow")]
     RunWorkflow(DocumentArgs),
@@ -32,12 +35,13 @@ pub enum RunCommand {
 }
 
 /// Names of every command, as listed in the server's capabilities.
-pub const COMMANDS: [&str; 5] = [
+pub const COMMANDS: [&str; 6] = [
     "stepwise.runStep",
     "stepwise.runWorkflow",
     "stepwise.resume",
     "stepwise.cancel",
     "stepwise.openOutput",
+    "stepwise.runFrom",
 ];
 
 /// The argument of a whole-document command.
@@ -74,13 +78,14 @@ impl RunCommand {
             RunCommand::Resume(_) => COMMANDS[2],
             RunCommand::Cancel(_) => COMMANDS[3],
             RunCommand::OpenOutput(_) => COMMANDS[4],
+            RunCommand::RunFrom(_) => COMMANDS[5],
         }
     }
 
     /// The command's single JSON argument.
     pub fn argument(&self) -> serde_json::Value {
         let value = match self {
-            RunCommand::RunStep(a) | RunCommand::OpenOutput(a) => serde_json::to_value(a),
+            RunCommand::RunStep(a) | RunCommand::RunFrom(a) | RunCommand::OpenOutput(a) => serde_json::to_value(a),
             RunCommand::RunWorkflow(a) | RunCommand::Resume(a) | RunCommand::Cancel(a) => serde_json::to_value(a),
         };
         value.unwrap_or_default()
@@ -269,6 +274,11 @@ pub fn code_actions(
         format!("Run step `{id}`")
     };
     actions.push(Action::run(title, RunCommand::RunStep(args(None)), view));
+    actions.push(Action::run(
+        format!("Run from `{id}` (this step and everything downstream)"),
+        RunCommand::RunFrom(args(None)),
+        view,
+    ));
     for p in ws.catalog.healthy().filter(|p| Some(&p.id) != current.as_ref()) {
         actions.push(Action::run(
             format!("Run `{id}` with {} (this run only)", p.id),

@@ -208,6 +208,9 @@ pub enum RunTarget {
     /// One step (after the upstream steps that have no recorded output); others are reused
     /// from the latest record and its downstream steps become `stale`.
     Step(String),
+    /// One step and everything downstream of it (after the upstream steps that have no
+    /// recorded output); the others are reused from the latest record.
+    FromStep(String),
     /// Continue the latest run: what is pending, failed, stale, cancelled or was running.
     Resume,
 }

@@ -126,7 +126,7 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
             let steps = graph.ids.iter().map(|id| StepRecord::pending(id)).collect();
             (new_record(inputs, steps), (0..graph.ids.len()).collect())
         }
-        RunTarget::Step(id) => {
+        RunTarget::Step(id) | RunTarget::FromStep(id) => {
             let target = graph.index(id).ok_or_else(|| EngineError::UnknownStep(id.clone()))?;
             let inputs = inputs(workflow, &request.inputs, prior.as_ref().map(|p| &p.inputs))?;
             let mut record = new_record(inputs, carried_over(&graph, prior.as_ref()));
@@ -137,7 +137,9 @@ fn plan(request: &RunRequest) -> Result<Plan, EngineError> {
                 .collect();
             to_run.insert(target);
             for d in graph.downstream(target) {
-                if record.steps[d].status == StepStatus::Completed {
+                if matches!(request.target, RunTarget::FromStep(_)) {
+                    to_run.insert(d);
+                } else if record.steps[d].status == StepStatus::Completed {
                     record.steps[d].status = StepStatus::Stale;
                 }
             }

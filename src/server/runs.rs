@@ -136,6 +136,11 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             let uri = uri_of(&a.uri)?;
             run(shared, uri, RunTarget::Step(a.step), overrides, token).await
         }
+        RunCommand::RunFrom(a) => {
+            let overrides = RunCommand::overrides(&a);
+            let uri = uri_of(&a.uri)?;
+            run(shared, uri, RunTarget::FromStep(a.step), overrides, token).await
+        }
         RunCommand::RunWorkflow(a) => {
             run(
                 shared,
@@ -224,6 +229,7 @@ async fn run(
         Some(t) => {
             let title = match &target {
                 RunTarget::Step(s) => format!("stepwise: run {s}"),
+                RunTarget::FromStep(s) => format!("stepwise: run from {s}"),
                 RunTarget::Workflow => "stepwise: run workflow".to_string(),
                 RunTarget::Resume => "stepwise: resume".to_string(),
             };
