@@ -177,3 +177,44 @@ fn run_from_here_is_offered_on_every_step() {
     let from = find(&actions, "Run from `summarize` (this step and everything downstream)");
     assert!(matches!(&from.command, Some(RunCommand::RunFrom(a)) if a.step == "summarize"));
 }
+
+#[test]
+fn a_step_edited_since_its_run_shows_stale() {
+    use stepwise::model::resolve::{Overrides, resolve_step, step_fingerprint};
+    let analysis = analyse(FLOW, all_keys());
+    let step = &analysis.workflow.steps[0];
+    let effective = resolve_step(&analysis.workflow, step, &analysis.workspace, &Overrides::default());
+    let mut view = RunView::default();
+    view.steps.insert(
+        "summarize".to_string(),
+        StepRun {
+            status: Some(StepStatus::Completed),
+            label: "✓ 1.0s".to_string(),
+            lens: "✓ 1.0s · anthropic/claude-sonnet-4-5".to_string(),
+            fingerprint: Some(step_fingerprint(
+                &analysis.workflow,
+                step,
+                &analysis.workspace,
+                &effective,
+            )),
+            ..StepRun::default()
+        },
+    );
+    let titles = |a: &Analysis| -> Vec<String> {
+        code_lenses(a, &view, "file:///w/brief.flow.yaml")
+            .into_iter()
+            .map(|l| l.title)
+            .collect()
+    };
+    assert_eq!(titles(&analysis)[1], "✓ 1.0s · anthropic/claude-sonnet-4-5");
+    let edited = analyse(
+        &FLOW.replace("Summarize skates.", "Summarize skates briefly."),
+        all_keys(),
+    );
+    assert_eq!(titles(&edited)[1], "stale · edited since its run");
+    let persona_changed = analyse(
+        &FLOW.replace("    prompt: Summarize", "    persona: analyst\n    prompt: Summarize"),
+        all_keys(),
+    );
+    assert_eq!(titles(&persona_changed)[1], "stale · edited since its run");
+}

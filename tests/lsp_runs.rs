@@ -409,3 +409,16 @@ fn run_from_a_step_reruns_it_and_everything_downstream() {
     assert_eq!(ran, ["summarize", "draft"], "{reply}");
     assert_eq!(s.provider.count(), 4);
 }
+
+#[test]
+fn editing_a_step_after_its_run_shows_it_stale() {
+    let mut s = setup(FLOW, answer_everything);
+    assert_eq!(run_step(&mut s, "summarize", json!({})).unwrap()["status"], "completed");
+    assert!(lenses(&mut s).iter().any(|t| t.starts_with("✓")));
+    let (line, col) = pos_of(FLOW, "rocket skates.", 0);
+    let uri = s.uri.clone();
+    s.server.edit(&uri, 2, (line, col), (line, col), "red ");
+    s.server.diagnostics(&uri, 2);
+    let titles = lenses(&mut s);
+    assert!(titles.iter().any(|t| t == "stale · edited since its run"), "{titles:?}");
+}

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Analysis;
 use crate::model::diagnostic::{Code, Diagnostic};
-use crate::model::resolve::{Overrides, resolve_step};
-use crate::model::runs::{RunView, StepStatus};
+use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
+use crate::model::runs::{RunView, StepRun, StepStatus};
 use crate::model::workflow::Step;
 use crate::syntax::text::Span;
 
@@ -448,10 +448,33 @@ pub fn code_lenses(analysis: &Analysis, view: &RunView, uri: &str) -> Vec<Lens> 
         if let Some(r) = last.filter(|r| !r.lens.is_empty() && !r.running) {
             lenses.push(Lens {
                 span,
-                title: r.lens.clone(),
+                title: run_labels(analysis, step, r).1,
                 command: Some(RunCommand::OpenOutput(args)),
             });
         }
     }
     lenses
+}
+
+/// Whether `step` was edited (prompt, settings, persona, params) since the run that produced
+/// its recorded output.
+pub fn edited_since_run(analysis: &Analysis, step: &Step, run: &StepRun) -> bool {
+    let Some(recorded) = &run.fingerprint else {
+        return false;
+    };
+    if !matches!(run.status, Some(StepStatus::Completed | StepStatus::Stale)) || run.running {
+        return false;
+    }
+    let ws = &analysis.workspace;
+    let effective = resolve_step(&analysis.workflow, step, ws, &Overrides::default());
+    *recorded != step_fingerprint(&analysis.workflow, step, ws, &effective)
+}
+
+/// The hint label and lens text of a step's last run, `stale` when it was edited since.
+pub fn run_labels(analysis: &Analysis, step: &Step, run: &StepRun) -> (String, String) {
+    if edited_since_run(analysis, step, run) {
+        ("stale (edited)".to_string(), "stale · edited since its run".to_string())
+    } else {
+        (run.label.clone(), run.lens.clone())
+    }
 }

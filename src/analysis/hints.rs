@@ -32,7 +32,11 @@ pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -
             let mut label = label(&effective);
             if let Some(run) = runs.step(&id.value).filter(|r| !r.label.is_empty()) {
                 label.push_str(" · ");
-                label.push_str(if run.running { "running…" } else { &run.label });
+                if run.running {
+                    label.push_str("running…");
+                } else {
+                    label.push_str(&super::actions::run_labels(analysis, step, run).0);
+                }
             }
             Some(StepHint {
                 offset: index.line_end(index.line_of(id.span.start)),

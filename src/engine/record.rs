@@ -143,6 +143,10 @@ pub struct StepRecord {
     pub duration_ms: Option<u64>,
     /// SHA-256 of the rendered request(s) sent to the first provider.
     pub request_hash: Option<String>,
+    /// The step's definition when it ran (`model::resolve::step_fingerprint`), so an edit
+    /// made since shows the output as stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// The final failure of a failed step.
     pub error: Option<StepError>,
     /// Finished items of a fan-out step that has not completed (running, failed, cancelled).
@@ -170,6 +174,7 @@ impl StepRecord {
             started_at: None,
             duration_ms: None,
             request_hash: None,
+            fingerprint: None,
             error: None,
             items: Vec::new(),
             reused_from: None,

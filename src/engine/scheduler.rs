@@ -29,7 +29,7 @@ use super::secret::ApiKey;
 use super::{Engine, EngineError, PlannedRequest, RunEvent, RunRequest};
 use crate::analysis::Analysis;
 use crate::model::diagnostic::Severity;
-use crate::model::resolve::{Effective, resolve_step};
+use crate::model::resolve::{Effective, resolve_step, step_fingerprint};
 use crate::model::workflow::Workflow;
 
 /// How often finished fan-out items are written while their step runs (when some finished).
@@ -502,6 +502,7 @@ impl Run<'_> {
                     .as_ref()
                     .map(|m| setting(Some(m.value.clone()), m.source)),
                 persona: effective.persona.as_ref().map(|p| setting(p.value.clone(), p.source)),
+                fingerprint: Some(step_fingerprint(workflow, step, &self.request.workspace, &effective)),
                 started_at: Some(now_ms()),
                 ..StepRecord::pending(&id)
             }

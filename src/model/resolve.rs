@@ -229,3 +229,36 @@ pub fn resolve_step(workflow: &Workflow, step: &Step, workspace: &Workspace, ove
         params,
     }
 }
+
+/// A hash of everything that decides what a step sends: its effective provider, model,
+/// persona (with its system prompt), parameters, fallbacks, prompt and fan-out expression.
+/// Recorded with each run, so the editor can tell a step edited since its run (stale).
+pub fn step_fingerprint(workflow: &Workflow, step: &Step, workspace: &Workspace, effective: &Effective) -> String {
+    use sha2::{Digest, Sha256};
+    let system = effective
+        .persona_id()
+        .and_then(|id| workspace.persona(workflow, id))
+        .and_then(|p| p.persona().system.as_ref().map(|s| s.value.clone()));
+    let p = &effective.params;
+    let canonical = format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}/{:?}/{:?}/{:?}\n{:?}\n{:?}\n{:?}",
+        effective.provider.as_ref().map(|v| &v.value),
+        effective.model.as_ref().map(|v| &v.value),
+        effective.persona_id(),
+        system,
+        p.temperature.as_ref().map(|v| v.value),
+        p.max_tokens.as_ref().map(|v| v.value),
+        p.top_p.as_ref().map(|v| v.value),
+        p.stop.as_ref().map(|v| &v.value),
+        step.fallback
+            .iter()
+            .map(|f| (&f.provider.value, f.model.as_ref().map(|m| &m.value)))
+            .collect::<Vec<_>>(),
+        step.prompt.as_ref().map(|t| &t.source),
+        step.for_each.as_ref().map(|t| &t.source),
+    );
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

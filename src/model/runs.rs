@@ -59,8 +59,10 @@ pub struct StepRun {
     pub failed_provider: Option<String>,
     /// The output, for hover and "open output".
     pub output: Option<String>,
-    /// Hash of the request the output came from, to tell when an edit made it stale.
+    /// Hash of the request the output came from.
     pub request_hash: Option<String>,
+    /// The step's definition when it ran, to tell when an edit made its output stale.
+    pub fingerprint: Option<String>,
     /// Whether this step is running now.
     pub running: bool,
 }

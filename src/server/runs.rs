@@ -79,6 +79,7 @@ pub fn view_of(record: &RunRecord, in_progress: bool) -> RunView {
                 failed_provider: s.error.as_ref().map(|e| e.provider.clone()),
                 output: s.output.clone(),
                 request_hash: s.request_hash.clone(),
+                fingerprint: s.fingerprint.clone(),
                 running: in_progress && s.status == StepStatus::Running,
             };
             (s.id.clone(), run)
