@@ -44,11 +44,13 @@ fn main() {
     let mut previous = Analysis::new(full, ws.clone());
     let mut current = text.clone();
     let mut keystroke: Vec<f64> = Vec::with_capacity(RUNS);
+    let mut update: Vec<f64> = Vec::with_capacity(RUNS);
     for i in 0..RUNS {
         current.insert(at + i, 'x');
         let snapshot: Arc<str> = Arc::from(current.as_str());
         let start = Instant::now();
         let next = Analysis::update(snapshot, ws.clone(), Some(&previous));
+        update.push(ms(start));
         let diagnostics = next.diagnostics();
         keystroke.push(ms(start));
         assert!(diagnostics.is_empty());
@@ -57,6 +59,10 @@ fn main() {
         previous = next;
     }
     println!("keystroke → diagnostics (incremental): {}", percentiles(&mut keystroke));
+    println!(
+        "  of which parse + lower (Analysis::update): {}",
+        percentiles(&mut update)
+    );
 }
 
 fn ms(start: Instant) -> f64 {

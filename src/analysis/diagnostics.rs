@@ -1,16 +1,19 @@
 //! Diagnostics in stages, like taplo: YAML syntax, then structure (from lowering), then
 //! meaning (providers, models, personas, references, cycles, availability, secrets).
 
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::Analysis;
+use super::{Analysis, StepChunk};
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::{find_secrets, redact};
 use crate::model::template::{RefKind, Template};
 use crate::model::workflow::{Spanned, Step, Workflow, step_index};
 use crate::model::workspace::{PersonaRef, Workspace};
-use crate::syntax::text::Span;
+use crate::syntax::text::{OffsetBy, Span};
 
 /// All diagnostics of `analysis`, given the structural ones from lowering.
 pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnostic> {
@@ -46,13 +49,22 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
         ));
     }
     let wf = &analysis.workflow;
-    Checker {
+    let mut checker = Checker {
         wf,
         ws,
         out: &mut out,
-        warned_unavailable: HashSet::default(),
+        unavailable: Vec::new(),
+    };
+    checker.run(analysis);
+    let mut unavailable = std::mem::take(&mut checker.unavailable);
+    unavailable.sort_by_key(|(_, d)| d.span.start);
+    let mut warned = HashSet::default();
+    for (provider, d) in unavailable {
+        // Once per document, at the first mention.
+        if warned.insert(provider) {
+            out.push(d);
+        }
     }
-    .run();
     for secret in find_secrets(text) {
         out.push(Diagnostic::new(
             Code::SecretInDocument,
@@ -93,16 +105,37 @@ fn clamp(text: &str, span: Span) -> Span {
     Span::new(span.start.min(end), end)
 }
 
+/// A step's semantic diagnostics, relative to its chunk, and what they were computed against.
+#[derive(Debug)]
+pub(crate) struct CachedStepDiagnostics {
+    workspace: Arc<Workspace>,
+    context: u64,
+    diagnostics: Vec<Diagnostic>,
+    unavailable: Vec<(String, Diagnostic)>,
+}
+
+/// Everything outside a step that its semantic diagnostics depend on, hashed: the workflow's
+/// defaults, its inline persona and input names, and the step IDs in order.
+fn step_context(wf: &Workflow) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    let value = |s: &Option<Spanned<String>>| s.as_ref().map(|v| v.value.clone());
+    (value(&wf.provider), value(&wf.model), value(&wf.persona)).hash(&mut h);
+    wf.personas.iter().for_each(|p| p.id.value.hash(&mut h));
+    wf.inputs.iter().for_each(|i| i.name.value.hash(&mut h));
+    wf.steps.iter().for_each(|s| s.id_str().hash(&mut h));
+    h.finish()
+}
+
 struct Checker<'a> {
     wf: &'a Workflow,
     ws: &'a Workspace,
     out: &'a mut Vec<Diagnostic>,
-    /// Providers already reported unavailable: once per document, at the first mention.
-    warned_unavailable: HashSet<String>,
+    /// Unavailable providers with the diagnostic at each mention; the first one is kept.
+    unavailable: Vec<(String, Diagnostic)>,
 }
 
 impl Checker<'_> {
-    fn run(&mut self) {
+    fn run(&mut self, analysis: &Analysis) {
         let wf = self.wf;
         if let Some(p) = &wf.provider {
             self.provider(p, "the workflow's provider");
@@ -115,10 +148,56 @@ impl Checker<'_> {
         }
         self.duplicate_ids();
         let index = step_index(wf);
-        for step in &wf.steps {
-            self.step(step, &index);
+        let context = step_context(wf);
+        for (i, step) in wf.steps.iter().enumerate() {
+            match analysis.step_chunks.get(i).and_then(Option::as_ref) {
+                Some((base, chunk)) => self.cached_step(step, &index, &analysis.workspace, context, *base, chunk),
+                None => self.step(step, &index),
+            }
         }
         self.cycles(&index);
+    }
+
+    /// The step's diagnostics from its chunk's cache when its context is unchanged; else
+    /// computed and cached (relative to the chunk).
+    fn cached_step(
+        &mut self,
+        step: &Step,
+        index: &HashMap<&str, usize>,
+        workspace: &Arc<Workspace>,
+        context: u64,
+        base: usize,
+        chunk: &StepChunk,
+    ) {
+        let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cache
+            .as_ref()
+            .is_some_and(|c| c.context == context && Arc::ptr_eq(&c.workspace, workspace));
+        if !fresh {
+            let saved_out = std::mem::take(self.out);
+            let saved_unavailable = std::mem::take(&mut self.unavailable);
+            self.step(step, index);
+            let mut diagnostics = std::mem::replace(self.out, saved_out);
+            let mut unavailable = std::mem::replace(&mut self.unavailable, saved_unavailable);
+            let back = -(base as isize);
+            diagnostics.iter_mut().for_each(|d| d.offset_by(back));
+            unavailable.iter_mut().for_each(|(_, d)| d.offset_by(back));
+            *cache = Some(CachedStepDiagnostics {
+                workspace: workspace.clone(),
+                context,
+                diagnostics,
+                unavailable,
+            });
+        }
+        let cached = cache.as_ref().expect("filled above");
+        let place = |d: &Diagnostic| {
+            let mut d = d.clone();
+            d.offset_by(base as isize);
+            d
+        };
+        self.out.extend(cached.diagnostics.iter().map(place));
+        self.unavailable
+            .extend(cached.unavailable.iter().map(|(p, d)| (p.clone(), place(d))));
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -150,7 +229,7 @@ impl Checker<'_> {
                 false
             }
             Some(info) => {
-                if !info.is_available() && self.warned_unavailable.insert(info.id.clone()) {
+                if !info.is_available() {
                     let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
                         "{what} `{}` is unavailable: {} is not set{}",
@@ -162,9 +241,8 @@ impl Checker<'_> {
                             format!(" (available: {})", alternatives.join(", "))
                         }
                     );
-                    self.push(
-                        Diagnostic::new(Code::ProviderUnavailable, p.span, message).with_suggestions(alternatives),
-                    );
+                    let d = Diagnostic::new(Code::ProviderUnavailable, p.span, message).with_suggestions(alternatives);
+                    self.unavailable.push((info.id.clone(), d));
                 }
                 true
             }

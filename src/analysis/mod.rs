@@ -37,10 +37,13 @@ pub struct YamlSummary {
 /// One step item, parsed and lowered on its own, with spans relative to its first byte so
 /// that it can be reused wherever the item moves.
 #[derive(Debug)]
-struct StepChunk {
+pub(crate) struct StepChunk {
     step: Option<Step>,
     diagnostics: Vec<Diagnostic>,
     error: Option<SyntaxError>,
+    /// The step's semantic diagnostics, valid while the workspace and the workflow's header
+    /// and step IDs are the same (see `diagnostics::StepContext`).
+    pub(crate) semantic: std::sync::Mutex<Option<diagnostics::CachedStepDiagnostics>>,
 }
 
 /// One document analysed against its workspace: what every feature reads.
@@ -58,6 +61,9 @@ pub struct Analysis {
     pub workspace: Arc<Workspace>,
     /// Step chunks by their text, for the next keystroke's analysis to reuse.
     chunks: FxHashMap<Arc<str>, Arc<StepChunk>>,
+    /// For each step of `workflow`, its chunk and where the chunk starts (none when the
+    /// document was parsed whole).
+    pub(crate) step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
 }
 
 impl Analysis {
@@ -75,6 +81,7 @@ impl Analysis {
         let mut summary = YamlSummary::default();
         let mut structural = Vec::new();
         let mut steps = Vec::new();
+        let mut step_chunks = Vec::new();
         let mut cache = FxHashMap::with_capacity_and_hasher(parts.items.len(), Default::default());
         for item in &parts.items {
             let chunk_text = &text[item.start..item.end];
@@ -83,16 +90,17 @@ impl Analysis {
                 None => (Arc::from(chunk_text), Arc::new(analyse_step_chunk(chunk_text))),
             };
             if let Some(mut step) = chunk.step.clone() {
-                step.offset_by(item.start);
+                step.offset_by(item.start as isize);
                 steps.push(step);
+                step_chunks.push(Some((item.start, chunk.clone())));
             }
             for d in &chunk.diagnostics {
                 let mut d = d.clone();
-                d.offset_by(item.start);
+                d.offset_by(item.start as isize);
                 structural.push(d);
             }
             if let Some(mut err) = chunk.error.clone() {
-                err.offset_by(item.start);
+                err.offset_by(item.start as isize);
                 summary.errors.push(err);
             }
             cache.insert(key, chunk);
@@ -109,6 +117,7 @@ impl Analysis {
             structural,
             workspace,
             chunks: cache,
+            step_chunks,
         }
     }
 
@@ -116,6 +125,7 @@ impl Analysis {
     fn whole(text: Arc<str>, workspace: Arc<Workspace>) -> Analysis {
         let parsed = yaml::parse(&text);
         let (workflow, structural) = lower_workflow(&text, parsed.root.as_ref());
+        let step_chunks = vec![None; workflow.steps.len()];
         Analysis {
             line_index: LineIndex::new(text),
             yaml: YamlSummary {
@@ -127,6 +137,7 @@ impl Analysis {
             structural,
             workspace,
             chunks: FxHashMap::default(),
+            step_chunks,
         }
     }
 
@@ -156,6 +167,7 @@ fn analyse_step_chunk(text: &str) -> StepChunk {
         step,
         diagnostics,
         error: parsed.error,
+        semantic: std::sync::Mutex::new(None),
     }
 }
 
@@ -179,7 +191,7 @@ fn header_and_trailer(text: &str, parts: &chunks::Chunks, summary: &mut YamlSumm
             };
         }
         if let Some(mut extra) = trailer.root {
-            extra.offset_by(parts.trailer.start);
+            extra.offset_by(parts.trailer.start as isize);
             if let NodeKind::Map(more) = extra.kind {
                 entries.extend(more);
             }
@@ -187,7 +199,7 @@ fn header_and_trailer(text: &str, parts: &chunks::Chunks, summary: &mut YamlSumm
         root.span.end = root.span.end.max(items.end);
     }
     if let Some(mut err) = trailer.error {
-        err.offset_by(parts.trailer.start);
+        err.offset_by(parts.trailer.start as isize);
         summary.errors.push(err);
     }
     Some(root)

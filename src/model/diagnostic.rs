@@ -127,7 +127,7 @@ pub struct Diagnostic {
 }
 
 impl OffsetBy for Diagnostic {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
         for r in &mut self.related {
             r.span.offset_by(base);

@@ -153,7 +153,7 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
 }
 
 impl OffsetBy for Template {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
         for r in &mut self.refs {
             r.name_span.offset_by(base);

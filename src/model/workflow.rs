@@ -20,7 +20,7 @@ pub struct Spanned<T> {
 }
 
 impl<T> OffsetBy for Spanned<T> {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
     }
 }
@@ -39,7 +39,7 @@ pub struct Params {
 }
 
 impl OffsetBy for Params {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.temperature.offset_by(base);
         self.max_tokens.offset_by(base);
         self.top_p.offset_by(base);
@@ -98,7 +98,7 @@ pub struct Fallback {
 }
 
 impl OffsetBy for Fallback {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.provider.offset_by(base);
         self.model.offset_by(base);
         self.span.offset_by(base);
@@ -135,7 +135,7 @@ pub struct Step {
 }
 
 impl OffsetBy for Step {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
         self.id.offset_by(base);
         self.prompt.offset_by(base);

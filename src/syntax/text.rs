@@ -44,19 +44,19 @@ impl Span {
 /// Moves every span in a value by `base` bytes: things analysed in a chunk of a document are
 /// kept relative to the chunk and placed in the document when reused.
 pub trait OffsetBy {
-    /// Adds `base` to every span inside.
-    fn offset_by(&mut self, base: usize);
+    /// Moves every span inside by `base` bytes (negative: towards the start).
+    fn offset_by(&mut self, base: isize);
 }
 
 impl OffsetBy for Span {
-    fn offset_by(&mut self, base: usize) {
-        self.start += base;
-        self.end += base;
+    fn offset_by(&mut self, base: isize) {
+        self.start = self.start.wrapping_add_signed(base);
+        self.end = self.end.wrapping_add_signed(base);
     }
 }
 
 impl<T: OffsetBy> OffsetBy for Option<T> {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         if let Some(v) = self {
             v.offset_by(base);
         }
@@ -64,7 +64,7 @@ impl<T: OffsetBy> OffsetBy for Option<T> {
 }
 
 impl<T: OffsetBy> OffsetBy for Vec<T> {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         for v in self {
             v.offset_by(base);
         }

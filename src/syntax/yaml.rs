@@ -169,7 +169,7 @@ impl Node {
 }
 
 impl OffsetBy for Node {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
         match &mut self.kind {
             NodeKind::Map(entries) => {
@@ -194,7 +194,7 @@ pub struct SyntaxError {
 }
 
 impl OffsetBy for SyntaxError {
-    fn offset_by(&mut self, base: usize) {
+    fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
     }
 }
