@@ -422,3 +422,15 @@ fn editing_a_step_after_its_run_shows_it_stale() {
     let titles = lenses(&mut s);
     assert!(titles.iter().any(|t| t == "stale · edited since its run"), "{titles:?}");
 }
+
+#[test]
+fn a_one_time_provider_override_does_not_make_the_step_look_edited() {
+    let mut s = setup(FLOW, answer_everything);
+    let reply = run_step(&mut s, "summarize", json!({ "provider": "openai" })).unwrap();
+    assert_eq!(reply["steps"][0]["answered_by"], "openai/gpt-4o", "{reply}");
+    let titles = lenses(&mut s);
+    assert!(
+        titles.iter().any(|t| t.starts_with("✓") && t.contains("openai/gpt-4o")),
+        "{titles:?}"
+    );
+}

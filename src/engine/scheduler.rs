@@ -29,8 +29,9 @@ use super::secret::ApiKey;
 use super::{Engine, EngineError, PlannedRequest, RunEvent, RunRequest};
 use crate::analysis::Analysis;
 use crate::model::diagnostic::Severity;
-use crate::model::resolve::{Effective, resolve_step, step_fingerprint};
-use crate::model::workflow::Workflow;
+use crate::model::resolve::{Effective, Overrides, resolve_step, step_fingerprint};
+use crate::model::workflow::{Step, Workflow};
+use crate::model::workspace::Workspace;
 
 /// How often finished fan-out items are written while their step runs (when some finished).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -188,6 +189,13 @@ fn outputs(record: &RunRecord) -> BTreeMap<String, StepOutput> {
             (s.id.clone(), StepOutput { output, outputs })
         })
         .collect()
+}
+
+/// The step's definition as the document states it, one-time overrides left out: a run "with
+/// openai (this run only)" must not make the step look edited.
+fn document_fingerprint(workflow: &Workflow, step: &Step, workspace: &Workspace) -> String {
+    let effective = resolve_step(workflow, step, workspace, &Overrides::default());
+    step_fingerprint(workflow, step, workspace, &effective)
 }
 
 /// A provider/model to try, in fallback order.
@@ -502,7 +510,7 @@ impl Run<'_> {
                     .as_ref()
                     .map(|m| setting(Some(m.value.clone()), m.source)),
                 persona: effective.persona.as_ref().map(|p| setting(p.value.clone(), p.source)),
-                fingerprint: Some(step_fingerprint(workflow, step, &self.request.workspace, &effective)),
+                fingerprint: Some(document_fingerprint(workflow, step, &self.request.workspace)),
                 started_at: Some(now_ms()),
                 ..StepRecord::pending(&id)
             }
