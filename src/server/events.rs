@@ -138,31 +138,24 @@ async fn reload_workspaces(shared: &Shared) {
     }
 }
 
+/// Whether the client's workspace capabilities say yes to `support`.
+fn client_supports(
+    shared: &Shared,
+    support: impl Fn(&tower_lsp_server::ls_types::WorkspaceClientCapabilities) -> Option<bool>,
+) -> bool {
+    let capabilities = shared.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+    capabilities.workspace.as_ref().and_then(support).unwrap_or(false)
+}
+
 async fn refresh_hints(shared: &Shared) {
-    let supported = shared
-        .capabilities
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .workspace
-        .as_ref()
-        .and_then(|w| w.inlay_hint.as_ref())
-        .and_then(|h| h.refresh_support)
-        .unwrap_or(false);
+    let supported = client_supports(shared, |w| w.inlay_hint.as_ref().and_then(|h| h.refresh_support));
     if supported && let Err(err) = shared.client.inlay_hint_refresh().await {
         tracing::warn!("inlay hint refresh failed: {err}");
     }
 }
 
 async fn refresh_lenses(shared: &Shared) {
-    let supported = shared
-        .capabilities
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .workspace
-        .as_ref()
-        .and_then(|w| w.code_lens.as_ref())
-        .and_then(|c| c.refresh_support)
-        .unwrap_or(false);
+    let supported = client_supports(shared, |w| w.code_lens.as_ref().and_then(|c| c.refresh_support));
     if supported && let Err(err) = shared.client.code_lens_refresh().await {
         tracing::warn!("code lens refresh failed: {err}");
     }
