@@ -434,3 +434,47 @@ fn a_one_time_provider_override_does_not_make_the_step_look_edited() {
         "{titles:?}"
     );
 }
+
+#[test]
+fn after_a_failure_the_offered_provider_reruns_the_step_with_it() {
+    let mut s = setup(FLOW, |r| {
+        if is_anthropic(r) {
+            Reply::error(
+                529,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                &[],
+            )
+        } else {
+            openai_stream(&["rescued"], 3, 2)
+        }
+    });
+    s.server.message_choice = Some("Re-run with openai".to_string());
+    let reply = run_step(&mut s, "summarize", json!({})).unwrap();
+    assert_eq!(reply["status"], "failed", "{reply}");
+    let offer = s.server.wait_for("window/showMessageRequest", |_| true);
+    assert!(offer["message"].as_str().unwrap().contains("summarize"), "{offer}");
+    let titles: Vec<&str> = offer["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Re-run with openai") && !titles.contains(&"Re-run with anthropic"),
+        "{titles:?}"
+    );
+    // The re-run happens in the background after the reply: poll the lenses until it shows.
+    let started = Instant::now();
+    let mut titles = lenses(&mut s);
+    while !titles.iter().any(|t| t.starts_with("✓")) && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        titles = lenses(&mut s);
+    }
+    assert!(
+        titles.iter().any(|t| t.starts_with("✓") && t.contains("openai/gpt-4o")),
+        "{titles:?}"
+    );
+    let last = s.provider.received().pop().unwrap();
+    assert!(last.path.ends_with("/chat/completions"));
+    assert_eq!(prompt_of(&last), "Summarize rocket skates.");
+}

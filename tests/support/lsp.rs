@@ -21,6 +21,9 @@ pub struct TestServer {
     pub configuration: Value,
     /// Messages received but not yet consumed (notifications, server requests, replies).
     pub notifications: VecDeque<Value>,
+    /// The title of the action to pick when the server sends `window/showMessageRequest`
+    /// (`None`: dismiss it).
+    pub message_choice: Option<String>,
     next_id: i64,
 }
 
@@ -108,6 +111,7 @@ impl TestServer {
             incoming,
             configuration: Value::Null,
             notifications: VecDeque::new(),
+            message_choice: None,
             next_id: 1,
         }
     }
@@ -164,6 +168,10 @@ impl TestServer {
             let result = if msg["method"] == "workspace/configuration" {
                 let items = msg["params"]["items"].as_array().map_or(0, Vec::len);
                 Value::Array(vec![self.configuration.clone(); items])
+            } else if msg["method"] == "window/showMessageRequest"
+                && let Some(title) = &self.message_choice
+            {
+                json!({ "title": title })
             } else {
                 Value::Null
             };
