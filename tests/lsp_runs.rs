@@ -113,6 +113,15 @@ fn lenses(s: &mut Setup) -> Vec<String> {
         .collect()
 }
 
+/// Anthropic's 529 overloaded error, as its API sends it.
+fn anthropic_overloaded() -> Reply {
+    Reply::error(
+        529,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        &[],
+    )
+}
+
 fn answer_everything(r: &Received) -> Reply {
     let text = format!("answer to {}", prompt_of(r).lines().next().unwrap_or_default());
     if is_anthropic(r) {
@@ -165,11 +174,7 @@ fn an_outage_retries_then_falls_back_and_the_lens_says_who_answered() {
     );
     let mut s = setup(&flow, |r| {
         if is_anthropic(r) {
-            Reply::error(
-                529,
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-                &[],
-            )
+            anthropic_overloaded()
         } else {
             openai_stream(&["from openai"], 3, 2)
         }
@@ -193,11 +198,7 @@ fn a_failed_step_gets_a_diagnostic_whose_fix_switches_provider_and_reruns_only_t
     let flag = down.clone();
     let mut s = setup(FLOW, move |r| {
         if is_anthropic(r) && flag.load(Ordering::SeqCst) {
-            Reply::error(
-                529,
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-                &[],
-            )
+            anthropic_overloaded()
         } else {
             answer_everything(r)
         }
@@ -439,11 +440,7 @@ fn a_one_time_provider_override_does_not_make_the_step_look_edited() {
 fn after_a_failure_the_offered_provider_reruns_the_step_with_it() {
     let mut s = setup(FLOW, |r| {
         if is_anthropic(r) {
-            Reply::error(
-                529,
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-                &[],
-            )
+            anthropic_overloaded()
         } else {
             openai_stream(&["rescued"], 3, 2)
         }

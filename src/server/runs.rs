@@ -162,6 +162,13 @@ fn show(shared: &Shared, uri: &Uri, view: RunView) {
     shared.send(Event::RunsChanged(uri.clone()));
 }
 
+/// Changes the current run results of `uri` with `change`, then shows them.
+fn amend(shared: &Shared, uri: &Uri, change: impl FnOnce(&mut RunView)) {
+    let mut view = (*shared.session().runs(uri).unwrap_or_default()).clone();
+    change(&mut view);
+    show(shared, uri, view);
+}
+
 static PROGRESS_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// A work-done progress for the run: the client's token, or one the server creates when the
@@ -214,9 +221,7 @@ async fn run(
     {
         return Err(error("a run of this workflow is already in progress"));
     }
-    let mut view = (*shared.session().runs(&uri).unwrap_or_default()).clone();
-    view.in_progress = true;
-    show(&shared, &uri, view);
+    amend(&shared, &uri, |view| view.in_progress = true);
     let request = RunRequest {
         path: file.clone(),
         text: snapshot.text().clone(),
@@ -256,10 +261,10 @@ async fn run(
             RunEvent::StepStarted {
                 step, provider, model, ..
             } => {
-                let mut view = (*shared.session().runs(&uri).unwrap_or_default()).clone();
-                view.steps.entry(step.clone()).or_default().running = true;
-                view.in_progress = true;
-                show(&shared, &uri, view);
+                amend(&shared, &uri, |view| {
+                    view.steps.entry(step.clone()).or_default().running = true;
+                    view.in_progress = true;
+                });
                 Some(format!("{step}: {provider}/{model}"))
             }
             RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
@@ -303,9 +308,7 @@ async fn run(
             Ok(Some(summary(&record)))
         }
         Ok(Err(err)) => {
-            let mut view = (*shared.session().runs(&uri).unwrap_or_default()).clone();
-            view.in_progress = false;
-            show(&shared, &uri, view);
+            amend(&shared, &uri, |view| view.in_progress = false);
             Err(match err {
                 EngineError::Invalid(diagnostics) => error(format!(
                     "the workflow has {} error(s); fix them first (see Problems)",
