@@ -416,3 +416,26 @@ steps:
         all_keys(),
     ));
 }
+
+#[test]
+fn unknown_filters_tests_and_functions_suggest_the_nearest_name() {
+    assert_snapshot!(check(
+        r#"
+version: 1
+name: T
+provider: anthropic
+steps:
+  - id: a
+    prompt: Hello
+  - id: b
+    for_each: steps.a.output | line
+#                              ^^^^ unknown-filter
+    prompt: |
+      {{ item | uper }} {% if item is not defind %}{{ rnage(2) }}{% endif %}
+#               ^^^^ unknown-filter
+#                                         ^^^^^^ unknown-filter
+#                                                     ^^^^^ unknown-filter
+"#,
+        all_keys(),
+    ));
+}

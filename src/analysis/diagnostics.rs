@@ -11,6 +11,7 @@ use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::{find_secrets, redact};
 use crate::model::template::{RefKind, Template};
+use crate::model::template_env;
 use crate::model::workflow::{Spanned, Step, Workflow, step_index};
 use crate::model::workspace::{PersonaRef, Workspace};
 use crate::syntax::text::{OffsetBy, Span};
@@ -401,6 +402,16 @@ impl Checker<'_> {
                 err.span,
                 format!("template syntax error: {}", err.message),
             ));
+        }
+        for call in template.unknown_calls() {
+            let suggestions = nearest(&call.name, template_env::candidates(call.kind));
+            let message = format!(
+                "unknown {} `{}`{}",
+                call.kind.noun(),
+                call.name,
+                did_you_mean(&suggestions)
+            );
+            self.push(Diagnostic::new(Code::UnknownFilter, call.span, message).with_suggestions(suggestions));
         }
         for r in &template.refs {
             match r.kind {
