@@ -230,12 +230,11 @@ impl Checker<'_> {
                 false
             }
             Some(info) => {
-                if !info.is_available() {
+                if let Some(reason) = info.unavailable_reason() {
                     let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
-                        "{what} `{}` is unavailable: {} is not set{}",
+                        "{what} `{}` is unavailable: {reason}{}",
                         info.id,
-                        info.api_key_env.join(" or "),
                         if alternatives.is_empty() {
                             String::new()
                         } else {
