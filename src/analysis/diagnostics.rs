@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::{Analysis, StepChunk};
+use super::{Analysis, StepChunk, syntax_errors};
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::{find_secrets, redact};
@@ -21,11 +21,11 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
     let text = analysis.text();
     let mut out = Vec::new();
     for err in &analysis.yaml.errors {
-        out.push(Diagnostic::new(
-            Code::YamlSyntax,
-            widen(text, err.span),
-            format!("YAML syntax error: {}", err.message),
-        ));
+        let first_step = analysis.workflow.steps.first().map_or(text.len(), |s| s.span.start);
+        let region = syntax_errors::step_region(&analysis.workflow, err.span.start)
+            .unwrap_or(Span::new(0, first_step.max(err.span.end)));
+        let (span, message) = syntax_errors::describe(text, region, widen(text, err.span), &err.message);
+        out.push(Diagnostic::new(Code::YamlSyntax, span, message));
     }
     for extra in &analysis.yaml.extra_documents {
         let mut d = Diagnostic::new(
