@@ -341,7 +341,10 @@ mod tests {
         assert_eq!(idx.line_text(1), "b");
         assert_eq!(idx.line_text(2), "c");
         assert_eq!(idx.line_text(3), "d\u{2028}e\u{2029}f\u{85}g\u{b}h\u{c}i");
-        assert_eq!(idx.position("a\rb\r\nc\nd".len(), PositionEncoding::Utf16), LineCol { line: 3, col: 1 });
+        assert_eq!(
+            idx.position("a\rb\r\nc\nd".len(), PositionEncoding::Utf16),
+            LineCol { line: 3, col: 1 }
+        );
     }
 
     #[test]
