@@ -372,4 +372,54 @@ mod tests {
         );
         assert_eq!(&*doc.to_arc_str(), "x: 😀!\ny: 1\n");
     }
+
+    /// The position of byte `offset` by the protocol's rules, written apart from `LineIndex`.
+    fn protocol_position(text: &str, offset: usize) -> LineCol {
+        let before = &text[..offset];
+        let breaks = before.matches(['\n', '\r']).count() - before.matches("\r\n").count();
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        LineCol {
+            line: breaks as u32,
+            col: before[line_start..].encode_utf16().count() as u32,
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "a", "é", "日本", "😀", "\n", "\r\n", "\r", "\u{2028}", "\u{2029}", "\u{85}", "\u{b}", "\u{c}", "  ", "",
+    ];
+
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(PIECES), 0..4).prop_map(|p| p.concat())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn edits_by_protocol_positions_match_the_same_edits_on_a_string(
+            start in piece(),
+            edits in proptest::collection::vec((0.0..=1.0f64, 0.0..=1.0f64, piece()), 1..20),
+        ) {
+            let mut expected = start.clone();
+            let mut doc = DocumentText::new(&start);
+            for (a, b, insert) in edits {
+                let boundaries: Vec<usize> = (0..=expected.len())
+                    .filter(|&i| expected.is_char_boundary(i))
+                    .filter(|&i| !(i > 0 && expected.as_bytes()[i - 1] == b'\r' && expected.as_bytes().get(i) == Some(&b'\n')))
+                    .collect();
+                let pick = |f: f64| boundaries[((boundaries.len() - 1) as f64 * f) as usize];
+                let (from, to) = (pick(a.min(b)), pick(a.max(b)));
+                let range = (protocol_position(&expected, from), protocol_position(&expected, to));
+                doc.apply(&TextEdit { range: Some(range), text: insert.clone() }, PositionEncoding::Utf16);
+                expected.replace_range(from..to, &insert);
+                prop_assert_eq!(&*doc.to_arc_str(), expected.as_str());
+                let index = LineIndex::new(Arc::from(expected.as_str()));
+                let after = from + insert.len();
+                if !(expected[..after].ends_with('\r') && expected[after..].starts_with('\n')) {
+                    prop_assert_eq!(index.position(after, PositionEncoding::Utf16), protocol_position(&expected, after));
+                    prop_assert_eq!(index.offset(protocol_position(&expected, after), PositionEncoding::Utf16), after);
+                }
+            }
+        }
+    }
 }
