@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{Analysis, StepChunk};
+use crate::model::catalog::Availability;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::{find_secrets, redact};
@@ -46,6 +47,13 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
                 err.path.display(),
                 err.message
             ),
+        ));
+    }
+    for (dir, reason) in &ws.library.refused_dirs {
+        out.push(Diagnostic::new(
+            Code::InvalidConfig,
+            Span::empty(0),
+            format!("persona folder {} is not read: {reason}", dir.display()),
         ));
     }
     let wf = &analysis.workflow;
@@ -229,7 +237,13 @@ impl Checker<'_> {
                 false
             }
             Some(info) => {
-                if !info.is_available() {
+                if let Availability::Untrusted(reason) = &info.availability {
+                    let message = format!(
+                        "{what} `{}` is unavailable, untrusted workspace: {reason}; trust this workspace (`stepwise trust`) to use it",
+                        info.id
+                    );
+                    self.push(Diagnostic::new(Code::UntrustedWorkspace, p.span, message));
+                } else if !info.is_available() {
                     let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
                         "{what} `{}` is unavailable: {} is not set{}",

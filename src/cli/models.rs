@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::engine::models::{MODELS_MAX_AGE, ModelCache};
-use crate::model::catalog::{ProcessEnv, ProviderKind};
+use crate::model::catalog::{Availability, ProcessEnv, ProviderKind};
 use crate::model::workspace::Workspace;
 
 /// Arguments of `stepwise models`.
@@ -63,6 +63,9 @@ pub fn run(args: ModelsArgs) -> ExitCode {
             if !provider.knows_model(id) {
                 println!("    {id:<28} listed by the provider");
             }
+        }
+        if let Availability::Untrusted(reason) = &provider.availability {
+            println!("    (model listing skipped, untrusted workspace: {reason}; run `stepwise trust` to allow it)");
         }
         if let Some(error) = errors.get(&provider.id) {
             println!("    (model listing failed: {error})");

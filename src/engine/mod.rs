@@ -162,6 +162,9 @@ pub enum EngineError {
     /// The record could not be written.
     #[error("cannot write the run record: {0}")]
     Io(#[from] std::io::Error),
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// Engine settings that are not in `stepwise.toml`; `None` fields come from it.
@@ -222,6 +225,11 @@ impl Engine {
         events: UnboundedSender<RunEvent>,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
+        let trust = &request.workspace.trust;
+        if !trust.blocked().is_empty() {
+            // Before any record is written or any request sent.
+            return Err(EngineError::Untrusted(trust.refusal()));
+        }
         scheduler::run(self, request, events, cancel).await
     }
 

@@ -37,6 +37,8 @@ pub enum Availability {
     Available,
     /// None of its key variables is set.
     MissingKey,
+    /// The untrusted workspace's `stepwise.toml` aims its key elsewhere (the reason says how).
+    Untrusted(String),
 }
 
 /// A provider as the rest of the product sees it: where to call it and what it offers.
@@ -77,11 +79,14 @@ impl ProviderInfo {
 
     /// A short status for completion details and hovers: never the key itself.
     pub fn status_label(&self) -> String {
-        let mut label = match self.availability {
+        let mut label = match &self.availability {
             Availability::Available if self.api_key_env.is_empty() => "available (no key needed)".to_string(),
             Availability::Available => "available".to_string(),
             Availability::MissingKey => {
                 format!("unavailable: {} not set", self.api_key_env.join(" or "))
+            }
+            Availability::Untrusted(reason) => {
+                format!("unavailable, untrusted workspace: {reason} (`stepwise trust` allows it)")
             }
         };
         if let Some(reason) = &self.degraded {
@@ -302,6 +307,15 @@ impl Catalog {
             p.degraded = health.degraded_reason(&p.id);
         }
         Catalog { providers }
+    }
+
+    /// Marks every provider for which `blocked` gives a reason as unavailable, untrusted.
+    pub fn restrict(&mut self, blocked: impl Fn(&str) -> Option<String>) {
+        for p in &mut self.providers {
+            if let Some(reason) = blocked(&p.id) {
+                p.availability = Availability::Untrusted(reason);
+            }
+        }
     }
 
     /// The provider with this ID.

@@ -11,5 +11,6 @@ pub mod runs;
 pub mod schema;
 pub mod secrets;
 pub mod template;
+pub mod trust;
 pub mod workflow;
 pub mod workspace;
