@@ -70,8 +70,12 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                 .map(|s| s.uri.clone())
                 .collect();
         }
+        let any = !analyze.is_empty();
         for uri in analyze {
             publish(&shared, &uri).await;
+        }
+        if any {
+            super::trust::publish_config_diagnostics(&shared).await;
         }
         if reload || runs_changed {
             refresh_hints(&shared).await;
@@ -118,11 +122,12 @@ fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
 /// Reloads every open document's workspace off the lock, then swaps them in.
 async fn reload_workspaces(shared: &Shared) {
     let dirs = shared.session().workspace_dirs();
+    let trusted = shared.session().editor_trust();
     let loaded = tokio::task::spawn_blocking(move || {
         let mut by_root: HashMap<std::path::PathBuf, Arc<Workspace>> = HashMap::new();
         dirs.into_iter()
             .map(|dir| {
-                let ws = Workspace::load(&dir, &ProcessEnv);
+                let ws = Workspace::load_trusting(&dir, &ProcessEnv, trusted);
                 let ws = by_root
                     .entry(ws.config.root.clone())
                     .or_insert_with(|| Arc::new(ws))
