@@ -7,11 +7,19 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::fake_provider::{FakeProvider, Received, openai_stream};
+use support::fake_provider::{FakeProvider, Received, Reply, openai_stream};
 use support::lsp::{TestServer, uri};
 
 const KEY: &str = "sk-proj-EditorUserKey0123456789AbCdEf";
 const FLOW: &str = "version: 1\nname: E\nprovider: openai\nmodel: gpt-4o\nsteps:\n  - id: a\n    prompt: Hi\n";
+
+/// Every run of 8 characters of the key that appears in `text`.
+fn key_fragments_in(text: &str) -> Vec<&'static str> {
+    (0..=KEY.len() - 8)
+        .map(|i| &KEY[i..i + 8])
+        .filter(|f| text.contains(f))
+        .collect()
+}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -22,8 +30,12 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(|_: &Received| openai_stream(&["hi"], 1, 1))
+}
+
+fn setup_with(handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(FakeProvider::start(|_: &Received| openai_stream(&["hi"], 1, 1)));
+    let listener = runtime.block_on(FakeProvider::start(handler));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("stepwise.toml"),
@@ -202,4 +214,33 @@ fn the_trace_log_carries_versions_and_sizes_never_document_text() {
     for secret in [KEY, "PRIVATE-NOTE", "prompt: Hi"] {
         assert!(!logged.contains(secret), "{secret} in the log:\n{logged}");
     }
+}
+
+#[test]
+fn partial_key_echoes_reach_no_editor_message() {
+    let echo = format!(
+        r#"{{"error":{{"message":"Incorrect API key provided: {}****{}; and again after the cut: {}{KEY}"}}}}"#,
+        &KEY[..14],
+        &KEY[KEY.len() - 9..],
+        "x".repeat(480)
+    );
+    let s = setup_with(move |_: &Received| Reply::error(401, &echo, &[]));
+    let mut server = server(&s, json!({ "workspaceTrusted": true }));
+    server.diagnostics(&s.uri, 1);
+    let failed = run_step(&mut server, &s).unwrap();
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(s.listener.count(), 1);
+    server.wait_for("textDocument/publishDiagnostics", |p| {
+        p.to_string().contains("step-failed")
+    });
+    let hints = server
+        .request(
+            "textDocument/inlayHint",
+            json!({ "textDocument": { "uri": s.uri }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 9, "character": 0 } } }),
+        )
+        .unwrap();
+    let hover = server.at("textDocument/hover", &s.uri, 5, 9).unwrap();
+    let seen = format!("{failed} {hints} {hover} {:?}", server.notifications);
+    assert!(seen.contains("auth"), "{seen}");
+    assert_eq!(key_fragments_in(&seen), Vec::<&str>::new(), "{seen}");
 }

@@ -485,3 +485,16 @@ fn walk(path: &Path) -> Vec<PathBuf> {
         Err(_) => Vec::new(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stepwise_toml_linking_outside_the_workspace_is_not_read() {
+    let repo = Repo::new("", PERSONA_FLOW).await;
+    std::fs::create_dir_all(repo.outside()).unwrap();
+    std::fs::write(repo.outside().join("secret.toml"), "OUTSIDE-SECRET-CONTENT = 1\n").unwrap();
+    std::fs::remove_file(repo.root().join("stepwise.toml")).unwrap();
+    symlink(&repo.outside().join("secret.toml"), &repo.root().join("stepwise.toml"));
+    let check = repo.output(&["check"]);
+    let shown = text(&check);
+    assert!(shown.contains("outside the workspace folder"), "{shown}");
+    assert!(!shown.contains("OUTSIDE-SECRET-CONTENT"), "{shown}");
+}

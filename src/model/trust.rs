@@ -498,3 +498,92 @@ impl WorkspaceTrust {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::config::load_layered;
+    use crate::model::health::Health;
+
+    fn needs_of(toml: &str) -> Vec<Need> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stepwise.toml"), toml).unwrap();
+        let loaded = load_layered(dir.path(), None);
+        let env = BTreeMap::new();
+        let baseline = Catalog::build(&loaded.baseline, &env, &Health::default());
+        let merged = Catalog::build(&loaded.config, &env, &Health::default());
+        assess(&loaded, &baseline, &merged)
+            .into_iter()
+            .map(|n| n.need)
+            .collect()
+    }
+
+    #[test]
+    fn a_keyed_provider_off_its_default_host_needs_trust() {
+        assert_eq!(
+            needs_of("[providers.openai]\nbase_url = \"http://127.0.0.1:8997/v1\"\n"),
+            vec![Need::Host {
+                provider: "openai".into(),
+                host: "127.0.0.1:8997".into(),
+                variables: vec!["OPENAI_API_KEY".into()],
+            }]
+        );
+        assert_eq!(
+            needs_of("[providers.openai]\nbase_url = \"https://api.openai.com/v1/\"\n"),
+            vec![]
+        );
+        assert_eq!(
+            needs_of("[providers.ollama]\nbase_url = \"http://gpu-box:11434\"\n"),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn naming_a_key_variable_needs_trust_except_a_vendors_at_its_host() {
+        let groq = "[providers.groq]\nkind = \"openai\"\nbase_url = \"https://api.groq.com/openai/v1\"\napi_key_env = \"GROQ_API_KEY\"\n";
+        assert_eq!(needs_of(groq), vec![]);
+        let aws = needs_of(
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"https://api.groq.com/openai/v1\"\napi_key_env = \"AWS_SECRET_ACCESS_KEY\"\n",
+        );
+        assert!(aws.contains(&Need::KeyVariable {
+            provider: "x".into(),
+            variable: "AWS_SECRET_ACCESS_KEY".into()
+        }));
+        let builtin = needs_of("[providers.anthropic]\napi_key_env = \"HOME\"\n");
+        assert_eq!(builtin.len(), 1, "{builtin:?}");
+    }
+
+    #[test]
+    fn runs_dir_must_stay_inside_the_root() {
+        assert_eq!(needs_of("runs_dir = \"records/runs\"\n"), vec![]);
+        assert_eq!(
+            needs_of("runs_dir = \"../x\"\n"),
+            vec![Need::RunsDir { path: "../x".into() }]
+        );
+        assert_eq!(needs_of("runs_dir = \"/var/tmp\"\n").len(), 1);
+        assert_eq!(needs_of("runs_dir = \"a/../../b\"\n").len(), 1);
+    }
+
+    #[test]
+    fn trust_lapses_when_stepwise_toml_changes() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let env: BTreeMap<String, String> = [("XDG_CONFIG_HOME".to_string(), home.path().display().to_string())].into();
+        std::fs::write(dir.path().join("stepwise.toml"), "concurrency = 2\n").unwrap();
+        let loaded = load_layered(dir.path(), None);
+        let before = decide(&loaded, Vec::new(), &env, false);
+        assert!(!before.is_trusted() && !before.lapsed);
+        record(&env, &before).unwrap();
+        assert_eq!(decide(&loaded, Vec::new(), &env, false).granted, Some(Grant::Store));
+        std::fs::write(dir.path().join("stepwise.toml"), "concurrency = 3\n").unwrap();
+        let after = decide(&load_layered(dir.path(), None), Vec::new(), &env, false);
+        assert!(!after.is_trusted() && after.lapsed);
+        let by_env: BTreeMap<String, String> = [(TRUST_ENV.to_string(), "1".to_string())].into();
+        assert_eq!(
+            decide(&loaded, Vec::new(), &by_env, false).granted,
+            Some(Grant::Process)
+        );
+    }
+}

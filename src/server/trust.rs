@@ -81,7 +81,7 @@ fn status(trust: &WorkspaceTrust) -> Value {
         "trusted": trust.is_trusted(),
         "grantedBy": trust.granted.map(|g| match g {
             Grant::Store => "stepwise trust",
-            Grant::Process => "this editor session",
+            Grant::Process => "this session",
         }),
         "lapsed": trust.lapsed,
         "needs": trust.needs.iter().map(|n| n.describe()).collect::<Vec<_>>(),
