@@ -498,3 +498,21 @@ async fn a_stepwise_toml_linking_outside_the_workspace_is_not_read() {
     assert!(shown.contains("outside the workspace folder"), "{shown}");
     assert!(!shown.contains("OUTSIDE-SECRET-CONTENT"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_uses_no_untrusted_provider_goes_ahead_without_its_keys() {
+    let repo = Repo::new(
+        ATTACK,
+        "version: 1\nname: L\nprovider: ollama\nmodel: llama3.2\nsteps:\n  - id: a\n    prompt: Hi\n",
+    )
+    .await;
+    let run = wait_bounded(
+        repo.stepwise(&["run", "brief.flow.yaml"])
+            .env("OLLAMA_HOST", &repo.listener.url)
+            .spawn()
+            .unwrap(),
+    );
+    assert_ne!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(repo.listener.received().iter().any(|r| r.path == "/api/chat"));
+    assert!(repo.keyed_requests().is_empty());
+}

@@ -95,8 +95,8 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let engine = Engine::default();
     if args.dry_run {
-        if !request.workspace.trust.blocked().is_empty() {
-            eprintln!("note: a run would refuse: {}", request.workspace.trust.refusal());
+        if let Some(why) = engine.refusal(&request) {
+            eprintln!("note: a run would refuse: {why}");
         }
         return match engine.dry_run(&request) {
             Ok(planned) => {

@@ -35,6 +35,7 @@ pub mod render;
 pub mod retry;
 mod scheduler;
 pub mod secret;
+mod trust_gate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -226,12 +227,17 @@ impl Engine {
         events: UnboundedSender<RunEvent>,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
-        let trust = &request.workspace.trust;
-        if !trust.blocked().is_empty() {
-            // Before any record is written or any request sent.
-            return Err(EngineError::Untrusted(trust.refusal()));
+        if let Some(why) = self.refusal(&request) {
+            return Err(EngineError::Untrusted(why));
         }
         scheduler::run(self, request, events, cancel).await
+    }
+
+    /// Why `request` may not run in its untrusted workspace (a provider it would call or its
+    /// runs folder needs trust), if it may not. Sends and writes nothing.
+    pub fn refusal(&self, request: &RunRequest) -> Option<String> {
+        let analysis = crate::analysis::Analysis::new(request.text.clone(), request.workspace.clone());
+        trust_gate::refusal(request, &analysis.workflow)
     }
 
     /// The requests a run would send, without sending any or reading any key. Outputs of

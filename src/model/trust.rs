@@ -163,19 +163,28 @@ impl WorkspaceTrust {
         self.blocked().iter().any(|n| matches!(n.need, Need::RunsDir { .. }))
     }
 
-    /// The message a refused action shows: each need and how to grant trust.
-    pub fn refusal(&self) -> String {
+    /// The message refusing an action that relies on the blocked needs `relevant` picks, if any:
+    /// each need and how to grant trust.
+    pub fn refusal_for(&self, relevant: impl Fn(&TrustNeed) -> bool) -> Option<String> {
+        let needs: Vec<String> = self
+            .blocked()
+            .iter()
+            .filter(|n| relevant(n))
+            .map(TrustNeed::describe)
+            .collect();
+        if needs.is_empty() {
+            return None;
+        }
         let lapsed = if self.lapsed {
             " (stepwise.toml changed since it was trusted)"
         } else {
             ""
         };
-        let needs: Vec<String> = self.blocked().iter().map(TrustNeed::describe).collect();
-        format!(
+        Some(format!(
             "untrusted workspace{lapsed}: {}; run `stepwise trust {}` if you trust this repository",
             needs.join("; "),
             self.root.display()
-        )
+        ))
     }
 }
 
@@ -242,12 +251,17 @@ pub fn assess(loaded: &LoadedConfig, baseline: &Catalog, merged: &Catalog) -> Ve
         return Vec::new();
     };
     let claims: Claims = toml::from_str(text).unwrap_or_default();
+    let official = Catalog::build(
+        &Default::default(),
+        &std::collections::BTreeMap::<String, String>::new(),
+        &Default::default(),
+    );
     let mut needs = Vec::new();
     for (id, claim) in &claims.providers {
-        let Some(provider) = merged.provider(id) else {
+        let Some(provider) = merged.provider(id).filter(|p| !p.base_url.is_empty()) else {
             continue;
         };
-        let before = baseline.provider(id);
+        let before = [baseline.provider(id), official.provider(id)];
         let claim_span = Some(claim.span());
         let claim = claim.get_ref();
         needs.extend(provider_needs(provider, before, claim, claim_span));
@@ -265,23 +279,22 @@ pub fn assess(loaded: &LoadedConfig, baseline: &Catalog, merged: &Catalog) -> Ve
     needs
 }
 
+/// The needs of one provider the workspace configures; `before` is the same provider without
+/// the workspace file, and as built in.
 fn provider_needs(
     provider: &ProviderInfo,
-    before: Option<&ProviderInfo>,
+    before: [Option<&ProviderInfo>; 2],
     claim: &ProviderClaims,
     claim_span: Option<Range<usize>>,
 ) -> Vec<TrustNeed> {
     if provider.api_key_env.is_empty() {
         return Vec::new();
     }
+    let before = before.into_iter().flatten();
     let mut allowed_vars: BTreeSet<&str> = vendor_variables(&provider.base_url).collect();
-    allowed_vars.extend(
-        before
-            .into_iter()
-            .flat_map(|b| b.api_key_env.iter().map(String::as_str)),
-    );
+    allowed_vars.extend(before.clone().flat_map(|b| b.api_key_env.iter().map(String::as_str)));
     let mut needs = Vec::new();
-    let var_span = claim.api_key_env.as_ref().map(|v| v.span()).or(claim_span.clone());
+    let var_span = claim.api_key_env.as_ref().map(|v| v.span()).or(claim_span);
     for var in &provider.api_key_env {
         if !allowed_vars.contains(var.as_str()) {
             needs.push(TrustNeed {
@@ -295,12 +308,12 @@ fn provider_needs(
     }
     if let Some(base_url) = &claim.base_url {
         let wanted = origin(&provider.base_url);
-        let default = before.and_then(|b| origin(&b.base_url));
+        let default = before.filter_map(|b| origin(&b.base_url)).any(|o| Some(o) == wanted);
         let vendor = provider
             .api_key_env
             .iter()
             .all(|v| vendor_variables(&provider.base_url).any(|allowed| allowed == v));
-        if wanted.is_none() || (wanted != default && !vendor) {
+        if wanted.is_none() || (!default && !vendor) {
             needs.push(TrustNeed {
                 need: Need::Host {
                     provider: provider.id.clone(),
