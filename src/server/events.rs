@@ -124,7 +124,11 @@ fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
 async fn reload_workspaces(shared: &Shared) {
     let (dirs, reach, trusted) = {
         let session = shared.session();
-        (session.workspace_dirs(), session.reachability().clone(), session.editor_trust())
+        (
+            session.workspace_dirs(),
+            session.reachability().clone(),
+            session.editor_trust(),
+        )
     };
     let loaded = tokio::task::spawn_blocking(move || {
         let mut by_root: HashMap<std::path::PathBuf, Arc<Workspace>> = HashMap::new();
