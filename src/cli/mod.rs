@@ -1,6 +1,11 @@
 //! The command line: one binary, one subcommand per job.
 
 mod check;
+mod format_github;
+mod format_gitlab;
+mod format_human;
+mod format_json;
+mod format_sarif;
 mod models;
 mod run;
 
