@@ -226,6 +226,8 @@ try {
   } catch {}
   const trace = found.map((p) => readFileSync(p, "utf8")).join("\n");
   check("LSP trace: initialize and inlay hints exchanged", /initialize/.test(trace) && /textDocument\/inlayHint/.test(trace), found.join(", "));
+  const started = trace.match(/stepwise: starting .* lsp \(from \w+\)/)?.[0] ?? "";
+  check("the extension started the server bundled in the .vsix", /server\/stepwise lsp \(from bundled\)/.test(started), started || found.join(", "));
 
   // The client side of running: switch the server to a stand-in (tests/editors/stub_server.py) by
   // editing settings.json, as a user would; it offers the commands and reports slow $/progress.
