@@ -154,6 +154,7 @@ try {
   const summarizeText = "Summarize {{ inputs.product }}";
   const highlighted = await waitFor(() => promptHighlighted(summarizeText), 15000);
   check("template spans inside a prompt are highlighted", highlighted.ok, JSON.stringify(highlighted.pieces));
+  const semanticBrace = colourOf(highlighted.pieces, /^\s*\{\{\s*$/);
   const headlineLine = lines.findIndex((l) => l.includes("{{ steps.draft.output }}")) + 1;
   await gotoLine(headlineLine, lines[headlineLine - 1].indexOf("draft.output") + "draft".length + 1);
   await page.keyboard.type("x");
@@ -295,6 +296,8 @@ try {
     // The stand-in has no semantic tokens: the colour left is the extension's TextMate grammar.
     const grammar = await waitFor(() => promptHighlighted(summarizeText), 5000);
     check("the TextMate grammar highlights template spans without the server", grammar.ok, JSON.stringify(grammar.pieces));
+    const grammarBrace = colourOf(grammar.pieces, /^\s*\{\{\s*$/);
+    check("`{{` has one colour with and without the server's tokens", grammarBrace === semanticBrace, `${grammarBrace} vs ${semanticBrace}`);
     await gotoLine(lines.findIndex((l) => l.includes("Three campaign ideas")) + 1, 1);
     await palette("stepwise: Run Step at Cursor");
     const shown = await waitText(".statusbar", /Run ideas/, 10000);

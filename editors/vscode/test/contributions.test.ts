@@ -30,7 +30,9 @@ test("the prompt grammar is injected into YAML and packaged", () => {
 
 test("the unknown modifier is declared and mapped to an 'invalid' scope", () => {
   assert.deepEqual(manifest.contributes.semanticTokenModifiers.map((m: { id: string }) => m.id), ["unknown"]);
-  assert.match(manifest.contributes.semanticTokenScopes[0].scopes["*.unknown"][0], /^invalid\./);
+  const scopes = manifest.contributes.semanticTokenScopes[0].scopes;
+  assert.match(scopes["*.unknown"][0], /^invalid\./);
+  assert.match(scopes.macro[0], /^punctuation\.section\.embedded\./, "delimiters look as the grammar colours them");
 });
 
 /** The scope names the `inside` patterns give the pieces of `text` (first match wins, left to right). */
