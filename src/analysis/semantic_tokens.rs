@@ -1,6 +1,7 @@
 //! Highlighting inside prompts and `for_each` expressions: every piece of template syntax the
 //! lowering placed exactly, with references that name no step or input (or `item` outside a
-//! fan-out) marked unknown, by the same rule as the `unknown-reference` diagnostic.
+//! fan-out) and filters the renderer does not have marked unknown, by the same rules as the
+//! `unknown-reference` and `unknown-filter` diagnostics.
 
 use crate::model::diagnostic::Code;
 use crate::model::template::TokenClass;
@@ -15,7 +16,7 @@ pub struct SemanticToken {
     pub span: Span,
     /// What it is.
     pub class: TokenClass,
-    /// Part of a reference to something that does not exist.
+    /// Part of a reference to something that does not exist, or a filter the renderer lacks.
     pub unknown: bool,
 }
 
@@ -43,7 +44,7 @@ pub fn semantic_tokens(analysis: &Analysis, range: Option<Span>) -> Vec<Semantic
         let unknown: Vec<Span> = analysis
             .diagnostics()
             .into_iter()
-            .filter(|d| d.code == Code::UnknownReference)
+            .filter(|d| matches!(d.code, Code::UnknownReference | Code::UnknownFilter))
             .map(|d| d.span)
             .collect();
         for t in tokens.iter_mut().filter(|t| is_reference(t.class)) {
@@ -56,7 +57,12 @@ pub fn semantic_tokens(analysis: &Analysis, range: Option<Span>) -> Vec<Semantic
 fn is_reference(class: TokenClass) -> bool {
     matches!(
         class,
-        TokenClass::Namespace | TokenClass::Input | TokenClass::Step | TokenClass::Field | TokenClass::Variable
+        TokenClass::Namespace
+            | TokenClass::Input
+            | TokenClass::Step
+            | TokenClass::Field
+            | TokenClass::Variable
+            | TokenClass::Filter
     )
 }
 
@@ -115,6 +121,14 @@ mod tests {
             rendered(doc, None),
             ["{{ Delimiter", "item Variable unknown", "}} Delimiter"]
         );
+    }
+
+    #[test]
+    fn a_filter_the_renderer_lacks_is_unknown() {
+        let doc = "version: 1\nname: t\nprovider: ollama\nsteps:\n  - id: a\n    prompt: \"{{ 'x' | uper }}{{ 'y' | upper }}\"\n";
+        let got = rendered(doc, None);
+        assert!(got.contains(&"uper Filter unknown".to_string()), "{got:?}");
+        assert!(got.contains(&"upper Filter".to_string()), "{got:?}");
     }
 
     #[test]

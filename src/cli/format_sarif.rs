@@ -13,14 +13,19 @@ const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os
 
 /// The SARIF log, pretty-printed.
 pub fn render(report: &Report) -> String {
-    let rules: Vec<Value> = Code::ALL.iter().map(|&code| rule(code)).collect();
+    // Every code is a rule, whether this run found it or not (and a code missing from the list
+    // still gets its rule).
+    let mut codes = Code::ALL.to_vec();
+    for d in report.checked.iter().flat_map(|c| &c.diagnostics) {
+        if !codes.contains(&d.code) {
+            codes.push(d.code);
+        }
+    }
+    let rules: Vec<Value> = codes.iter().map(|&code| rule(code)).collect();
     let mut results = Vec::new();
     for file in &report.checked {
         for d in &file.diagnostics {
-            let rule_index = Code::ALL
-                .iter()
-                .position(|&c| c == d.code)
-                .expect("every code is in Code::ALL");
+            let rule_index = codes.iter().position(|&c| c == d.code).unwrap_or_default();
             let related: Vec<Value> = d
                 .related
                 .iter()

@@ -52,6 +52,8 @@ pub enum Code {
     DuplicateStepId,
     /// A template or `needs` names a missing step or input.
     UnknownReference,
+    /// A template calls a filter, test or function the renderer does not have.
+    UnknownFilter,
     /// Steps that depend on each other in a loop.
     DependencyCycle,
     /// A step resolves to no provider at all.
@@ -82,6 +84,7 @@ impl Code {
             Code::UnknownPersona => "unknown-persona",
             Code::DuplicateStepId => "duplicate-step-id",
             Code::UnknownReference => "unknown-reference",
+            Code::UnknownFilter => "unknown-filter",
             Code::DependencyCycle => "dependency-cycle",
             Code::NoProvider => "no-provider",
             Code::ProviderUnavailable => "provider-unavailable",
@@ -92,7 +95,7 @@ impl Code {
     }
 
     /// Every code, in the order of the enum (SARIF rule indexes follow it).
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::YamlSyntax,
         Code::UnknownKey,
         Code::WrongType,
@@ -105,6 +108,7 @@ impl Code {
         Code::UnknownPersona,
         Code::DuplicateStepId,
         Code::UnknownReference,
+        Code::UnknownFilter,
         Code::DependencyCycle,
         Code::NoProvider,
         Code::ProviderUnavailable,
@@ -128,6 +132,7 @@ impl Code {
             Code::UnknownPersona => "A persona ID that is neither inline nor in the persona library.",
             Code::DuplicateStepId => "Two steps with the same ID.",
             Code::UnknownReference => "A template or `needs` names a step or input that does not exist.",
+            Code::UnknownFilter => "A template calls a filter, test or function the renderer does not have.",
             Code::DependencyCycle => "Steps that depend on each other in a loop.",
             Code::NoProvider => "A step that resolves to no provider at all.",
             Code::ProviderUnavailable => "The provider's API key is not set in the environment.",
@@ -161,6 +166,9 @@ impl Code {
             Code::DuplicateStepId => "Give each step a unique `id`.",
             Code::UnknownReference => {
                 "Reference an existing step (`steps.ID.output`) or input (`inputs.NAME`); write `steps[\"my-step\"]` for IDs with dashes."
+            }
+            Code::UnknownFilter => {
+                "Use a filter the renderer has (e.g. `lines`, `upper`, `join`); the message names the nearest one."
             }
             Code::DependencyCycle => "Remove one of the `needs` or template references that close the loop.",
             Code::NoProvider => {
@@ -269,5 +277,22 @@ pub fn did_you_mean(suggestions: &[String]) -> String {
     match suggestions.first() {
         Some(s) => format!("; did you mean `{s}`?"),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_code_once_in_declaration_order() {
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+        assert_eq!(
+            Code::ALL.last(),
+            Some(&Code::StepFailed),
+            "a new code goes into Code::ALL too"
+        );
     }
 }

@@ -26,7 +26,8 @@ const TYPES: [SemanticTokenType; 11] = [
     SemanticTokenType::OPERATOR,
 ];
 
-/// The modifier of a reference to a step or input that does not exist (bit 0).
+/// The modifier of a reference to a step or input that does not exist, or of a filter the
+/// renderer does not have (bit 0).
 pub const UNKNOWN: &str = "unknown";
 
 /// The legend the server announces in its capabilities.
