@@ -231,6 +231,22 @@ impl LanguageServer for Backend {
         Ok(resolved.unwrap_or(fallback))
     }
 
+    async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
+        let uri = params.text_document.uri.clone();
+        on_snapshot(&self.shared, &uri, |s| Some(requests::semantic_tokens::full(s).into())).await
+    }
+
+    async fn semantic_tokens_range(
+        &self,
+        params: SemanticTokensRangeParams,
+    ) -> Result<Option<SemanticTokensRangeResult>> {
+        let uri = params.text_document.uri.clone();
+        on_snapshot(&self.shared, &uri, move |s| {
+            Some(requests::semantic_tokens::range(s, params.range).into())
+        })
+        .await
+    }
+
     async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
         let uri = params.text_document_position_params.text_document.uri.clone();
         on_snapshot(&self.shared, &uri, move |s| requests::definition::handle(s, params)).await
@@ -336,6 +352,14 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
             resolve_provider: Some(true),
             work_done_progress_options: Default::default(),
         }))),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: requests::semantic_tokens::legend(),
+                range: Some(true),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                work_done_progress_options: Default::default(),
+            },
+        )),
         ..Default::default()
     }
 }

@@ -77,6 +77,39 @@ async function waitText(selector, re, timeout) {
     return false;
   }
 }
+/** The rendered pieces of the first visible line containing `needle`: text and colour. */
+async function lineColours(needle) {
+  return page.evaluate((n) => {
+    const line = [...document.querySelectorAll(".monaco-editor .view-line")].find((l) =>
+      (l.textContent || "").replace(/\u00a0/g, " ").includes(n),
+    );
+    if (!line) return [];
+    return [...line.querySelectorAll("span[class^='mtk'], span[class*=' mtk']")].map((s) => ({
+      text: (s.textContent || "").replace(/\u00a0/g, " "),
+      colour: getComputedStyle(s).color,
+    }));
+  }, needle);
+}
+const colourOf = (pieces, re) => pieces.find((p) => re.test(p.text))?.colour;
+/** Whether the line's `{{` and input name are coloured apart from the prompt text around them. */
+async function promptHighlighted(needle) {
+  const pieces = await lineColours(needle);
+  const text = colourOf(pieces, /Summarize/);
+  const brace = colourOf(pieces, /^\s*\{\{\s*$/);
+  const name = colourOf(pieces, /^product$/);
+  return { ok: !!text && !!brace && !!name && brace !== text && name !== text, pieces };
+}
+async function waitFor(fn, timeout) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last.ok) return last;
+    await page.waitForTimeout(250);
+  }
+  return last;
+}
+
 async function viewText() {
   return norm(await page.locator(".monaco-editor .view-lines").first().innerText());
 }
@@ -115,6 +148,25 @@ try {
   const hintCount = await page.locator(".monaco-editor .view-lines [class*='dyn-rule'], .monaco-editor .view-lines span[class*='inlay']").count();
   console.log(`     inlay hint elements: ${hintCount}`);
   await page.screenshot({ path: join(shots, "vscode-hints.png") });
+
+  // Highlighting inside prompts: `{{`, `inputs` and `product` stand out of the prompt text, and a
+  // reference to a missing step is coloured differently from a real one (semantic tokens).
+  const summarizeText = "Summarize {{ inputs.product }}";
+  const highlighted = await waitFor(() => promptHighlighted(summarizeText), 15000);
+  check("template spans inside a prompt are highlighted", highlighted.ok, JSON.stringify(highlighted.pieces));
+  const headlineLine = lines.findIndex((l) => l.includes("{{ steps.draft.output }}")) + 1;
+  await gotoLine(headlineLine, lines[headlineLine - 1].indexOf("draft.output") + "draft".length + 1);
+  await page.keyboard.type("x");
+  const unknownColoured = await waitFor(async () => {
+    const unknown = colourOf(await lineColours("steps.draftx.output"), /^draftx$/);
+    const known = colourOf(await lineColours("{{ steps.ideas.output }}"), /^ideas$/);
+    return { ok: !!unknown && !!known && unknown !== known, unknown, known };
+  }, 15000);
+  check("an unknown step reference is coloured apart from a known one", unknownColoured.ok, JSON.stringify(unknownColoured));
+  // The unknown colour came from the server's tokens: the `{{` colour now is theirs.
+  const semanticBrace = colourOf(await lineColours("Draft the launch brief for {{"), /^\s*\{\{\s*$/);
+  await page.screenshot({ path: join(shots, "vscode-highlight.png") });
+  await page.keyboard.press("Backspace");
 
   // A broken line: `provider: openaix` -> unknown-provider squiggle while typing.
   await gotoLine(providerLine, 100);
@@ -226,6 +278,8 @@ try {
   } catch {}
   const trace = found.map((p) => readFileSync(p, "utf8")).join("\n");
   check("LSP trace: initialize and inlay hints exchanged", /initialize/.test(trace) && /textDocument\/inlayHint/.test(trace), found.join(", "));
+  const started = trace.match(/stepwise: starting .* lsp \(from \w+\)/)?.[0] ?? "";
+  check("the extension started the server bundled in the .vsix", /server\/stepwise lsp \(from bundled\)/.test(started), started || found.join(", "));
 
   // The client side of running: switch the server to a stand-in (tests/editors/stub_server.py) by
   // editing settings.json, as a user would; it offers the commands and reports slow $/progress.
@@ -248,6 +302,11 @@ try {
     // The client restarts on the stub: its hints vanish (the stub has none).
     const switched = await waitText(".monaco-editor .view-lines", /^(?![\s\S]*creative-marketer \(step\))/, 20000);
     check("changing stepwise.server.path restarts the client on the new server", switched);
+    // The stand-in has no semantic tokens: the colour left is the extension's TextMate grammar.
+    const grammar = await waitFor(() => promptHighlighted(summarizeText), 5000);
+    check("the TextMate grammar highlights template spans without the server", grammar.ok, JSON.stringify(grammar.pieces));
+    const grammarBrace = colourOf(grammar.pieces, /^\s*\{\{\s*$/);
+    check("`{{` has one colour with and without the server's tokens", grammarBrace === semanticBrace, `${grammarBrace} vs ${semanticBrace}`);
     await gotoLine(lines.findIndex((l) => l.includes("Three campaign ideas")) + 1, 1);
     await palette("stepwise: Run Step at Cursor");
     const shown = await waitText(".statusbar", /Run ideas/, 10000);

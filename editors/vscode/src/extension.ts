@@ -75,7 +75,7 @@ function trackProgress(c: LanguageClient, token: string | number) {
 
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   if (client) return;
-  const found = findServer(config().get<string>("server.path"));
+  const found = findServer(config().get<string>("server.path"), { bundledDir: context.asAbsolutePath("server") });
   if (!found.ok) {
     output.appendLine(found.message);
     const choice = await vscode.window.showErrorMessage(found.message, "Open Settings", "Copy Install Command");

@@ -34,10 +34,12 @@ export function isWorkflowPath(p: string): boolean {
 export const WATCH_GLOB = "**/{stepwise.toml,*.flow.yaml,*.flow.yml,personas/*.yaml,personas/*.yml}";
 
 export type ServerLookup =
-  | { ok: true; command: string; source: "setting" | "PATH" | "cargo" }
+  | { ok: true; command: string; source: "setting" | "bundled" | "PATH" | "cargo" }
   | { ok: false; message: string };
 
 export interface LookupEnv {
+  /** The folder of the binary a platform package carries (`server/` in the extension). */
+  bundledDir?: string;
   pathVar?: string;
   home?: string;
   platform?: NodeJS.Platform;
@@ -63,8 +65,9 @@ function expandHome(p: string, home: string): string {
 }
 
 /**
- * Finds the language server binary: the `stepwise.server.path` setting, else `stepwise` on PATH,
- * else `~/.cargo/bin/stepwise` (where `cargo install` puts it, often missing from a GUI's PATH).
+ * Finds the language server binary: the `stepwise.server.path` setting, else the binary bundled in a
+ * platform package, else `stepwise` on PATH, else `~/.cargo/bin/stepwise` (where `cargo install`
+ * puts it, often missing from a GUI's PATH).
  */
 export function findServer(setting: string | undefined, env: LookupEnv = {}): ServerLookup {
   const home = env.home ?? os.homedir();
@@ -81,6 +84,10 @@ export function findServer(setting: string | undefined, env: LookupEnv = {}): Se
         `stepwise: the language server set in "stepwise.server.path" (${configured}) is not an executable file. ` +
         `Fix the setting, or clear it to use \`stepwise\` from PATH (install it from the stepwise repository with \`${INSTALL_HINT}\`).`,
     };
+  }
+  if (env.bundledDir) {
+    const p = path.join(env.bundledDir, exe);
+    if (isExe(p)) return { ok: true, command: p, source: "bundled" };
   }
   const sep = platform === "win32" ? ";" : ":";
   for (const dir of (env.pathVar ?? process.env.PATH ?? "").split(sep)) {

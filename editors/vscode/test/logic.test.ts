@@ -44,6 +44,14 @@ test("a wrong setting is an error naming the setting, not a silent fallback", ()
   }
 });
 
+test("the bundled server comes after the setting and before PATH", () => {
+  const everywhere = { bundledDir: "/ext/server", pathVar: "/usr/bin", home: "/h", isExecutable: () => true };
+  assert.deepEqual(findServer("", everywhere), { ok: true, command: "/ext/server/stepwise", source: "bundled" });
+  assert.deepEqual(findServer("/opt/stepwise", everywhere), { ok: true, command: "/opt/stepwise", source: "setting" });
+  const universal = { ...everywhere, isExecutable: (p: string) => p === "/usr/bin/stepwise" };
+  assert.deepEqual(findServer("", universal), { ok: true, command: "/usr/bin/stepwise", source: "PATH" });
+});
+
 test("server found on PATH, first match", () => {
   const r = findServer("", {
     pathVar: "/a:/b:/c",

@@ -448,6 +448,9 @@ function M.setup(opts)
 
   vim.lsp.config(M.name, M.lsp_config(M.options))
   vim.lsp.enable(M.name)
+  -- A template reference to a missing step or input (semantic token modifier `unknown`); a
+  -- colour scheme or the user may set their own.
+  vim.api.nvim_set_hl(0, '@lsp.mod.unknown', { default = true, link = 'DiagnosticUnderlineError' })
 
   vim.api.nvim_clear_autocmds({ group = group })
   vim.api.nvim_create_autocmd('LspAttach', { group = group, callback = on_attach })
