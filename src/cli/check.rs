@@ -256,11 +256,7 @@ fn check_files(files: &[PathBuf]) -> Report {
         if let (Some(path), Some(text)) = (&ws.config.path, &ws.config.text) {
             let diagnostics = ws.trust.config_diagnostics();
             if !diagnostics.is_empty() {
-                out.push(Checked {
-                    path: path.clone(),
-                    text: Arc::from(text.as_str()),
-                    diagnostics,
-                });
+                checked.push(Checked::new(path.clone(), Arc::from(text.as_str()), diagnostics));
             }
         }
         for lp in ws.library.personas.values().filter(|lp| !lp.diagnostics.is_empty()) {

@@ -98,7 +98,7 @@ impl Code {
     }
 
     /// Every code, in the order of the enum (SARIF rule indexes follow it).
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 20] = [
         Code::YamlSyntax,
         Code::UnknownKey,
         Code::WrongType,
@@ -118,6 +118,7 @@ impl Code {
         Code::SecretInDocument,
         Code::InvalidConfig,
         Code::StepFailed,
+        Code::UntrustedWorkspace,
     ];
 
     /// What the code means, in one sentence (CI tools show it as the rule's description).
@@ -141,6 +142,9 @@ impl Code {
             Code::ProviderUnavailable => "The provider's API key is not set in the environment.",
             Code::SecretInDocument => "An API key pasted into the document.",
             Code::InvalidConfig => "`stepwise.toml` or a persona file is broken.",
+            Code::UntrustedWorkspace => {
+                "The untrusted workspace's `stepwise.toml` asks for what only trust allows (a key to another host, a key variable, a runs folder outside)."
+            }
             Code::StepFailed => "The step failed in its last run.",
         }
     }
@@ -184,6 +188,9 @@ impl Code {
                 "Remove the key from the document, revoke it, and set it in the environment instead."
             }
             Code::InvalidConfig => "Fix the file named in the message; its problems are listed at their place.",
+            Code::UntrustedWorkspace => {
+                "Run `stepwise trust` in the workspace (or use the editor's \"Trust this workspace…\") once you have read its `stepwise.toml`."
+            }
             Code::StepFailed => {
                 "Read the failure in the run record, fix the cause or switch provider, and re-run the step."
             }
@@ -294,7 +301,7 @@ mod tests {
         }
         assert_eq!(
             Code::ALL.last(),
-            Some(&Code::StepFailed),
+            Some(&Code::UntrustedWorkspace),
             "a new code goes into Code::ALL too"
         );
     }
