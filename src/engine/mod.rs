@@ -29,6 +29,7 @@ pub mod graph;
 pub mod health;
 pub mod models;
 pub mod own_file;
+pub mod probe;
 pub mod providers;
 pub mod record;
 pub mod render;
