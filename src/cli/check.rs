@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet, renderer::DecorStyle};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, renderer::DecorStyle};
 use serde_json::json;
 
 use crate::analysis::Analysis;
@@ -64,6 +64,8 @@ struct Checked {
     path: PathBuf,
     text: Arc<str>,
     diagnostics: Vec<Diagnostic>,
+    /// Whether snippets may quote the file: only workflows and personas are ever printed.
+    quoted: bool,
 }
 
 /// Runs the check.
@@ -137,6 +139,7 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
             path: path.clone(),
             text,
             diagnostics: analysis.diagnostics(),
+            quoted: true,
         });
     }
     let mut roots: Vec<&Arc<Workspace>> = workspaces.values().collect();
@@ -149,6 +152,7 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
                     path: path.clone(),
                     text: Arc::from(text.as_str()),
                     diagnostics,
+                    quoted: false,
                 });
             }
         }
@@ -157,6 +161,7 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
                 path: lp.path.clone(),
                 text: Arc::from(lp.text.as_str()),
                 diagnostics: lp.diagnostics.clone(),
+                quoted: true,
             });
         }
     }
@@ -199,12 +204,15 @@ fn render_human(checked: &[Checked], files: usize, errors: usize, warnings: usiz
                         .label(r.message.as_str()),
                 );
             }
-            let mut report = vec![
-                level
-                    .primary_title(d.message.as_str())
-                    .id(d.code.as_str())
-                    .element(snippet),
-            ];
+            let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+            let mut report = vec![if file.quoted {
+                title.element(snippet)
+            } else {
+                let index = LineIndex::new(file.text.clone());
+                let line = index.line_of(d.span.start);
+                let column = file.text[index.line_start(line)..d.span.start].chars().count() + 1;
+                title.element(Origin::path(path.as_str()).line(line + 1).char_column(column))
+            }];
             if d.suggestions.len() > 1 {
                 let alternatives = d
                     .suggestions
