@@ -27,6 +27,7 @@
 pub mod error;
 pub mod graph;
 pub mod health;
+pub mod lock;
 pub mod models;
 pub mod own_file;
 pub mod probe;
@@ -165,6 +166,9 @@ pub enum EngineError {
     /// The record could not be written.
     #[error("cannot write the run record: {0}")]
     Io(#[from] std::io::Error),
+    /// Another run of the workflow is in progress, or its lock could not be taken.
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
     /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
     #[error("{0}")]
     Untrusted(String),
@@ -221,7 +225,8 @@ impl Engine {
     }
 
     /// Runs `request` to the end (or until `cancel`), sending progress to `events`, and
-    /// returns the final record (also written under the workspace's `runs_dir`).
+    /// returns the final record (also written under the workspace's `runs_dir`). Refused
+    /// while another run of the same workflow file holds its [`lock::RunLock`].
     pub async fn run(
         &self,
         request: RunRequest,
@@ -231,6 +236,7 @@ impl Engine {
         if let Some(why) = self.refusal(&request) {
             return Err(EngineError::Untrusted(why));
         }
+        let _lock = lock::RunLock::acquire(&request.workspace.config.runs_dir(), &request.path)?;
         scheduler::run(self, request, events, cancel).await
     }
 

@@ -339,18 +339,10 @@ impl Catalog {
         Catalog { providers }
     }
 
-    /// Marks every provider for which `blocked` gives a reason as unavailable, untrusted.
-    pub fn restrict(&mut self, blocked: impl Fn(&str) -> Option<String>) {
-        for p in &mut self.providers {
-            if let Some(reason) = blocked(&p.id) {
-                p.availability = Availability::Untrusted(reason);
-            }
-        }
-    }
-
     /// Sets the availability of keyless providers from probe answers.
     pub fn apply_reachability(&mut self, reach: &Reachability) {
-        for p in self.providers.iter_mut().filter(|p| p.is_keyless()) {
+        let probed = |p: &ProviderInfo| p.is_keyless() && !matches!(p.availability, Availability::Untrusted(_));
+        for p in self.providers.iter_mut().filter(|p| probed(p)) {
             p.availability = match reach.answer(&p.base_url) {
                 Some(true) => Availability::Available,
                 Some(false) => Availability::NotAnswering,
@@ -384,6 +376,15 @@ impl Catalog {
         urls.sort();
         urls.dedup();
         urls
+    }
+
+    /// Marks every provider for which `blocked` gives a reason as unavailable, untrusted.
+    pub fn restrict(&mut self, blocked: impl Fn(&str) -> Option<String>) {
+        for p in &mut self.providers {
+            if let Some(reason) = blocked(&p.id) {
+                p.availability = Availability::Untrusted(reason);
+            }
+        }
     }
 
     /// The provider with this ID.

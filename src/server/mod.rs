@@ -1,4 +1,5 @@
-//! The language server (`stepwise lsp`): LSP over stdio on tower-lsp-server.
+//! The language server (`stepwise lsp`): LSP over stdio (framed by `transport`) on
+//! tower-lsp-server's service.
 //!
 //! Three rules shape it. Document updates are applied synchronously, in arrival order, before
 //! any later message is dispatched (`dispatch`), so no request can overtake the `didChange`
@@ -14,6 +15,7 @@ mod probes;
 mod requests;
 mod runs;
 mod session;
+mod transport;
 mod trust;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -376,7 +378,7 @@ pub fn run() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         let (service, socket) = LspService::build(|client| Backend {
             shared: Arc::new(Shared {
@@ -396,11 +398,12 @@ pub fn run() -> anyhow::Result<()> {
         let shared = service.inner().shared.clone();
         tokio::spawn(events::run(shared.clone(), events_rx));
         let service = dispatch::Ordered::new(service, shared);
-        tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-            .serve(service)
-            .await;
+        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, service).await
     });
+    if let Err(err) = &served {
+        tracing::error!("stopping: {err}");
+    }
     // Blocking tasks still computing for a client that left must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    Ok(())
+    Ok(served?)
 }

@@ -158,6 +158,12 @@ impl TestServer {
         );
     }
 
+    /// Writes raw bytes to the server's input, framed or not (for malformed-input tests).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
     /// Sends a request without waiting; returns its ID.
     pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
