@@ -156,6 +156,7 @@ impl LanguageServer for Backend {
                 glob_pattern: GlobPattern::String(glob.to_string()),
                 kind: None,
             })
+            .chain(trust::store_watcher())
             .collect();
         let registration = Registration {
             id: "stepwise-watched-files".to_string(),
@@ -194,6 +195,7 @@ impl LanguageServer for Backend {
             c.uri.to_file_path().is_some_and(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 name == crate::model::config::CONFIG_FILE
+                    || trust::is_store(&p)
                     || (crate::model::persona::is_persona_file(&p)
                         && !name.ends_with(".flow.yaml")
                         && !name.ends_with(".flow.yml"))

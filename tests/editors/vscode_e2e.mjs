@@ -295,10 +295,13 @@ try {
     await new Promise((r) => setTimeout(r, 6000));
     const kept = await waitText(".monaco-editor .view-lines", /creative-marketer \(step\)/, 5000);
     check("a workspace's .vscode/settings.json cannot choose the server executable", kept);
-    // The user's own settings can.
-    const userSettings = join(process.env.E2E_USER_DATA, "User", "settings.json");
-    const current = JSON.parse(readFileSync(userSettings, "utf8"));
-    writeFileSync(userSettings, JSON.stringify({ ...current, ...settings }, null, 2));
+    // The user's own machine settings can (in code-server, the extension host's machine is the
+    // "Remote" settings, `Machine/settings.json`; the workspace's `stepwise.server.env` above still
+    // applies, so the stub gets its log file).
+    const machineSettings = join(process.env.E2E_USER_DATA, "Machine", "settings.json");
+    const current = existsSync(machineSettings) ? JSON.parse(readFileSync(machineSettings, "utf8")) : {};
+    mkdirSync(join(process.env.E2E_USER_DATA, "Machine"), { recursive: true });
+    writeFileSync(machineSettings, JSON.stringify({ ...current, "stepwise.server.path": process.env.E2E_STUB }, null, 2));
     // The client restarts on the stub: its hints vanish (the stub has none).
     const switched = await waitText(".monaco-editor .view-lines", /^(?![\s\S]*creative-marketer \(step\))/, 20000);
     check("changing stepwise.server.path restarts the client on the new server", switched);
