@@ -6,7 +6,9 @@ mod fixture;
 use fixture::{all_keys, analyse};
 use stepwise::analysis::Analysis;
 use stepwise::analysis::actions::{Action, RunCommand, code_actions, code_lenses, run_diagnostics};
-use stepwise::model::runs::{RunView, StepRun, StepStatus};
+use stepwise::model::runs::{
+    ErrorClass, Failure, ProviderModel, RunView, StepAttempt, StepError, StepRecord, StepStatus,
+};
 use stepwise::syntax::text::Span;
 
 const FLOW: &str = "version: 1
@@ -115,13 +117,21 @@ fn failed_view() -> RunView {
     let mut view = RunView::default();
     view.steps.insert(
         "ideas".to_string(),
-        StepRun {
-            status: Some(StepStatus::Failed),
-            label: "✗ 529 overloaded".to_string(),
-            lens: "✗ overloaded (529) · anthropic".to_string(),
-            error: Some("anthropic overloaded (529) after 3 attempts: Overloaded".to_string()),
-            failed_provider: Some("anthropic".to_string()),
-            ..StepRun::default()
+        StepRecord {
+            status: StepStatus::Failed,
+            attempts: vec![StepAttempt {
+                error: Some(StepError {
+                    failure: Failure {
+                        class: ErrorClass::Overloaded,
+                        status: Some(529),
+                        message: "Overloaded".to_string(),
+                    },
+                    provider: "anthropic".to_string(),
+                    attempts: 3,
+                }),
+                ..StepAttempt::new(StepStatus::Failed)
+            }],
+            ..StepRecord::pending("ideas")
         },
     );
     view
@@ -187,17 +197,24 @@ fn a_step_edited_since_its_run_shows_stale() {
     let mut view = RunView::default();
     view.steps.insert(
         "summarize".to_string(),
-        StepRun {
-            status: Some(StepStatus::Completed),
-            label: "✓ 1.0s".to_string(),
-            lens: "✓ 1.0s · anthropic/claude-sonnet-4-5".to_string(),
-            fingerprint: Some(step_fingerprint(
-                &analysis.workflow,
-                step,
-                &analysis.workspace,
-                &effective,
-            )),
-            ..StepRun::default()
+        StepRecord {
+            status: StepStatus::Completed,
+            attempts: vec![StepAttempt {
+                duration_ms: Some(1000),
+                answered_by: Some(ProviderModel {
+                    provider: "anthropic".to_string(),
+                    model: "claude-sonnet-4-5".to_string(),
+                }),
+                output: Some("out".to_string()),
+                fingerprint: Some(step_fingerprint(
+                    &analysis.workflow,
+                    step,
+                    &analysis.workspace,
+                    &effective,
+                )),
+                ..StepAttempt::new(StepStatus::Completed)
+            }],
+            ..StepRecord::pending("summarize")
         },
     );
     let titles = |a: &Analysis| -> Vec<String> {

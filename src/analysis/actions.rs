@@ -4,10 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::Analysis;
-use crate::model::diagnostic::{Code, Diagnostic};
-use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
-use crate::model::runs::{RunView, StepRun, StepStatus};
-use crate::model::workflow::Step;
+use super::run_text;
+use crate::model::diagnostic::{Code, Diagnostic, Severity};
+use crate::model::resolve::{Overrides, resolve_step};
+use crate::model::runs::{RunView, StepStatus};
+use crate::model::workflow::{Step, Workflow};
 use crate::syntax::text::Span;
 
 /// A command the server executes (`workspace/executeCommand`), with its typed argument.
@@ -104,6 +105,20 @@ impl RunCommand {
             model: args.model.clone(),
             persona: args.persona.clone().map(Some),
         }
+    }
+}
+
+/// The workflow a run starts from, or the error diagnostics that forbid running it.
+pub fn runnable(analysis: &Analysis) -> Result<Workflow, Vec<Diagnostic>> {
+    let errors: Vec<Diagnostic> = analysis
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        Ok(analysis.workflow.clone())
+    } else {
+        Err(errors)
     }
 }
 
@@ -266,9 +281,7 @@ pub fn code_actions(
         provider: provider.map(str::to_string),
         ..StepArgs::default()
     };
-    let last = view.step(&id);
-    let has_record = last.is_some_and(|r| r.status.is_some());
-    let title = if has_record {
+    let title = if view.step(&id).is_some() {
         format!("Re-run step `{id}`")
     } else {
         format!("Run step `{id}`")
@@ -396,17 +409,17 @@ pub fn run_diagnostics(analysis: &Analysis, view: &RunView) -> Vec<Diagnostic> {
         .filter_map(|step| {
             let id = step.id.as_ref()?;
             let run = view.step(&id.value)?;
-            if run.status != Some(StepStatus::Failed) || run.running {
+            if run.status != StepStatus::Failed || view.is_running(&id.value) {
                 return None;
             }
-            let failed = run.failed_provider.as_deref();
+            let failed = run.failure().map(|e| e.provider.as_str());
             let alternatives: Vec<String> = ws
                 .catalog
                 .healthy()
                 .filter(|p| Some(p.id.as_str()) != failed)
                 .map(|p| p.id.clone())
                 .collect();
-            let message = format!("last run failed: {}", run.error.as_deref().unwrap_or("the step failed"));
+            let message = run_text::failed_message(run);
             Some(Diagnostic::new(Code::StepFailed, id.span, message).with_suggestions(alternatives))
         })
         .collect()
@@ -435,46 +448,25 @@ pub fn code_lenses(analysis: &Analysis, view: &RunView, uri: &str) -> Vec<Lens> 
             step: id.value.clone(),
             ..StepArgs::default()
         };
+        let running = view.is_running(&id.value);
         let (title, command) = match last {
-            Some(r) if r.running => (
+            _ if running => (
                 "⏳ running…".to_string(),
                 Some(RunCommand::Cancel(DocumentArgs { uri: uri.to_string() })),
             ),
             _ if view.in_progress => ("▶ Run (a run is in progress)".to_string(), None),
-            Some(r) if r.status.is_some() => ("↻ Re-run".to_string(), Some(RunCommand::RunStep(args.clone()))),
-            _ => ("▶ Run".to_string(), Some(RunCommand::RunStep(args.clone()))),
+            Some(_) => ("↻ Re-run".to_string(), Some(RunCommand::RunStep(args.clone()))),
+            None => ("▶ Run".to_string(), Some(RunCommand::RunStep(args.clone()))),
         };
         lenses.push(Lens { span, title, command });
-        if let Some(r) = last.filter(|r| !r.lens.is_empty() && !r.running) {
+        let result = last.filter(|_| !running).map(|r| run_text::labels(analysis, step, r).1);
+        if let Some(title) = result.filter(|t| !t.is_empty()) {
             lenses.push(Lens {
                 span,
-                title: run_labels(analysis, step, r).1,
+                title,
                 command: Some(RunCommand::OpenOutput(args)),
             });
         }
     }
     lenses
-}
-
-/// Whether `step` was edited (prompt, settings, persona, params) since the run that produced
-/// its recorded output.
-pub fn edited_since_run(analysis: &Analysis, step: &Step, run: &StepRun) -> bool {
-    let Some(recorded) = &run.fingerprint else {
-        return false;
-    };
-    if !matches!(run.status, Some(StepStatus::Completed | StepStatus::Stale)) || run.running {
-        return false;
-    }
-    let ws = &analysis.workspace;
-    let effective = resolve_step(&analysis.workflow, step, ws, &Overrides::default());
-    *recorded != step_fingerprint(&analysis.workflow, step, ws, &effective)
-}
-
-/// The hint label and lens text of a step's last run, `stale` when it was edited since.
-pub fn run_labels(analysis: &Analysis, step: &Step, run: &StepRun) -> (String, String) {
-    if edited_since_run(analysis, step, run) {
-        ("stale (edited)".to_string(), "stale · edited since its run".to_string())
-    } else {
-        (run.label.clone(), run.lens.clone())
-    }
 }

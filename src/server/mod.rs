@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     capabilities: Mutex<ClientCapabilities>,
     /// The engine that runs steps, made on first use (it builds an HTTP client).
     engine: std::sync::OnceLock<crate::engine::Engine>,
+    /// Woken whenever a run ends, for work waiting to start a run of the same document.
+    run_ended: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -357,6 +359,7 @@ pub fn run() -> anyhow::Result<()> {
                 events: events_tx,
                 capabilities: Mutex::new(ClientCapabilities::default()),
                 engine: std::sync::OnceLock::new(),
+                run_ended: tokio::sync::Notify::new(),
             }),
             set_log_level,
         })
