@@ -45,7 +45,7 @@ fn is_anthropic(r: &Received) -> bool {
 }
 
 /// A workspace whose anthropic and openai providers point at one fake server answering with
-/// `handler`, and an initialized server with `flow` open. The client does not offer
+/// `handler` (ollama at a closed port: not running), and an initialized server with `flow` open. The client does not offer
 /// server-created progress, so runs never wait for it to answer `workDoneProgress/create`.
 fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -54,7 +54,7 @@ fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'stati
     std::fs::write(
         dir.path().join("stepwise.toml"),
         format!(
-            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n",
+            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
             provider.url
         ),
     )
@@ -474,4 +474,50 @@ fn after_a_failure_the_offered_provider_reruns_the_step_with_it() {
     let last = s.provider.received().pop().unwrap();
     assert!(last.path.ends_with("/chat/completions"));
     assert_eq!(prompt_of(&last), "Summarize rocket skates.");
+}
+
+#[test]
+fn a_failed_one_time_rerun_keeps_the_output_shows_both_and_resume_has_nothing_to_do() {
+    let mut s = setup(FLOW, answer_everything);
+    assert_eq!(run_step(&mut s, "draft", json!({})).unwrap()["status"], "completed");
+    let reply = run_step(&mut s, "summarize", json!({ "provider": "ollama" })).unwrap();
+    assert_eq!(reply["status"], "failed", "{reply}");
+    let titles = lenses(&mut s);
+    assert!(
+        titles.iter().any(|t| t.starts_with("✓")
+            && t.contains("anthropic/claude-sonnet-4-5")
+            && t.ends_with("— last attempt ✗ ollama connection")),
+        "{titles:?}"
+    );
+    assert!(
+        !titles.iter().any(|t| t.starts_with("stale")),
+        "draft stays fresh: {titles:?}"
+    );
+    let hints = s
+        .server
+        .request(
+            "textDocument/inlayHint",
+            json!({ "textDocument": { "uri": s.uri }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } } }),
+        )
+        .unwrap();
+    assert!(
+        hints.to_string().contains("— last attempt ✗ ollama connection"),
+        "{hints}"
+    );
+    let (line, col) = pos_of(FLOW, "id: summarize", 5);
+    let hover = s.server.at("textDocument/hover", &s.uri.clone(), line, col).unwrap();
+    assert!(
+        hover.to_string().contains("Last attempt, with ollama (this run only)"),
+        "{hover}"
+    );
+    let sent = s.provider.count();
+    let resumed = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.resume", "arguments": [{ "uri": s.uri }] }),
+        )
+        .unwrap();
+    assert_eq!(resumed["steps"], json!([]), "{resumed}");
+    assert_eq!(s.provider.count(), sent, "nothing sent again");
 }

@@ -23,6 +23,12 @@ pub fn provider_model(pm: &ProviderModel) -> String {
     format!("{}/{}", pm.provider, pm.model)
 }
 
+/// The `provider/model` an attempt asks first.
+pub fn asked(attempt: &StepAttempt) -> String {
+    let model = attempt.model.as_ref().and_then(|m| m.value.as_deref()).unwrap_or("?");
+    format!("{}/{model}", attempt.provider_id().unwrap_or("?"))
+}
+
 /// Seconds with one decimal: `2.1s`.
 fn seconds(ms: Option<u64>) -> String {
     format!("{:.1}s", ms.unwrap_or(0) as f64 / 1000.0)

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
-use crate::analysis::run_text::{TABLE_HEADER, call_failed_line, finished_line, table_row};
+use crate::analysis::run_text::{TABLE_HEADER, asked, call_failed_line, finished_line, table_row};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::Diagnostic;

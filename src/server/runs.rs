@@ -17,7 +17,7 @@ use tower_lsp_server::ls_types::{
 
 use super::{Event, Shared};
 use crate::analysis::actions::{RunCommand, runnable};
-use crate::analysis::run_text::{error_summary, provider_model, reason};
+use crate::analysis::run_text::{asked, error_summary, provider_model, reason};
 use crate::engine::{RunEvent, RunRequest, RunTarget, latest};
 use crate::model::catalog::ProcessEnv;
 use crate::model::resolve::Overrides;
@@ -216,6 +216,7 @@ async fn run(
     let engine = shared.engine().clone();
     let handle = tokio::spawn(async move { engine.run(request, tx, cancel).await });
     let mut streamed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ran: Vec<String> = Vec::new();
     while let Some(event) = rx.recv().await {
         let message = match event {
             RunEvent::RunStarted { steps, .. } => Some(format!("{} step(s) to run", steps.len())),
@@ -243,6 +244,7 @@ async fn run(
                 Some(format!("{step}: {} failed ({why})", call.provider))
             }
             RunEvent::StepFinished { step, stale } => {
+                ran.push(step.id.clone());
                 let message = format!("{}: {}", step.id, step.last().map_or("done", |a| a.status.as_str()));
                 if let Some(failed) = step.failure() {
                     offer_switch(shared.clone(), uri.clone(), step.id.clone(), failed);
@@ -269,7 +271,7 @@ async fn run(
     let result = match outcome {
         Ok(Ok(record)) => {
             show(&shared, &uri, RunView::of(&record));
-            Ok(Some(summary(&record)))
+            Ok(Some(summary(&record, &ran)))
         }
         Ok(Err(err)) => {
             amend(&shared, &uri, |view| {
@@ -293,14 +295,11 @@ async fn run(
     result
 }
 
-/// The command's reply: the run's status and, per step that ran, who answered and how long.
-fn summary(record: &RunRecord) -> Value {
-    let ended = |status: StepStatus| {
-        record
-            .steps
-            .iter()
-            .any(|s| s.status == status || s.reused_from.is_none() && s.last().is_some_and(|a| a.status == status))
-    };
+/// The command's reply: the run's status (of the attempts it made) and, per step that ran
+/// (in `ran`, in the order they ended), who answered and how long.
+fn summary(record: &RunRecord, ran: &[String]) -> Value {
+    let ran: Vec<&StepRecord> = ran.iter().filter_map(|id| record.step(id)).collect();
+    let ended = |status: StepStatus| ran.iter().any(|s| s.last().is_some_and(|a| a.status == status));
     let status = if ended(StepStatus::Cancelled) {
         "cancelled"
     } else if ended(StepStatus::Failed) {
@@ -308,10 +307,8 @@ fn summary(record: &RunRecord) -> Value {
     } else {
         "completed"
     };
-    let steps: Vec<Value> = record
-        .steps
+    let steps: Vec<Value> = ran
         .iter()
-        .filter(|s| s.reused_from.is_none() && s.status != StepStatus::Pending)
         .map(|s| {
             let last = s.last();
             json!({
