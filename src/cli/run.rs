@@ -205,12 +205,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     None => multi.add(ProgressBar::new_spinner().with_style(spinner.clone())),
                 };
                 pb.set_prefix(step.clone());
-                let model = attempt
-                    .model
-                    .as_ref()
-                    .and_then(|m| m.value.as_deref())
-                    .unwrap_or_default();
-                let label = format!("{}/{model}", attempt.provider_id().unwrap_or_default());
+                let label = asked(&attempt);
                 pb.set_message(label.clone());
                 pb.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(step, (pb, label, String::new()));

@@ -225,12 +225,7 @@ async fn run(
                     view.running.insert(step.clone());
                     view.in_progress = true;
                 });
-                let model = attempt
-                    .model
-                    .as_ref()
-                    .and_then(|m| m.value.as_deref())
-                    .unwrap_or_default();
-                Some(format!("{step}: {}/{model}", attempt.provider_id().unwrap_or_default()))
+                Some(format!("{step}: {}", asked(&attempt)))
             }
             RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
             RunEvent::Text { step, text } => {
