@@ -521,3 +521,77 @@ fn a_failed_one_time_rerun_keeps_the_output_shows_both_and_resume_has_nothing_to
     assert_eq!(resumed["steps"], json!([]), "{resumed}");
     assert_eq!(s.provider.count(), sent, "nothing sent again");
 }
+
+#[test]
+fn a_step_command_given_a_position_runs_the_step_on_that_line() {
+    let mut s = setup(FLOW, answer_everything);
+    let (line, _) = pos_of(FLOW, "Draft from", 0);
+    let reply = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "position": { "line": line, "character": 0 } }] }),
+        )
+        .unwrap();
+    let ran: Vec<&str> = reply["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["summarize", "draft"], "{reply}");
+    let output = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.openOutput", "arguments": [{ "uri": s.uri, "position": { "line": line, "character": 0 } }] }),
+        )
+        .unwrap();
+    assert_eq!(output["step"], "draft", "{output}");
+    let outside = s.server.request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "position": { "line": 0, "character": 0 } }] }),
+    );
+    let message = outside.unwrap_err()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("no step at line 1"), "{message}");
+}
+
+/// The `stepwise.*` strings between `start` and the next `end` of an editor client's source.
+fn commands_in(path: &str, start: &str, end: &str) -> Vec<String> {
+    let source = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let block = &source[source.find(start).unwrap_or_else(|| panic!("no {start} in {path}"))..];
+    let block = &block[..block.find(end).unwrap()];
+    let mut ids: Vec<String> = block
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("stepwise.") && !s.contains(' '))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_editor_clients_list_exactly_the_commands_the_server_offers() {
+    let (_server, init) = TestServer::initialized(&[], json!({}));
+    let mut offered: Vec<String> = init["capabilities"]["executeCommandProvider"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    offered.sort();
+    assert_eq!(
+        commands_in(
+            "editors/vscode/src/logic.ts",
+            "export const SERVER_COMMANDS = {",
+            "} as const"
+        ),
+        offered,
+        "editors/vscode/src/logic.ts SERVER_COMMANDS"
+    );
+    assert_eq!(
+        commands_in("editors/nvim/lua/stepwise/init.lua", "M.commands = {", "\n}"),
+        offered,
+        "editors/nvim/lua/stepwise/init.lua M.commands"
+    );
+}

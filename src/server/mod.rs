@@ -7,6 +7,7 @@
 //! that reports back later (diagnostics now, runs in a later version) goes through one
 //! event channel (`events`).
 
+mod commands;
 mod convert;
 mod dispatch;
 mod events;
@@ -308,10 +309,7 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
             resolve_provider: Some(false),
         }),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: crate::analysis::actions::COMMANDS
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
+            commands: commands::ServerCommand::IDS.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         }),
         inlay_hint_provider: Some(OneOf::Right(InlayHintServerCapabilities::Options(InlayHintOptions {

@@ -15,8 +15,9 @@ use tower_lsp_server::ls_types::{
     ExecuteCommandParams, MessageActionItem, MessageType, NumberOrString, ProgressToken, Uri,
 };
 
+use super::commands::{ServerCommand, StepAt};
 use super::{Event, Shared};
-use crate::analysis::actions::{RunCommand, runnable};
+use crate::analysis::actions::{runnable, step_on_line};
 use crate::analysis::run_text::{asked, error_summary, provider_model, reason};
 use crate::engine::{RunEvent, RunRequest, RunTarget, latest};
 use crate::model::catalog::ProcessEnv;
@@ -61,49 +62,65 @@ pub(crate) async fn ensure_loaded(shared: &Shared, uri: &Uri) {
 /// Handles `workspace/executeCommand`.
 pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let argument = params.arguments.into_iter().next().unwrap_or(Value::Null);
-    let command = RunCommand::parse(&params.command, argument).map_err(error)?;
+    let command = ServerCommand::parse(&params.command, argument).map_err(error)?;
     let token = params.work_done_progress_params.work_done_token;
     let uri_of = |s: &str| s.parse::<Uri>().map_err(|e| error(format!("bad uri {s}: {e}")));
     match command {
-        RunCommand::Cancel(a) => {
+        ServerCommand::Cancel(a) => {
             let cancelled = shared.session().cancel_run(&uri_of(&a.uri)?);
             Ok(Some(json!({ "cancelled": cancelled })))
         }
-        RunCommand::OpenOutput(a) => {
+        ServerCommand::OpenOutput(a) => {
             let uri = uri_of(&a.uri)?;
+            let step = step_of(&shared, &uri, a.at).await?;
             let runs = shared.session().runs(&uri).unwrap_or_default();
-            let run = runs.step(&a.step);
+            let run = runs.step(&step);
             let result = run.and_then(StepRecord::result);
             Ok(Some(json!({
-                "step": a.step,
+                "step": step,
                 "status": run.map(|r| r.status.as_str()),
                 "answered_by": result.and_then(|r| r.answered_by.as_ref()).map(provider_model),
                 "output": run.and_then(StepRecord::output),
                 "error": run.and_then(|r| r.last()?.error.as_ref()).map(error_summary),
             })))
         }
-        RunCommand::RunStep(a) => {
-            let overrides = RunCommand::overrides(&a);
+        ServerCommand::RunStep(a) => {
             let uri = uri_of(&a.uri)?;
-            run(shared, uri, RunTarget::Step(a.step), overrides, token).await
+            let overrides = a.overrides();
+            let step = step_of(&shared, &uri, a.at).await?;
+            run(shared, uri, RunTarget::Step(step), overrides, token).await
         }
-        RunCommand::RunFrom(a) => {
-            let overrides = RunCommand::overrides(&a);
+        ServerCommand::RunFrom(a) => {
             let uri = uri_of(&a.uri)?;
-            run(shared, uri, RunTarget::FromStep(a.step), overrides, token).await
+            let overrides = a.overrides();
+            let step = step_of(&shared, &uri, a.at).await?;
+            run(shared, uri, RunTarget::FromStep(step), overrides, token).await
         }
-        RunCommand::RunWorkflow(a) => {
-            run(
-                shared,
-                uri_of(&a.uri)?,
-                RunTarget::Workflow,
-                Overrides::default(),
-                token,
-            )
-            .await
+        ServerCommand::RunWorkflow(a) => {
+            let uri = uri_of(&a.uri)?;
+            run(shared, uri, RunTarget::Workflow, Overrides::default(), token).await
         }
-        RunCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
+        ServerCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
     }
+}
+
+/// The step a one-step command names: by ID, or the step on the line of its position in the
+/// open document.
+async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
+    let position = match at {
+        StepAt::Id { step } => return Ok(step),
+        StepAt::Position { position } => position,
+    };
+    let snapshot = shared
+        .session()
+        .snapshot(uri)
+        .ok_or_else(|| error("open the workflow in the editor first"))?;
+    let line = position.line as usize;
+    let found = tokio::task::spawn_blocking(move || step_on_line(&snapshot.analysis(), line)).await;
+    found
+        .ok()
+        .flatten()
+        .ok_or_else(|| error(format!("no step at line {}: put the cursor on a step", line + 1)))
 }
 
 /// Publishes new run results for `uri` and asks the event loop to refresh the editor.
