@@ -293,6 +293,7 @@ fn quick_fixes(analysis: &Analysis, view: &RunView, d: &Diagnostic) -> Vec<Actio
         | Code::UnknownModel
         | Code::UnknownPersona
         | Code::UnknownReference
+        | Code::UnknownFilter
         | Code::UnknownKey
         | Code::ProviderUnavailable => d
             .suggestions

@@ -12,6 +12,7 @@ pub mod hints;
 pub mod hover;
 pub mod navigation;
 pub mod run_text;
+mod syntax_errors;
 
 use std::sync::Arc;
 
@@ -149,7 +150,9 @@ impl Analysis {
 
     /// Every diagnostic of the document: syntax, then structure, then meaning.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        diagnostics::diagnose(self, &self.structural)
+        let mut all = diagnostics::diagnose(self, &self.structural);
+        syntax_errors::quiet_broken_steps(self.text(), &self.workflow, &mut all);
+        all
     }
 }
 

@@ -31,6 +31,7 @@ pub mod graph;
 pub mod health;
 pub mod models;
 pub mod planner;
+pub mod probe;
 pub mod providers;
 pub mod record;
 pub mod render;

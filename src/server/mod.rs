@@ -11,6 +11,7 @@ mod commands;
 mod convert;
 mod dispatch;
 mod events;
+mod probes;
 mod requests;
 mod runs;
 mod session;
