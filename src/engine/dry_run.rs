@@ -16,7 +16,7 @@ pub(super) fn dry_run(request: &RunRequest) -> Result<Vec<PlannedRequest>, Engin
     let prior = latest(&request.workspace.config.runs_dir(), &request.path);
     let plan = plan(request, workflow, &graph, prior.as_ref(), workflow_key(&request.path))?;
     let renderer = Renderer::new();
-    let mut known = outputs(&plan.record);
+    let mut known = outputs(plan.record.steps.iter());
     let mut planned = Vec::new();
     for index in plan.order(&graph) {
         let step = &workflow.steps[index];

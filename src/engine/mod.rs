@@ -29,6 +29,7 @@ pub mod error;
 mod failover;
 pub mod graph;
 pub mod health;
+pub mod journal;
 pub mod models;
 pub mod planner;
 pub mod probe;
@@ -85,7 +86,7 @@ pub enum RunEvent {
     RunStarted {
         /// The run ID.
         run_id: uuid::Uuid,
-        /// The record file.
+        /// The record file, written when the run ends (its journal beside it meanwhile).
         record_path: PathBuf,
         /// Steps to run.
         steps: Vec<String>,

@@ -1,5 +1,6 @@
 //! Run records on disk: one JSON file per run under `runs_dir/<workflow>-<hash>/<uuid v7>.json`,
-//! rewritten atomically each time a step starts and ends so a crash loses no finished step.
+//! written atomically when the run ends; while it goes on, its journal (`engine::journal`)
+//! beside it holds every step event, so a crash loses no finished step.
 //! The data itself is `model::runs`; the editor reads the latest record of a workflow.
 
 use std::io::Write;
@@ -7,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+
+use super::journal::replay;
 use uuid::Uuid;
 
 pub use crate::model::runs::{
@@ -18,6 +21,11 @@ impl RunRecord {
     /// The file this record is stored in.
     pub fn path(&self, runs_dir: &Path) -> PathBuf {
         records_dir(runs_dir, &self.workflow).join(format!("{}.json", self.id))
+    }
+
+    /// The journal of this run while it goes on.
+    pub fn journal_path(&self, runs_dir: &Path) -> PathBuf {
+        records_dir(runs_dir, &self.workflow).join(format!("{}.journal", self.id))
     }
 
     /// Writes the record atomically.
@@ -60,17 +68,26 @@ pub fn workflow_key(workflow: &Path) -> PathBuf {
         .unwrap_or_else(|_| workflow.to_path_buf())
 }
 
-/// The latest run record of `workflow`, if any (a broken file is skipped).
+/// The latest run record of `workflow`, if any (a broken file is skipped): the journal of a
+/// run that is going on or crashed, else the compact record.
 pub fn latest(runs_dir: &Path, workflow: &Path) -> Option<RunRecord> {
     let dir = records_dir(runs_dir, workflow);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "journal"))
+        .map(|p| p.with_extension(""))
         .collect();
-    files.sort();
-    files.iter().rev().find_map(|p| {
-        let bytes = std::fs::read(p).ok()?;
+    runs.sort();
+    runs.dedup();
+    runs.iter().rev().find_map(|run| {
+        let journal = run.with_extension("journal");
+        if journal.exists()
+            && let Some(record) = replay(&journal)
+        {
+            return Some(record);
+        }
+        let bytes = std::fs::read(run.with_extension("json")).ok()?;
         serde_json::from_slice(&bytes).ok()
     })
 }

@@ -12,7 +12,7 @@ use super::record::sha256_hex;
 use super::render::{Renderer, StepOutput, with_item};
 use super::secret::ApiKey;
 use crate::model::resolve::Effective;
-use crate::model::runs::RunRecord;
+use crate::model::runs::StepRecord;
 use crate::model::workflow::{Step, Workflow};
 
 /// A provider/model to try, in fallback order.
@@ -155,11 +155,9 @@ pub fn items(renderer: &Renderer, step: &Step, base: &Value) -> Result<(bool, Ve
     }
 }
 
-/// The outputs templates can see: every step of `record` that has one.
-pub fn outputs(record: &RunRecord) -> BTreeMap<String, StepOutput> {
-    record
-        .steps
-        .iter()
+/// The outputs templates can see: each of `steps` that has one.
+pub fn outputs<'r>(steps: impl Iterator<Item = &'r StepRecord>) -> BTreeMap<String, StepOutput> {
+    steps
         .filter(|s| s.has_output())
         .filter_map(|s| {
             let result = s.result()?;

@@ -3,7 +3,6 @@
 //! whose output changed makes the steps that read it stale.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::graph::Graph;
 use super::health::HealthFile;
+use super::journal::{Entry, Journal};
 use super::planner::{Plan, plan};
 use super::record::{latest, now_ms, workflow_key};
 use super::render::Renderer;
@@ -35,10 +35,10 @@ pub(super) struct Run<'a> {
     pub(super) global: Semaphore,
     pub(super) health: HealthFile,
     pub(super) renderer: Renderer,
-    graph: Graph,
+    pub(super) graph: Graph,
     to_run: BTreeSet<usize>,
-    runs_dir: PathBuf,
     record: Mutex<RunRecord>,
+    journal: &'a Journal,
     events: UnboundedSender<RunEvent>,
 }
 
@@ -56,7 +56,8 @@ pub(super) async fn run(
     let plan = plan(&request, &workflow, &graph, prior.as_ref(), workflow_key(&request.path))?;
     let order = plan.order(&graph);
     let Plan { record, to_run } = plan;
-    let record_path = record.save(&runs_dir)?;
+    let record_path = record.path(&runs_dir);
+    let journal = Journal::open(record.journal_path(&runs_dir), &record)?;
     events
         .send(RunEvent::RunStarted {
             run_id: record.id,
@@ -64,64 +65,69 @@ pub(super) async fn run(
             steps: order.iter().map(|&i| graph.ids[i].clone()).collect(),
         })
         .ok();
-    let run = &Run {
-        engine,
-        request: &request,
-        workflow: &workflow,
-        retry: engine.options.retry.clone().unwrap_or(RetryPolicy {
-            max_retries: config.config.max_retries,
-            ..RetryPolicy::default()
-        }),
-        timeout: engine
-            .options
-            .timeout
-            .unwrap_or(Duration::from_secs(config.config.timeout_secs.max(1))),
-        health: HealthFile::load(runs_dir.clone()),
-        cancel,
-        global: Semaphore::new(config.config.concurrency.max(1) as usize),
-        renderer: Renderer::new(),
-        graph,
-        to_run,
-        runs_dir,
-        record: Mutex::new(record),
-        events,
-    };
-    #[derive(PartialEq)]
-    enum Phase {
-        Waiting,
-        Running,
-        Done(bool),
-    }
-    let mut phase: Vec<Phase> = (0..run.graph.ids.len()).map(|_| Phase::Waiting).collect();
-    let mut running = FuturesUnordered::new();
-    loop {
-        if !run.cancel.is_cancelled() {
-            for &i in &order {
-                let ready = phase[i] == Phase::Waiting
-                    && run.graph.deps[i].iter().all(|&d| {
-                        if run.to_run.contains(&d) {
-                            phase[d] == Phase::Done(true)
-                        } else {
-                            run.lock().steps[d].has_output()
-                        }
-                    });
-                if ready {
-                    phase[i] = Phase::Running;
-                    running.push(async move {
-                        let end = run.step(i).await;
-                        (i, run.finish(i, end))
-                    });
+    let mut record = {
+        let run = &Run {
+            engine,
+            request: &request,
+            workflow: &workflow,
+            retry: engine.options.retry.clone().unwrap_or(RetryPolicy {
+                max_retries: config.config.max_retries,
+                ..RetryPolicy::default()
+            }),
+            timeout: engine
+                .options
+                .timeout
+                .unwrap_or(Duration::from_secs(config.config.timeout_secs.max(1))),
+            health: HealthFile::load(runs_dir.clone()),
+            cancel,
+            global: Semaphore::new(config.config.concurrency.max(1) as usize),
+            renderer: Renderer::new(),
+            graph,
+            to_run,
+            record: Mutex::new(record),
+            journal: &journal,
+            events,
+        };
+        #[derive(PartialEq)]
+        enum Phase {
+            Waiting,
+            Running,
+            Done(bool),
+        }
+        let mut phase: Vec<Phase> = (0..run.graph.ids.len()).map(|_| Phase::Waiting).collect();
+        let mut running = FuturesUnordered::new();
+        loop {
+            if !run.cancel.is_cancelled() {
+                for &i in &order {
+                    let ready = phase[i] == Phase::Waiting
+                        && run.graph.deps[i].iter().all(|&d| {
+                            if run.to_run.contains(&d) {
+                                phase[d] == Phase::Done(true)
+                            } else {
+                                run.lock().steps[d].has_output()
+                            }
+                        });
+                    if ready {
+                        phase[i] = Phase::Running;
+                        running.push(async move {
+                            let end = run.step(i).await;
+                            (i, run.finish(i, end))
+                        });
+                    }
                 }
             }
+            match running.next().await {
+                Some((i, completed)) => phase[i] = Phase::Done(completed),
+                None => break,
+            }
         }
-        match running.next().await {
-            Some((i, completed)) => phase[i] = Phase::Done(completed),
-            None => break,
-        }
-    }
-    let mut record = run.lock().clone();
-    record.finished_at = Some(now_ms());
-    record.save(&run.runs_dir)?;
+        run.lock().clone()
+    };
+    let finished_at = now_ms();
+    record.finished_at = Some(finished_at);
+    journal.append(&Entry::FinishedAt(finished_at));
+    record.save(&runs_dir)?;
+    journal.close()?;
     Ok(record)
 }
 
@@ -134,32 +140,32 @@ impl Run<'_> {
         self.events.send(event).ok();
     }
 
-    /// Writes the record, logging a failure (the run goes on).
-    fn save(&self, record: &RunRecord) {
-        if let Err(e) = record.save(&self.runs_dir) {
-            tracing::error!("cannot write the run record: {e}");
-        }
-    }
-
-    /// Applies `update` to step `id` and writes the record.
-    pub(super) fn update(&self, id: &str, update: impl FnOnce(&mut StepRecord)) {
-        let mut record = self.lock();
-        if let Some(step) = record.step_mut(id) {
-            update(step);
-        }
-        self.save(&record);
-    }
-
-    /// Records that step `id` starts `attempt` and announces it; returns the step's record
-    /// as it was (its status, and the fan-out items it had finished).
-    pub(super) fn start(&self, id: &str, attempt: StepAttempt, items: Option<usize>) -> StepRecord {
-        let mut before = StepRecord::pending(id);
-        self.update(id, |s| {
-            before = s.clone();
-            s.status = StepStatus::Running;
-            s.reused_from = None;
-            s.attempts.push(attempt.clone());
+    /// Journals a finished fan-out item of step `id`.
+    pub(super) fn item_done(&self, id: &str, item: &crate::model::runs::ItemRecord) {
+        self.journal.append(&Entry::Item {
+            step: id.to_string(),
+            item: item.clone(),
         });
+    }
+
+    /// Records that step `id` starts `attempt` and announces it once that is durable (so a
+    /// crash after its first request leaves it `running`); returns the step's record as it
+    /// was (its status, and the fan-out items it had finished).
+    pub(super) async fn start(&self, id: &str, attempt: StepAttempt, items: Option<usize>) -> StepRecord {
+        let mut before = StepRecord::pending(id);
+        let entry = {
+            let mut record = self.lock();
+            record.step_mut(id).map(|s| {
+                before = s.clone();
+                s.status = StepStatus::Running;
+                s.reused_from = None;
+                s.attempts.push(attempt.clone());
+                Entry::Step(s.clone())
+            })
+        };
+        if let Some(entry) = entry {
+            self.journal.append_durable(&entry).await.ok();
+        }
         self.emit(RunEvent::StepStarted {
             step: id.to_string(),
             attempt: Box::new(attempt),
@@ -218,18 +224,22 @@ impl Run<'_> {
             }
         }
         let finished = step.clone();
+        let mut entries = vec![Entry::Step(finished.clone())];
         let mut stale = Vec::new();
-        if changed {
+        if changed && self.to_run.len() < self.graph.ids.len() {
             for d in self.graph.downstream(index) {
                 let reader = &mut record.steps[d];
                 if !self.to_run.contains(&d) && reader.status == StepStatus::Completed {
                     reader.status = StepStatus::Stale;
                     stale.push(reader.id.clone());
+                    entries.push(Entry::Step(reader.clone()));
                 }
             }
         }
-        self.save(&record);
         drop(record);
+        for entry in &entries {
+            self.journal.append(entry);
+        }
         self.emit(RunEvent::StepFinished { step: finished, stale });
         completed
     }

@@ -1,6 +1,6 @@
 //! One step: its attempt's settings, its prompts (one, or one per fan-out item, under the
-//! step's concurrency), finished items written at most once a second while it runs and
-//! reused by a resume while their request is unchanged.
+//! step's concurrency), finished items journaled as they finish and reused by a resume while
+//! their request is unchanged.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,9 +19,6 @@ use crate::model::runs::{
 };
 use crate::model::workflow::{Step, Workflow};
 use crate::model::workspace::Workspace;
-
-/// How often finished fan-out items are written while their step runs (when some finished).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// How a step attempt ended.
 #[derive(Debug)]
@@ -105,7 +102,8 @@ impl Run<'_> {
         let effective = resolve_step(workflow, step, &self.request.workspace, &self.request.overrides);
         let base = {
             let record = self.lock();
-            context(&record.inputs, &outputs(&record))
+            let deps = self.graph.deps[index].iter().map(|&d| &record.steps[d]);
+            context(&record.inputs, &outputs(deps))
         };
         let prepared = StepSetup::new(self.request, workflow, step, &effective)
             .and_then(|setup| Ok((setup, items(&self.renderer, step, &base)?)));
@@ -113,7 +111,7 @@ impl Run<'_> {
             Ok((_, (true, items))) => Some(items.len()),
             _ => None,
         };
-        let before = self.start(&id, new_attempt(self, step, &effective), count);
+        let before = self.start(&id, new_attempt(self, step, &effective), count).await;
         let finished: HashMap<usize, ItemRecord> = before.items.iter().map(|i| (i.index, i.clone())).collect();
         let end = |outcome, calls, request_hash, unfinished| StepEnd {
             outcome,
@@ -178,21 +176,7 @@ impl Run<'_> {
         let mut calls: Vec<Call> = Vec::new();
         let mut results: Vec<(usize, Sent, Option<String>)> = Vec::with_capacity(total);
         let mut checkpoint: Vec<ItemRecord> = Vec::new();
-        let mut unsaved = false;
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + CHECKPOINT_EVERY, CHECKPOINT_EVERY);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                _ = ticker.tick(), if unsaved => {
-                    self.update(&id, |s| s.items = checkpoint.clone());
-                    unsaved = false;
-                    continue;
-                }
-            };
-            let Some((i, sent, item_calls, hash)) = next else {
-                break;
-            };
+        while let Some((i, sent, item_calls, hash)) = stream.next().await {
             calls.extend(item_calls);
             if let (
                 true,
@@ -204,14 +188,15 @@ impl Run<'_> {
                 Some(hash),
             ) = (fan_out, &sent, &hash)
             {
-                checkpoint.push(ItemRecord {
+                let item = ItemRecord {
                     index: i,
                     request_hash: hash.clone(),
                     output: text.clone(),
                     usage: *usage,
                     answered_by: answered_by.clone(),
-                });
-                unsaved = true;
+                };
+                self.item_done(&id, &item);
+                checkpoint.push(item);
             }
             results.push((i, sent, hash));
             if fan_out {
