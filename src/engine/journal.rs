@@ -222,6 +222,32 @@ mod tests {
         assert_eq!(replayed.finished_at, Some(9));
     }
 
+    #[tokio::test]
+    async fn finished_fan_out_items_are_replayed_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let journal = Journal::open(path.clone(), &record()).unwrap();
+        let item = |index| ItemRecord {
+            index,
+            request_hash: "h".to_string(),
+            output: format!("out {index}"),
+            usage: Default::default(),
+            answered_by: crate::model::runs::ProviderModel {
+                provider: "p".to_string(),
+                model: "m".to_string(),
+            },
+        };
+        for index in [0, 1, 1] {
+            journal.append(&Entry::Item {
+                step: "b".to_string(),
+                item: item(index),
+            });
+        }
+        drop(journal);
+        let items = &replay(&path).unwrap().steps[1].items;
+        assert_eq!(items.iter().map(|i| i.index).collect::<Vec<_>>(), [0, 1]);
+    }
+
     #[test]
     fn a_torn_last_line_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
