@@ -69,6 +69,7 @@ fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'stati
         &[
             ("ANTHROPIC_API_KEY", "sk-test-anthropic"),
             ("OPENAI_API_KEY", "sk-test-openai"),
+            ("STEPWISE_TRUST_WORKSPACE", "1"),
         ],
         capabilities,
     );
@@ -580,15 +581,15 @@ fn the_editor_clients_list_exactly_the_commands_the_server_offers() {
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
     offered.sort();
-    assert_eq!(
-        commands_in(
-            "editors/vscode/src/logic.ts",
-            "export const SERVER_COMMANDS = {",
-            "} as const"
-        ),
-        offered,
-        "editors/vscode/src/logic.ts SERVER_COMMANDS"
-    );
+    let logic = "editors/vscode/src/logic.ts";
+    let mut vscode = commands_in(logic, "export const SERVER_COMMANDS = {", "} as const");
+    vscode.extend(commands_in(
+        logic,
+        "export const SERVER_COMMANDS_NOT_SENT = [",
+        "] as const",
+    ));
+    vscode.sort();
+    assert_eq!(vscode, offered, "{logic}: SERVER_COMMANDS and SERVER_COMMANDS_NOT_SENT");
     assert_eq!(
         commands_in("editors/nvim/lua/stepwise/init.lua", "M.commands = {", "\n}"),
         offered,

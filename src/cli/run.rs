@@ -50,6 +50,9 @@ pub struct RunArgs {
     /// Print the requests that would be sent, without sending any.
     #[arg(long)]
     dry_run: bool,
+    /// Trust this workspace's stepwise.toml for this run only (as STEPWISE_TRUST_WORKSPACE=1).
+    #[arg(long)]
+    trust_workspace: bool,
 }
 
 /// Runs the command.
@@ -74,7 +77,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let workspace = Arc::new(Workspace::load(dir, &ProcessEnv));
+    let workspace = Arc::new(Workspace::load_trusting(dir, &ProcessEnv, args.trust_workspace));
     let workflow = match runnable(&Analysis::new(text.clone(), workspace.clone())) {
         Ok(workflow) => Arc::new(workflow),
         Err(diagnostics) => {
@@ -103,6 +106,9 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let engine = Engine::default();
     if args.dry_run {
+        if let Some(why) = engine.refusal(&request) {
+            eprintln!("note: a run would refuse: {why}");
+        }
         return match engine.dry_run(&request) {
             Ok(planned) => {
                 let mut out = std::io::stdout().lock();
@@ -164,7 +170,13 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 fn report_error(error: EngineError) -> ExitCode {
-    eprintln!("error: {error}");
+    match error {
+        EngineError::Untrusted(why) => {
+            eprintln!("error: not running: {why}");
+            return ExitCode::from(2);
+        }
+        other => eprintln!("error: {other}"),
+    }
     ExitCode::FAILURE
 }
 

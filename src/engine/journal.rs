@@ -57,6 +57,15 @@ impl Journal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a journal stepwise wrote; not replacing it",
+                    path.display()
+                ),
+            ));
+        }
         let mut file = File::create(&path)?;
         file.write_all(&encode(&Entry::Start(record.clone())))?;
         file.sync_data()?;

@@ -30,7 +30,9 @@ mod failover;
 pub mod graph;
 pub mod health;
 pub mod journal;
+pub mod lock;
 pub mod models;
+pub mod own_file;
 pub mod planner;
 pub mod probe;
 pub mod providers;
@@ -41,6 +43,7 @@ pub mod retry;
 mod scheduler;
 pub mod secret;
 mod step;
+mod trust_gate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -156,6 +159,12 @@ pub enum EngineError {
     /// The record could not be written.
     #[error("cannot write the run record: {0}")]
     Io(#[from] std::io::Error),
+    /// Another run of the workflow is in progress, or its lock could not be taken.
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// Engine settings that are not in `stepwise.toml`; `None` fields come from it.
@@ -209,14 +218,25 @@ impl Engine {
     }
 
     /// Runs `request` to the end (or until `cancel`), sending progress to `events`, and
-    /// returns the final record (also written under the workspace's `runs_dir`).
+    /// returns the final record (also written under the workspace's `runs_dir`). Refused
+    /// while another run of the same workflow file holds its [`lock::RunLock`].
     pub async fn run(
         &self,
         request: RunRequest,
         events: UnboundedSender<RunEvent>,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
+        if let Some(why) = self.refusal(&request) {
+            return Err(EngineError::Untrusted(why));
+        }
+        let _lock = lock::RunLock::acquire(&request.workspace.config.runs_dir(), &request.path)?;
         scheduler::run(self, request, events, cancel).await
+    }
+
+    /// Why `request` may not run in its untrusted workspace (a provider it would call or its
+    /// runs folder needs trust), if it may not. Sends and writes nothing.
+    pub fn refusal(&self, request: &RunRequest) -> Option<String> {
+        trust_gate::refusal(request, &request.workflow)
     }
 
     /// The requests a run would send, without sending any or reading any key. Outputs of

@@ -76,7 +76,7 @@ pub struct DocumentArgs {
 
 /// Defines [`ServerCommand`] from one line per command: variant, argument type, ID.
 macro_rules! commands {
-    ($($(#[$doc:meta])* $variant:ident($args:ty) = $id:literal,)*) => {
+    ($($(#[$doc:meta])* $variant:ident($args:ty) = $name:ident = $id:literal,)*) => {
         /// A command the server executes, with its typed argument.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ServerCommand {
@@ -85,7 +85,12 @@ macro_rules! commands {
 
         impl ServerCommand {
             /// Every command ID, as listed in the server's capabilities.
-            pub const IDS: &'static [&'static str] = &[$($id),*];
+            pub const IDS: &'static [&'static str] = &[$(Self::$name),*];
+
+            $(
+                #[doc = concat!("`", $id, "`.")]
+                pub const $name: &'static str = $id;
+            )*
 
             /// The command's ID.
             pub fn id(&self) -> &'static str {
@@ -116,17 +121,21 @@ macro_rules! commands {
 
 commands! {
     /// Run one step (upstream steps without output first).
-    RunStep(StepArgs) = "stepwise.runStep",
+    RunStep(StepArgs) = RUN_STEP = "stepwise.runStep",
     /// Run one step and everything downstream of it.
-    RunFrom(StepArgs) = "stepwise.runFrom",
+    RunFrom(StepArgs) = RUN_FROM = "stepwise.runFrom",
     /// Run every step.
-    RunWorkflow(DocumentArgs) = "stepwise.runWorkflow",
+    RunWorkflow(DocumentArgs) = RUN_WORKFLOW = "stepwise.runWorkflow",
     /// Run what is pending, failed or stale.
-    Resume(DocumentArgs) = "stepwise.resume",
+    Resume(DocumentArgs) = RESUME = "stepwise.resume",
     /// Stop the run in progress.
-    Cancel(DocumentArgs) = "stepwise.cancel",
+    Cancel(DocumentArgs) = CANCEL = "stepwise.cancel",
     /// The step's last output.
-    OpenOutput(StepArgs) = "stepwise.openOutput",
+    OpenOutput(StepArgs) = OPEN_OUTPUT = "stepwise.openOutput",
+    /// Trust the document's workspace, after asking (`server::trust`).
+    TrustWorkspace(DocumentArgs) = TRUST_WORKSPACE = "stepwise.trustWorkspace",
+    /// Whether the document's workspace is trusted (`server::trust`).
+    TrustStatus(DocumentArgs) = TRUST_STATUS = "stepwise.trustStatus",
 }
 
 impl ServerCommand {

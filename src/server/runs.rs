@@ -59,11 +59,11 @@ pub(crate) async fn ensure_loaded(shared: &Shared, uri: &Uri) {
     }
 }
 
-/// Handles `workspace/executeCommand`.
+/// Handles `workspace/executeCommand` (the trust commands go to `server::trust`).
 pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -> Result<Option<Value>> {
-    let argument = params.arguments.into_iter().next().unwrap_or(Value::Null);
+    let argument = params.arguments.first().cloned().unwrap_or(Value::Null);
     let command = ServerCommand::parse(&params.command, argument).map_err(error)?;
-    let token = params.work_done_progress_params.work_done_token;
+    let token = params.work_done_progress_params.work_done_token.clone();
     let uri_of = |s: &str| s.parse::<Uri>().map_err(|e| error(format!("bad uri {s}: {e}")));
     match command {
         ServerCommand::Cancel(a) => {
@@ -101,6 +101,7 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             run(shared, uri, RunTarget::Workflow, Overrides::default(), token).await
         }
         ServerCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
+        ServerCommand::TrustWorkspace(_) | ServerCommand::TrustStatus(_) => super::trust::execute(shared, params).await,
     }
 }
 

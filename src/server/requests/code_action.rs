@@ -20,7 +20,7 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
     let mut diagnostics = analysis.diagnostics();
     diagnostics.extend(run_diagnostics(&analysis, &s.runs));
     let actions = code_actions(&analysis, &s.runs, span, &diagnostics);
-    let reply = actions
+    let mut reply: Vec<CodeActionOrCommand> = actions
         .into_iter()
         .map(|a| {
             let edit = (!a.edits.is_empty()).then(|| {
@@ -56,5 +56,6 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
             })
         })
         .collect();
+    reply.extend(crate::server::trust::code_action(s, span, &diagnostics));
     Some(reply)
 }
