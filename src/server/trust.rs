@@ -24,10 +24,10 @@ use crate::model::trust::{self, Grant, TRUST_FILE, WorkspaceTrust, config_home};
 use crate::syntax::text::{LineIndex, Span};
 
 /// Asks the user to trust the workspace of `{uri}`, and records it on yes.
-pub const TRUST_COMMAND: &str = "stepwise.trustWorkspace";
+pub const TRUST_COMMAND: &str = super::commands::ServerCommand::TRUST_WORKSPACE;
 
 /// Tells whether the workspace of `{uri}` is trusted, and what it needs trust for.
-pub const STATUS_COMMAND: &str = "stepwise.trustStatus";
+pub const STATUS_COMMAND: &str = super::commands::ServerCommand::TRUST_STATUS;
 
 /// The client's notification that the user granted trust in the editor.
 pub const TRUSTED_NOTIFICATION: &str = "stepwise/workspaceTrusted";

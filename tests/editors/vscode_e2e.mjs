@@ -310,23 +310,30 @@ try {
     check("the TextMate grammar highlights template spans without the server", grammar.ok, JSON.stringify(grammar.pieces));
     const grammarBrace = colourOf(grammar.pieces, /^\s*\{\{\s*$/);
     check("`{{` has one colour with and without the server's tokens", grammarBrace === semanticBrace, `${grammarBrace} vs ${semanticBrace}`);
-    await gotoLine(lines.findIndex((l) => l.includes("Three campaign ideas")) + 1, 1);
+    const ideasLine = lines.findIndex((l) => l.includes("Three campaign ideas"));
+    await gotoLine(ideasLine + 1, 1);
     await palette("stepwise: Run Step at Cursor");
-    const shown = await waitText(".statusbar", /Run ideas/, 10000);
+    // The client sends the cursor's position; the stub names the step after its line.
+    const runTitle = `Run line ${ideasLine}`;
+    const shown = await waitText(".statusbar", new RegExp(runTitle), 10000);
     const statusText = norm(await page.locator(".statusbar").first().innerText()).replace(/\s+/g, " ");
     check("status bar item shows the run in progress", shown, statusText.slice(0, 300));
     await page.screenshot({ path: join(shots, "vscode-status.png") });
     // Click it: cancels the run.
-    await page.locator(".statusbar-item", { hasText: "Run ideas" }).first().click().catch(() => {});
-    const gone = await waitText(".statusbar", /^(?![\s\S]*Run ideas)/, 10000);
+    await page.locator(".statusbar-item", { hasText: runTitle }).first().click().catch(() => {});
+    const gone = await waitText(".statusbar", new RegExp(`^(?![\\s\\S]*${runTitle})`), 10000);
     check("status bar item goes away when the run ends", gone);
     const calls = existsSync(process.env.E2E_STUB_LOG)
       ? readFileSync(process.env.E2E_STUB_LOG, "utf8").trim().split("\n").map((l) => JSON.parse(l))
       : [];
     const run = calls.find((c) => c.command === "stepwise.runStep");
     check(
-      "Run Step at Cursor sends stepwise.runStep {uri, step}",
-      run && run.argument.step === "ideas" && /launch-brief\.flow\.yaml$/.test(run.argument.uri) && Object.keys(run.argument).length === 2,
+      "Run Step at Cursor sends stepwise.runStep {uri, position}",
+      run &&
+        run.argument.position &&
+        run.argument.position.line === ideasLine &&
+        /launch-brief\.flow\.yaml$/.test(run.argument.uri) &&
+        Object.keys(run.argument).length === 2,
       JSON.stringify(calls),
     );
     check("clicking the status bar item sends stepwise.cancel", calls.some((c) => c.command === "stepwise.cancel"), JSON.stringify(calls));
