@@ -2,6 +2,8 @@
 //! `inputs.*`, `steps.*`, `item` and `index` found with their document spans — exact inside
 //! plain, quoted and literal scalars, the whole scalar where folding or escapes hide the mapping.
 
+use std::cell::Cell;
+
 use minijinja::machinery::{self, Token};
 use minijinja::syntax::SyntaxConfig;
 
@@ -71,12 +73,15 @@ pub enum TemplateKind {
     Expression,
 }
 
+/// How many bytes one template may scan to place references in a folded or escaped scalar.
+const OCCURRENCE_BUDGET: usize = 1 << 24;
+
 /// Maps byte offsets in a scalar's value to byte offsets in the document.
 enum SourceMap {
     /// Value offset + start (single-line plain or quoted without escapes).
     Direct(usize),
-    /// Literal block: document offset of each value line's first byte.
-    Lines(Vec<usize>),
+    /// Literal block: offset of each value line's first byte in the value and in the document.
+    Lines(Vec<(usize, usize)>),
     /// Find the k-th occurrence of the same text in the scalar's source.
     Occurrence,
 }
@@ -100,8 +105,18 @@ impl SourceMap {
     }
 
     /// Maps value range `start..end` (whose text is `needle`, the `k`-th occurrence in
-    /// `value`) into the document, or `None` when that cannot be done exactly.
-    fn map(&self, text: &str, scalar_span: Span, value: &str, start: usize, end: usize) -> Option<Span> {
+    /// `value`) into the document, or `None` when that cannot be done exactly. Searching
+    /// occurrences costs the scalar's length, taken from `budget`; once it is spent the
+    /// mapping gives up, so a scalar with thousands of references stays linear.
+    fn map(
+        &self,
+        text: &str,
+        scalar_span: Span,
+        value: &str,
+        start: usize,
+        end: usize,
+        budget: &Cell<usize>,
+    ) -> Option<Span> {
         // MiniJinja's error ranges may end inside a char or past the value: map nothing then.
         if start > end || !value.is_char_boundary(start) || !value.is_char_boundary(end) {
             return None;
@@ -109,22 +124,25 @@ impl SourceMap {
         match self {
             SourceMap::Direct(base) => Some(Span::new(base + start, base + end)),
             SourceMap::Lines(starts) => {
-                let line = value[..start].matches('\n').count();
-                let line_start_in_value = value[..start].rfind('\n').map_or(0, |i| i + 1);
-                let doc_line = *starts.get(line)?;
+                let line = starts
+                    .partition_point(|&(in_value, _)| in_value <= start)
+                    .checked_sub(1)?;
+                let (line_start_in_value, doc_line) = starts[line];
                 let s = doc_line + (start - line_start_in_value);
                 let span = Span::new(s, s + (end - start));
                 if text.get(span.start..span.end) == value.get(start..end) {
                     Some(span)
                 } else {
-                    SourceMap::Occurrence.map(text, scalar_span, value, start, end)
+                    SourceMap::Occurrence.map(text, scalar_span, value, start, end, budget)
                 }
             }
             SourceMap::Occurrence => {
                 let needle = &value[start..end];
-                if needle.is_empty() {
+                let cost = start + 2 * value.len() + scalar_span.len();
+                if needle.is_empty() || budget.get() < cost {
                     return None;
                 }
+                budget.set(budget.get() - cost);
                 let k = value[..start].matches(needle).count();
                 let src = &text[scalar_span.start..scalar_span.end];
                 if src.matches(needle).count() != value.matches(needle).count() {
@@ -145,9 +163,11 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
     let indent = span.start - line_start;
     let mut starts = Vec::new();
     let mut offset = line_start;
-    for (line, _) in text[line_start..].split('\n').zip(value.split('\n')) {
-        starts.push(offset + indent.min(line.len()));
+    let mut in_value = 0;
+    for (line, value_line) in text[line_start..].split('\n').zip(value.split('\n')) {
+        starts.push((in_value, offset + indent.min(line.len())));
         offset += line.len() + 1;
+        in_value += value_line.len() + 1;
     }
     Some(SourceMap::Lines(starts))
 }
@@ -176,7 +196,8 @@ impl Template {
             refs: Vec::new(),
             error: None,
         };
-        let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
+        let budget = Cell::new(OCCURRENCE_BUDGET);
+        let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end, &budget);
         let checked = match kind {
             TemplateKind::Prompt => machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ()),
             TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
