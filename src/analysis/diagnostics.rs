@@ -478,10 +478,15 @@ fn cycles(wf: &Workflow, out: &mut Vec<Diagnostic>) {
     let deps: Vec<Vec<(usize, Span)>> = steps
         .iter()
         .map(|s| {
-            s.dependency_refs()
+            let mut deps: Vec<(usize, Span)> = s
+                .dependency_refs()
                 .filter_map(|(name, span)| index.get(name).map(|&i| (i, span)))
                 .filter(|&(i, _)| steps[i].id_str() != s.id_str())
-                .collect()
+                .collect();
+            // One edge per step depended on, at its first mention: a loop is reported once.
+            let mut seen = HashSet::default();
+            deps.retain(|&(i, _)| seen.insert(i));
+            deps
         })
         .collect();
     const NEW: usize = usize::MAX;

@@ -33,8 +33,9 @@ fn is_item_start(line: &str, indent: usize) -> bool {
     }
 }
 
-/// Splits `text`, or `None` when the document has no block `steps:` list at column 0 or uses
-/// multi-document markers or directives (then it is parsed whole).
+/// Splits `text`, or `None` when the document has no block `steps:` list at column 0, uses
+/// multi-document markers or directives, or ends its steps with an indented line (then it
+/// is parsed whole).
 pub fn split(text: &str) -> Option<Chunks> {
     let mut lines = Vec::new();
     let mut offset = 0;
@@ -73,6 +74,11 @@ pub fn split(text: &str) -> Option<Chunks> {
             }
             items.push(Span::new(start, text.len()));
         } else if indentation(line) < indent || (indent == 0 && !line.starts_with(' ')) {
+            if line.starts_with([' ', '\t']) {
+                // Less indented than the items, yet not a top-level key: only the whole
+                // document says what this is.
+                return None;
+            }
             end_of_items = start;
             break;
         }

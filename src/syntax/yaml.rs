@@ -338,20 +338,23 @@ pub fn parse(text: &str) -> ParsedYaml {
                 Some(frame) => finish(frame, end, false),
                 None => continue,
             },
-            Event::Scalar(value, style, ..) => Node {
-                kind: NodeKind::Scalar(Scalar {
-                    value: value.into_owned(),
-                    style: match style {
-                        ScalarStyle::Plain => Style::Plain,
-                        ScalarStyle::SingleQuoted => Style::SingleQuoted,
-                        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
-                        ScalarStyle::Literal => Style::Literal,
-                        ScalarStyle::Folded => Style::Folded,
-                    },
-                }),
-                span: trim_scalar_span(text, Span::new(start, end)),
-                truncated: false,
-            },
+            Event::Scalar(value, style, ..) => {
+                let style = match style {
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted => Style::SingleQuoted,
+                    ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+                    ScalarStyle::Literal => Style::Literal,
+                    ScalarStyle::Folded => Style::Folded,
+                };
+                Node {
+                    kind: NodeKind::Scalar(Scalar {
+                        value: value.into_owned(),
+                        style,
+                    }),
+                    span: trim_scalar_span(text, Span::new(start, end), style),
+                    truncated: false,
+                }
+            }
             Event::Alias(_) => Node {
                 kind: NodeKind::Alias,
                 span: Span::new(start, end),
@@ -364,10 +367,16 @@ pub fn parse(text: &str) -> ParsedYaml {
 }
 
 /// saphyr's block-scalar spans run to the start of the next token; trim trailing blank lines
-/// so that diagnostics and hints sit on the scalar's own text.
-fn trim_scalar_span(text: &str, span: Span) -> Span {
+/// so that diagnostics and hints sit on the scalar's own text. An empty block scalar starts
+/// at the next token too (wherever that is: the end of a chunk or the next item), so it is
+/// placed right after its header instead.
+fn trim_scalar_span(text: &str, span: Span, style: Style) -> Span {
+    const BLANK: [char; 4] = [' ', '\t', '\n', '\r'];
     let slice = &text[span.start..span.end];
-    let trimmed = slice.trim_end_matches([' ', '\t', '\n', '\r']);
+    let trimmed = slice.trim_end_matches(BLANK);
+    if trimmed.is_empty() && matches!(style, Style::Literal | Style::Folded) {
+        return Span::empty(text[..span.start].trim_end_matches(BLANK).len());
+    }
     Span::new(span.start, span.start + trimmed.len())
 }
 
