@@ -73,6 +73,30 @@ pub enum TemplateKind {
     Expression,
 }
 
+/// The most tokens one `{{ }}` or `{% %}` block (or a `for_each` expression) may hold: far
+/// more than any prompt needs, and few enough that MiniJinja's syntax tree, one level deeper
+/// per operator or filter of a chain, stays well inside a thread's stack.
+const MAX_BLOCK_TOKENS: usize = 1_000;
+
+/// Where the first block longer than [`MAX_BLOCK_TOKENS`] reaches its limit, if any.
+fn overlong_block(tokens: &[(Token<'_>, usize, usize)]) -> Option<usize> {
+    let mut run = 0;
+    for (tok, start, _) in tokens {
+        match tok {
+            Token::TemplateData(_)
+            | Token::VariableStart
+            | Token::VariableEnd
+            | Token::BlockStart
+            | Token::BlockEnd => run = 0,
+            _ => run += 1,
+        }
+        if run > MAX_BLOCK_TOKENS {
+            return Some(*start);
+        }
+    }
+    None
+}
+
 /// How many bytes one template may scan to place references in a folded or escaped scalar.
 const OCCURRENCE_BUDGET: usize = 1 << 24;
 
@@ -198,11 +222,20 @@ impl Template {
         };
         let budget = Cell::new(OCCURRENCE_BUDGET);
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end, &budget);
-        let checked = match kind {
+        let tokens: Vec<(Token<'_>, usize, usize)> =
+            machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
+                .map_while(Result::ok)
+                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+                .collect();
+        if let Some(at) = overlong_block(&tokens) {
+            template.error = Some(TemplateError {
+                message: format!("an expression of more than {MAX_BLOCK_TOKENS} tokens"),
+                span: place(at, at + 1).unwrap_or(node.span),
+            });
+        } else if let Err(err) = match kind {
             TemplateKind::Prompt => machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ()),
             TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
-        };
-        if let Err(err) = checked {
+        } {
             let span = err
                 .range()
                 .and_then(|r| place(r.start.min(value.len()), r.end.min(value.len())))
@@ -213,11 +246,6 @@ impl Template {
                 span,
             });
         }
-        let tokens: Vec<(Token<'_>, usize, usize)> =
-            machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
-                .map_while(Result::ok)
-                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
-                .collect();
         for (i, (tok, start, end)) in tokens.iter().enumerate() {
             let Token::Ident(ident) = tok else { continue };
             if i > 0 && matches!(tokens[i - 1].0, Token::Dot) {
@@ -354,6 +382,15 @@ mod tests {
         assert_eq!(t.refs[0].name, "draft-2");
         assert!(t.refs[0].dashed);
         assert_eq!(slice(text, t.refs[0].span), "steps.draft-2.output");
+    }
+
+    #[test]
+    fn an_overlong_filter_chain_is_an_error_not_a_stack_overflow() {
+        let text = format!("for_each: x{}\n", "|f".repeat(100_000));
+        let t = template_of(&text, TemplateKind::Expression);
+        let err = t.error.expect("too long");
+        assert_eq!(err.message, "an expression of more than 1000 tokens");
+        assert_eq!(err.span.start, "for_each: ".len() + 1000);
     }
 
     #[test]
