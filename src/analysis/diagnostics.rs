@@ -9,7 +9,7 @@ use super::step_env::StepEnv;
 use super::{Analysis, StepChunk};
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
-use crate::model::secrets::{find_secrets, redact};
+use crate::model::secrets::redact;
 use crate::model::template::{RefKind, Template};
 use crate::model::workflow::{Spanned, Step, Workflow, step_index};
 use crate::syntax::text::{OffsetBy, Span};
@@ -60,7 +60,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             out.push(d);
         }
     }
-    for secret in find_secrets(text) {
+    for secret in &analysis.secrets {
         out.push(Diagnostic::new(
             Code::SecretInDocument,
             Span::new(secret.start, secret.end),

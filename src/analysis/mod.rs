@@ -19,6 +19,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::diagnostic::Diagnostic;
+use crate::model::secrets::{FoundSecret, find_secrets};
 use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_workflow_with_steps};
 use crate::model::workspace::Workspace;
 use crate::syntax::chunks;
@@ -44,6 +45,8 @@ pub(crate) struct StepChunk {
     step: Option<Step>,
     diagnostics: Vec<Diagnostic>,
     error: Option<SyntaxError>,
+    /// Key-like tokens in the chunk's text (a token never spans two lines, so never two chunks).
+    secrets: Vec<FoundSecret>,
     /// The step's semantic diagnostics with the environment they were computed in.
     pub(crate) semantic: std::sync::Mutex<Option<diagnostics::CachedStepDiagnostics>>,
 }
@@ -75,6 +78,8 @@ pub struct Analysis {
     pub(crate) step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
     /// What every step is checked against.
     pub(crate) step_env: Arc<StepEnv>,
+    /// Key-like tokens anywhere in the text, in order.
+    pub(crate) secrets: Vec<FoundSecret>,
 }
 
 impl Analysis {
@@ -99,6 +104,7 @@ impl Analysis {
         let mut structural = Vec::new();
         let mut steps = Vec::new();
         let mut step_chunks = Vec::new();
+        let mut secrets = secrets_in(&text, &parts.header);
         let mut cache = FxHashMap::with_capacity_and_hasher(parts.items.len(), Default::default());
         for item in &parts.items {
             let chunk_text = &text[item.start..item.end];
@@ -120,8 +126,14 @@ impl Analysis {
                 err.offset_by(item.start as isize);
                 summary.errors.push(err);
             }
+            secrets.extend(chunk.secrets.iter().map(|s| FoundSecret {
+                start: s.start + item.start,
+                end: s.end + item.start,
+                ..s.clone()
+            }));
             cache.insert(key, chunk);
         }
+        secrets.extend(secrets_in(&text, &parts.trailer));
         let root = top_level(&text, &parts, &mut summary);
         if root.is_none() || !summary.errors.is_empty() {
             let whole = yaml::parse(&text);
@@ -143,6 +155,7 @@ impl Analysis {
             chunks: cache,
             step_chunks,
             step_env,
+            secrets,
         }
     }
 
@@ -163,6 +176,7 @@ impl Analysis {
     ) -> Analysis {
         let (workflow, structural) = lower_workflow(&text, parsed.root.as_ref());
         let step_chunks = vec![None; workflow.steps.len()];
+        let secrets = find_secrets(&text);
         let step_env = StepEnv::carry(previous.map(|p| &p.step_env), &workflow, &workspace);
         Analysis {
             line_index: LineIndex::new(text),
@@ -177,6 +191,7 @@ impl Analysis {
             chunks,
             step_chunks,
             step_env,
+            secrets,
         }
     }
 
@@ -206,8 +221,25 @@ fn analyse_step_chunk(text: &str) -> StepChunk {
         step,
         diagnostics,
         error: parsed.error,
+        secrets: find_secrets(text),
         semantic: std::sync::Mutex::new(None),
     }
+}
+
+/// Key-like tokens in `parts` of `text`, placed in the document.
+fn secrets_in(text: &str, parts: &[Span]) -> Vec<FoundSecret> {
+    parts
+        .iter()
+        .flat_map(|part| {
+            find_secrets(&text[part.start..part.end])
+                .into_iter()
+                .map(move |s| FoundSecret {
+                    start: s.start + part.start,
+                    end: s.end + part.start,
+                    ..s
+                })
+        })
+        .collect()
 }
 
 /// Parses each top-level key before and after the steps on its own and joins them into one
