@@ -166,3 +166,22 @@ async fn models_lists_providers_with_availability_and_fetched_models() {
     );
     assert!(!stdout.contains(support::KEY));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_says_ollama_is_not_answering_instead_of_available() {
+    let project = Project::new("", FLOW);
+    let output = stepwise(&project, &["models"])
+        .env("OLLAMA_HOST", "127.0.0.1:9")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ollama (ollama, http://127.0.0.1:9): unavailable: not answering at http://127.0.0.1:9\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("model listing failed"), "{stdout}");
+}

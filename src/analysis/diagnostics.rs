@@ -6,11 +6,12 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::step_env::StepEnv;
-use super::{Analysis, StepChunk};
+use super::{Analysis, StepChunk, syntax_errors};
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::redact;
 use crate::model::template::{RefKind, Template};
+use crate::model::template_env;
 use crate::model::workflow::{Spanned, Step, Workflow, step_index};
 use crate::syntax::text::{OffsetBy, Span};
 
@@ -19,11 +20,11 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
     let text = analysis.text();
     let mut out = Vec::new();
     for err in &analysis.yaml.errors {
-        out.push(Diagnostic::new(
-            Code::YamlSyntax,
-            widen(text, err.span),
-            format!("YAML syntax error: {}", err.message),
-        ));
+        let first_step = analysis.workflow.steps.first().map_or(text.len(), |s| s.span.start);
+        let region = syntax_errors::step_region(&analysis.workflow, err.span.start)
+            .unwrap_or(Span::new(0, first_step.max(err.span.end)));
+        let (span, message) = syntax_errors::describe(text, region, widen(text, err.span), &err.message);
+        out.push(Diagnostic::new(Code::YamlSyntax, span, message));
     }
     for extra in &analysis.yaml.extra_documents {
         let mut d = Diagnostic::new(
@@ -229,12 +230,11 @@ impl Checks<'_> {
                 false
             }
             Some(info) => {
-                if !info.is_available() {
+                if let Some(reason) = info.unavailable_reason() {
                     let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
-                        "{what} `{}` is unavailable: {} is not set{}",
+                        "{what} `{}` is unavailable: {reason}{}",
                         info.id,
-                        info.api_key_env.join(" or "),
                         if alternatives.is_empty() {
                             String::new()
                         } else {
@@ -374,6 +374,16 @@ impl Checks<'_> {
                 err.span,
                 format!("template syntax error: {}", err.message),
             ));
+        }
+        for call in template.unknown_calls() {
+            let suggestions = nearest(&call.name, template_env::candidates(call.kind));
+            let message = format!(
+                "unknown {} `{}`{}",
+                call.kind.noun(),
+                call.name,
+                did_you_mean(&suggestions)
+            );
+            self.push(Diagnostic::new(Code::UnknownFilter, call.span, message).with_suggestions(suggestions));
         }
         for r in &template.refs {
             match r.kind {

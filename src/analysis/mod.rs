@@ -12,6 +12,7 @@ pub mod hints;
 pub mod hover;
 pub mod navigation;
 mod step_env;
+mod syntax_errors;
 mod vocabulary;
 
 use std::sync::Arc;
@@ -202,7 +203,9 @@ impl Analysis {
 
     /// Every diagnostic of the document: syntax, then structure, then meaning.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        diagnostics::diagnose(self, &self.structural)
+        let mut all = diagnostics::diagnose(self, &self.structural);
+        syntax_errors::quiet_broken_steps(self.text(), &self.workflow, &mut all);
+        all
     }
 }
 

@@ -28,6 +28,7 @@ pub mod error;
 pub mod graph;
 pub mod health;
 pub mod models;
+pub mod probe;
 pub mod providers;
 pub mod record;
 pub mod render;

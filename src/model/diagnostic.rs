@@ -52,6 +52,8 @@ pub enum Code {
     DuplicateStepId,
     /// A template or `needs` names a missing step or input.
     UnknownReference,
+    /// A template calls a filter, test or function the renderer does not have.
+    UnknownFilter,
     /// Steps that depend on each other in a loop.
     DependencyCycle,
     /// A step resolves to no provider at all.
@@ -82,6 +84,7 @@ impl Code {
             Code::UnknownPersona => "unknown-persona",
             Code::DuplicateStepId => "duplicate-step-id",
             Code::UnknownReference => "unknown-reference",
+            Code::UnknownFilter => "unknown-filter",
             Code::DependencyCycle => "dependency-cycle",
             Code::NoProvider => "no-provider",
             Code::ProviderUnavailable => "provider-unavailable",

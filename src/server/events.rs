@@ -44,6 +44,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
             match event {
                 Event::Analyze(uri) => {
                     super::runs::ensure_loaded(&shared, &uri).await;
+                    super::probes::ensure_fresh(&shared, &uri);
                     if !analyze.contains(&uri) {
                         analyze.push(uri);
                     }
@@ -117,12 +118,16 @@ fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
 
 /// Reloads every open document's workspace off the lock, then swaps them in.
 async fn reload_workspaces(shared: &Shared) {
-    let dirs = shared.session().workspace_dirs();
+    let (dirs, reach) = {
+        let session = shared.session();
+        (session.workspace_dirs(), session.reachability().clone())
+    };
     let loaded = tokio::task::spawn_blocking(move || {
         let mut by_root: HashMap<std::path::PathBuf, Arc<Workspace>> = HashMap::new();
         dirs.into_iter()
             .map(|dir| {
-                let ws = Workspace::load(&dir, &ProcessEnv);
+                let mut ws = Workspace::load(&dir, &ProcessEnv);
+                ws.catalog.apply_reachability(&reach);
                 let ws = by_root
                     .entry(ws.config.root.clone())
                     .or_insert_with(|| Arc::new(ws))

@@ -10,6 +10,7 @@
 mod convert;
 mod dispatch;
 mod events;
+mod probes;
 mod requests;
 mod runs;
 mod session;

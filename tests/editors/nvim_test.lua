@@ -268,6 +268,25 @@ local function main()
   vim.wait(3000, function()
     return client:is_stopped()
   end, 10)
+
+  -- Without the server, opening a workflow says so once, with the install command.
+  local notes = {}
+  local real_notify = vim.notify
+  vim.notify = function(msg, level)
+    notes[#notes + 1] = { msg = msg, level = level }
+  end
+  stepwise.setup({ cmd = { 'no-such-stepwise-binary', 'lsp' } })
+  vim.cmd.edit(vim.fn.fnameescape(examples .. '/release-notes.flow.yaml'))
+  vim.cmd.edit(vim.fn.fnameescape(examples .. '/personas/../launch-brief.flow.yaml'))
+  vim.notify = real_notify
+  local missing = vim.tbl_filter(function(n)
+    return n.msg:find('no-such-stepwise-binary', 1, true) ~= nil
+  end, notes)
+  check(
+    'a missing server is announced once, with the install command',
+    #missing == 1 and missing[1].msg:find('cargo install', 1, true) ~= nil and missing[1].level == vim.log.levels.WARN,
+    vim.inspect(notes)
+  )
   log(('     whole test %d ms'):format((vim.uv.hrtime() - t0) / 1e6))
 end
 

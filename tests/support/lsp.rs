@@ -60,6 +60,9 @@ pub fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
+/// A URL where nothing listens (port 9, discard, is closed on test machines).
+pub const CLOSED_PORT_URL: &str = "http://127.0.0.1:9";
+
 impl TestServer {
     /// Starts `stepwise lsp` with extra environment variables; the API key variables of the
     /// test's own environment are cleared so availability is deterministic.
@@ -79,6 +82,8 @@ impl TestServer {
         ] {
             cmd.env_remove(key);
         }
+        // Ollama is probed on open: a closed port, so a local Ollama cannot change a test.
+        cmd.env("OLLAMA_HOST", CLOSED_PORT_URL);
         for (k, v) in env {
             cmd.env(k, v);
         }

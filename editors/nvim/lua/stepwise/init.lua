@@ -53,6 +53,15 @@ function M.is_workflow(name)
   return name:match('%.flow%.ya?ml$') ~= nil
 end
 
+--- The server executable when it cannot be found, else nil (a function `cmd` is not checked).
+function M.missing_server(opts)
+  local cmd = M.lsp_config(opts).cmd
+  if type(cmd) == 'table' and cmd[1] and vim.fn.executable(cmd[1]) ~= 1 then
+    return cmd[1]
+  end
+  return nil
+end
+
 --- Builds the `vim.lsp.config` table from options (exposed for tests).
 function M.lsp_config(opts)
   local cmd = opts.cmd
@@ -407,6 +416,22 @@ function M.setup(opts)
   vim.api.nvim_clear_autocmds({ group = group })
   vim.api.nvim_create_autocmd('LspAttach', { group = group, callback = on_attach })
   vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
+  -- Without the server a workflow would open with no features and no word why: say so once.
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    pattern = M.options.filetypes,
+    once = true,
+    callback = function()
+      local missing = M.missing_server(M.options)
+      if missing then
+        notify(
+          ('language server `%s` not found: install it with `cargo install --path .` in a stepwise checkout, '
+            .. 'or set `cmd` in setup() (:checkhealth stepwise)'):format(missing),
+          vim.log.levels.WARN
+        )
+      end
+    end,
+  })
   for name, def in pairs(user_commands) do
     vim.api.nvim_create_user_command(name, def[1], def[2])
   end
