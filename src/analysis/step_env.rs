@@ -38,6 +38,7 @@ impl PartialEq for StepEnv {
         self.fingerprint == other.fingerprint
             && Arc::ptr_eq(&self.workspace, &other.workspace)
             && self.defaults == other.defaults
+            && self.inline_personas == other.inline_personas
             && self.inputs == other.inputs
             && self.step_ids == other.step_ids
     }
@@ -51,11 +52,15 @@ impl StepEnv {
         workflow: &Workflow,
         workspace: &Arc<Workspace>,
     ) -> Arc<StepEnv> {
-        let defaults = defaults_of(workflow);
+        let defaults = defaults_of(workflow, workspace);
         if let Some(prev) = previous
             && Arc::ptr_eq(&prev.workspace, workspace)
             && prev.defaults == defaults
-            && prev.inputs_equal(workflow)
+            && same_names(&prev.inputs, workflow.inputs.iter().map(|i| i.name.value.as_str()))
+            && same_names(
+                &prev.inline_personas,
+                workflow.personas.iter().map(|p| p.id.value.as_str()),
+            )
             && prev
                 .step_ids
                 .iter()
@@ -85,6 +90,7 @@ impl StepEnv {
         (Arc::as_ptr(workspace) as usize).hash(&mut h);
         format!("{defaults:?}").hash(&mut h);
         workflow.inputs.iter().for_each(|i| i.name.value.hash(&mut h));
+        workflow.personas.iter().for_each(|p| p.id.value.hash(&mut h));
         step_ids.hash(&mut h);
         Arc::new(StepEnv {
             workspace: workspace.clone(),
@@ -97,13 +103,14 @@ impl StepEnv {
             fingerprint: h.finish(),
         })
     }
+}
 
-    fn inputs_equal(&self, workflow: &Workflow) -> bool {
-        let mut names: Vec<&str> = workflow.inputs.iter().map(|i| i.name.value.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        names.len() == self.inputs.len() && names.into_iter().all(|n| self.inputs.contains(n))
-    }
+/// Whether `names` are exactly the names of `vocabulary` (in any order, repeats allowed).
+fn same_names<'a>(vocabulary: &Vocabulary, names: impl Iterator<Item = &'a str>) -> bool {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    names.len() == vocabulary.len() && names.into_iter().all(|n| vocabulary.contains(n))
 }
 
 fn unspanned<T: Clone>(s: &Spanned<T>) -> Spanned<T> {
@@ -122,8 +129,10 @@ fn unspanned_params(p: &Params) -> Params {
     }
 }
 
-/// The part of the workflow that resolving a step reads, without spans.
-fn defaults_of(wf: &Workflow) -> Workflow {
+/// The part of the workflow that resolving a step reads, without spans. Of the inline
+/// personas only those resolution can tell apart from no persona are kept: ones with params,
+/// or that shadow a library persona (so a step's lookup stays short however many there are).
+fn defaults_of(wf: &Workflow, workspace: &Workspace) -> Workflow {
     Workflow {
         provider: wf.provider.as_ref().map(unspanned),
         model: wf.model.as_ref().map(unspanned),
@@ -132,6 +141,7 @@ fn defaults_of(wf: &Workflow) -> Workflow {
         personas: wf
             .personas
             .iter()
+            .filter(|p| p.params != Params::default() || workspace.library.get(&p.id.value).is_some())
             .map(|p| Persona {
                 id: unspanned(&p.id),
                 name: None,
