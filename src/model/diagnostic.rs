@@ -66,6 +66,8 @@ pub enum Code {
     InvalidConfig,
     /// The step failed in its last run.
     StepFailed,
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    UntrustedWorkspace,
 }
 
 impl Code {
@@ -91,13 +93,14 @@ impl Code {
             Code::SecretInDocument => "secret-in-document",
             Code::InvalidConfig => "invalid-config",
             Code::StepFailed => "step-failed",
+            Code::UntrustedWorkspace => "untrusted-workspace",
         }
     }
 
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
         match self {
-            Code::UnknownModel | Code::ProviderUnavailable => Severity::Warning,
+            Code::UnknownModel | Code::ProviderUnavailable | Code::UntrustedWorkspace => Severity::Warning,
             _ => Severity::Error,
         }
     }
