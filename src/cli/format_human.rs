@@ -29,13 +29,23 @@ pub fn render(report: &Report) -> String {
                 Severity::Warning => Level::WARNING,
                 Severity::Info => Level::INFO,
             };
-            let mut snippet = Snippet::source(source.as_str())
+            // Only the lines the annotations touch go to the renderer: handing it the whole file
+            // for every diagnostic made a file with thousands of problems take quadratic time.
+            let spans = std::iter::once(d.span).chain(d.related.iter().map(|r| r.span));
+            let (lo, hi) = spans.fold((d.span.start, d.span.end), |(lo, hi), s| {
+                (lo.min(s.start), hi.max(s.end))
+            });
+            let lo = source[..lo.min(source.len())].rfind('\n').map_or(0, |i| i + 1);
+            let hi = hi.min(source.len());
+            let hi = source[hi..].find('\n').map_or(source.len(), |i| hi + i);
+            let mut snippet = Snippet::source(&source[lo..hi])
+                .line_start(file.point(lo).line)
                 .path(path.as_str())
-                .annotation(AnnotationKind::Primary.span(d.span.start..d.span.end));
+                .annotation(AnnotationKind::Primary.span(d.span.start - lo..d.span.end - lo));
             for r in &d.related {
                 snippet = snippet.annotation(
                     AnnotationKind::Context
-                        .span(r.span.start..r.span.end)
+                        .span(r.span.start - lo..r.span.end - lo)
                         .label(r.message.as_str()),
                 );
             }
