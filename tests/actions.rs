@@ -218,3 +218,12 @@ fn a_step_edited_since_its_run_shows_stale() {
     );
     assert_eq!(titles(&persona_changed)[1], "stale · edited since its run");
 }
+
+#[test]
+fn an_unknown_filter_gets_a_change_to_fix() {
+    let text = FLOW.replace("Summarize skates.", "Summarize {{ inputs.x | uper }}");
+    let analysis = analyse(&text, all_keys());
+    let actions = actions_at(&analysis, &RunView::default(), "uper");
+    let fixed = apply(&text, find(&actions, "Change to `upper`"));
+    assert!(fixed.contains("{{ inputs.x | upper }}"), "{fixed}");
+}

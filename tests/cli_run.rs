@@ -18,6 +18,8 @@ fn stepwise(project: &Project, args: &[&str]) -> Command {
     cmd.args(args)
         .current_dir(project.dir.path())
         .env("ANTHROPIC_API_KEY", support::KEY)
+        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
+        .env("STEPWISE_TRUST_WORKSPACE", "1")
         .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -124,6 +126,7 @@ fn dry_run_of_the_example_works_without_keys() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/launch-brief.flow.yaml");
     let output = Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .args(["run", example, "--dry-run"])
+        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("OPENAI_API_KEY")
         .env_remove("GEMINI_API_KEY")
@@ -165,4 +168,23 @@ async fn models_lists_providers_with_availability_and_fetched_models() {
         "{stdout}"
     );
     assert!(!stdout.contains(support::KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_says_ollama_is_not_answering_instead_of_available() {
+    let project = Project::new("", FLOW);
+    let output = stepwise(&project, &["models"])
+        .env("OLLAMA_HOST", "127.0.0.1:9")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ollama (ollama, http://127.0.0.1:9): unavailable: not answering at http://127.0.0.1:9\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("model listing failed"), "{stdout}");
 }

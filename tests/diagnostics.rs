@@ -416,3 +416,79 @@ steps:
         all_keys(),
     ));
 }
+
+#[test]
+fn unknown_filters_tests_and_functions_suggest_the_nearest_name() {
+    assert_snapshot!(check(
+        r#"
+version: 1
+name: T
+provider: anthropic
+steps:
+  - id: a
+    prompt: Hello
+  - id: b
+    for_each: steps.a.output | line
+#                              ^^^^ unknown-filter
+    prompt: |
+      {{ item | uper }} {% if item is not defind %}{{ rnage(2) }}{% endif %}
+#               ^^^^ unknown-filter
+#                                         ^^^^^^ unknown-filter
+#                                                     ^^^^^ unknown-filter
+"#,
+        all_keys(),
+    ));
+}
+
+#[test]
+fn a_tab_in_the_indentation_is_named_at_the_tab_and_nothing_else_is_reported_on_that_step() {
+    assert_snapshot!(check(
+        "
+version: 1
+name: T
+provider: anthropic
+steps:
+  - id: b
+    prompt: Hi
+  - id: a
+  \tpersona: x
+# ^ yaml-syntax
+    prompt: Hi
+",
+        all_keys(),
+    ));
+}
+
+#[test]
+fn a_step_that_does_not_parse_reports_the_yaml_error_not_what_follows_from_it() {
+    assert_snapshot!(check(
+        r#"
+version: 1
+name: T
+provider: anthropic
+steps:
+  - id: tests
+     provider: openai
+#            ^ yaml-syntax
+    prompt: Hi
+  - id: b
+    prompt: Hi
+"#,
+        all_keys(),
+    ));
+}
+
+#[test]
+fn a_key_given_twice_at_the_top_reads_as_english() {
+    let text = "version: 1\nname: T\nprovider: anthropic\nprovider: openai\nsteps:\n  - id: s\n    prompt: Hi\n";
+    let messages: Vec<String> = fixture::analyse(text, all_keys())
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.code.as_str() == "duplicate-key")
+        .map(|d| d.message)
+        .collect();
+    assert_eq!(
+        messages,
+        ["`provider` is given twice in this workflow; the later one would be ignored"]
+    );
+}

@@ -19,6 +19,7 @@ fn stepwise(project: &Project, args: &[&str]) -> Command {
     cmd.args(args)
         .current_dir(project.dir.path())
         .env("ANTHROPIC_API_KEY", support::KEY)
+        .env("STEPWISE_TRUST_WORKSPACE", "1")
         .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -91,7 +92,10 @@ fn a_command_line_run_while_the_editor_runs_the_workflow_is_refused_and_loses_no
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let provider = runtime.block_on(FakeProvider::start(slow_b(Duration::from_millis(1500))));
     let project = Project::new(&config_for(&provider.url, ""), FLOW);
-    let (mut server, _) = TestServer::initialized(&[("ANTHROPIC_API_KEY", support::KEY)], json!({}));
+    let (mut server, _) = TestServer::initialized(
+        &[("ANTHROPIC_API_KEY", support::KEY), ("STEPWISE_TRUST_WORKSPACE", "1")],
+        json!({}),
+    );
     let doc = uri(&project.flow);
     server.open(&doc, FLOW);
     server.diagnostics(&doc, 1);

@@ -348,6 +348,7 @@ fn quick_fixes(analysis: &Analysis, view: &RunView, uri: &str, d: &Diagnostic) -
         | Code::UnknownModel
         | Code::UnknownPersona
         | Code::UnknownReference
+        | Code::UnknownFilter
         | Code::UnknownKey
         | Code::ProviderUnavailable => d
             .suggestions

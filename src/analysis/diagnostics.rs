@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::{Analysis, StepChunk};
+use super::{Analysis, StepChunk, syntax_errors};
+use crate::model::catalog::Availability;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::{find_secrets, redact};
 use crate::model::template::{RefKind, Template};
+use crate::model::template_env;
 use crate::model::workflow::{Spanned, Step, Workflow, step_index};
 use crate::model::workspace::{PersonaRef, Workspace};
 use crate::syntax::text::{OffsetBy, Span};
@@ -20,11 +22,11 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
     let text = analysis.text();
     let mut out = Vec::new();
     for err in &analysis.yaml.errors {
-        out.push(Diagnostic::new(
-            Code::YamlSyntax,
-            widen(text, err.span),
-            format!("YAML syntax error: {}", err.message),
-        ));
+        let first_step = analysis.workflow.steps.first().map_or(text.len(), |s| s.span.start);
+        let region = syntax_errors::step_region(&analysis.workflow, err.span.start)
+            .unwrap_or(Span::new(0, first_step.max(err.span.end)));
+        let (span, message) = syntax_errors::describe(text, region, widen(text, err.span), &err.message);
+        out.push(Diagnostic::new(Code::YamlSyntax, span, message));
     }
     for extra in &analysis.yaml.extra_documents {
         let mut d = Diagnostic::new(
@@ -46,6 +48,13 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
                 err.path.display(),
                 err.message
             ),
+        ));
+    }
+    for (dir, reason) in &ws.library.refused_dirs {
+        out.push(Diagnostic::new(
+            Code::InvalidConfig,
+            Span::empty(0),
+            format!("persona folder {} is not read: {reason}", dir.display()),
         ));
     }
     let wf = &analysis.workflow;
@@ -229,12 +238,17 @@ impl Checker<'_> {
                 false
             }
             Some(info) => {
-                if !info.is_available() {
+                if let Availability::Untrusted(reason) = &info.availability {
+                    let message = format!(
+                        "{what} `{}` is unavailable, untrusted workspace: {reason}; trust this workspace (`stepwise trust`) to use it",
+                        info.id
+                    );
+                    self.push(Diagnostic::new(Code::UntrustedWorkspace, p.span, message));
+                } else if let Some(reason) = info.unavailable_reason() {
                     let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
-                        "{what} `{}` is unavailable: {} is not set{}",
+                        "{what} `{}` is unavailable: {reason}{}",
                         info.id,
-                        info.api_key_env.join(" or "),
                         if alternatives.is_empty() {
                             String::new()
                         } else {
@@ -401,6 +415,16 @@ impl Checker<'_> {
                 err.span,
                 format!("template syntax error: {}", err.message),
             ));
+        }
+        for call in template.unknown_calls() {
+            let suggestions = nearest(&call.name, template_env::candidates(call.kind));
+            let message = format!(
+                "unknown {} `{}`{}",
+                call.kind.noun(),
+                call.name,
+                did_you_mean(&suggestions)
+            );
+            self.push(Diagnostic::new(Code::UnknownFilter, call.span, message).with_suggestions(suggestions));
         }
         for r in &template.refs {
             match r.kind {

@@ -3,7 +3,7 @@
 
 use super::Analysis;
 use super::navigation::{Target, occurrence_at};
-use crate::model::resolve::{Overrides, resolve_step};
+use crate::model::resolve::{EffectiveParams, Overrides, resolve_step};
 use crate::model::runs::{RunView, StepRun};
 use crate::model::workflow::PersonaOrigin;
 use crate::model::workspace::PersonaRef;
@@ -143,6 +143,7 @@ fn step(analysis: &Analysis, runs: &RunView, id: &str) -> Option<String> {
     };
     let e = resolve_step(wf, step, &analysis.workspace, &Overrides::default());
     let mut out = format!("**step `{id}`**\n\n{}", super::hints::label(&e));
+    out.push_str(&params_section(&e.params));
     let deps: Vec<String> = step
         .dependencies()
         .into_iter()
@@ -169,6 +170,32 @@ fn step(analysis: &Analysis, runs: &RunView, id: &str) -> Option<String> {
         out.push_str(&run_section(run));
     }
     Some(out)
+}
+
+/// The merged params, each with its source and the values it replaced.
+fn params_section(params: &EffectiveParams) -> String {
+    let rows = params.rows();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let replaced: Vec<String> = params
+                .shadowed
+                .iter()
+                .filter(|s| s.name == row.name)
+                .map(|s| format!("{} from {}", s.value, s.source))
+                .collect();
+            let replaced = if replaced.is_empty() {
+                String::new()
+            } else {
+                format!("; replaces {}", replaced.join(", "))
+            };
+            format!("- `{}`: {} ({}{replaced})", row.name, row.value, row.source)
+        })
+        .collect();
+    format!("\n\nParams:\n{}", lines.join("\n"))
 }
 
 /// The last run of a step: status, who answered, the error, and the output's first lines.
@@ -265,5 +292,12 @@ mod tests {
         insta::assert_snapshot!(hover_text(&format!(
             "{HEAD}steps:\n  - id: a\n    prompt: Hi {{{{ inputs.prod$0uct }}}}\n"
         )));
+    }
+
+    #[test]
+    fn step_shows_merged_params_with_their_sources_and_what_they_replace() {
+        insta::assert_snapshot!(hover_text(
+            "version: 1\nname: B\nprovider: anthropic\npersona: careful\nparams:\n  temperature: 0.2\npersonas:\n  careful:\n    name: Careful\n    system: Be careful.\n    params:\n      temperature: 0.1\n      top_p: 0.9\nsteps:\n  - id: a$0\n    params: { max_tokens: 300 }\n    prompt: Hi\n"
+        ));
     }
 }

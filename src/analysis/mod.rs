@@ -11,6 +11,7 @@ pub mod generate;
 pub mod hints;
 pub mod hover;
 pub mod navigation;
+mod syntax_errors;
 
 use std::sync::Arc;
 
@@ -148,7 +149,9 @@ impl Analysis {
 
     /// Every diagnostic of the document: syntax, then structure, then meaning.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        diagnostics::diagnose(self, &self.structural)
+        let mut all = diagnostics::diagnose(self, &self.structural);
+        syntax_errors::quiet_broken_steps(self.text(), &self.workflow, &mut all);
+        all
     }
 }
 

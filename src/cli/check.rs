@@ -12,7 +12,6 @@ use serde_json::json;
 
 use crate::analysis::Analysis;
 use crate::model::catalog::ProcessEnv;
-use crate::model::config::load_for_dir;
 use crate::model::diagnostic::{Diagnostic, Severity};
 use crate::model::secrets::mask;
 use crate::model::workspace::Workspace;
@@ -128,7 +127,7 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
         };
         let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        let config = load_for_dir(&dir);
+        let config = Workspace::config_for(&dir, &ProcessEnv);
         let workspace = workspaces
             .entry(config.root.clone())
             .or_insert_with(|| Arc::new(Workspace::from_config(config, &ProcessEnv)))
@@ -143,6 +142,16 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
     let mut roots: Vec<&Arc<Workspace>> = workspaces.values().collect();
     roots.sort_by(|a, b| a.config.root.cmp(&b.config.root));
     for ws in roots {
+        if let (Some(path), Some(text)) = (&ws.config.path, &ws.config.text) {
+            let diagnostics = ws.trust.config_diagnostics();
+            if !diagnostics.is_empty() {
+                out.push(Checked {
+                    path: path.clone(),
+                    text: Arc::from(text.as_str()),
+                    diagnostics,
+                });
+            }
+        }
         for lp in ws.library.personas.values().filter(|lp| !lp.diagnostics.is_empty()) {
             out.push(Checked {
                 path: lp.path.clone(),

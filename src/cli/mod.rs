@@ -3,6 +3,7 @@
 mod check;
 mod models;
 mod run;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,10 @@ enum Command {
     Run(run::RunArgs),
     /// List providers, their availability and models.
     Models(models::ModelsArgs),
+    /// Trust a workspace's stepwise.toml (printing what that allows), or list trusted ones.
+    Trust(trust::TrustArgs),
+    /// Remove a workspace's trust.
+    Untrust(trust::UntrustArgs),
     /// Serve the Language Server Protocol on stdin/stdout.
     Lsp,
 }
@@ -60,6 +65,8 @@ pub fn main() -> ExitCode {
         }
         Command::Run(args) => run::run(args),
         Command::Models(args) => models::run(args),
+        Command::Trust(args) => trust::trust(args),
+        Command::Untrust(args) => trust::untrust(args),
         Command::Lsp => match crate::server::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::engine::models::{MODELS_MAX_AGE, ModelCache};
-use crate::model::catalog::{ProcessEnv, ProviderKind};
+use crate::engine::probe::probe_into;
+use crate::model::catalog::{Availability, ProcessEnv, ProviderKind};
+use crate::model::reach::Reachability;
 use crate::model::workspace::Workspace;
 
 /// Arguments of `stepwise models`.
@@ -23,24 +25,33 @@ pub struct ModelsArgs {
 
 /// Runs the command.
 pub fn run(args: ModelsArgs) -> ExitCode {
-    let workspace = Workspace::load(&args.dir, &ProcessEnv);
+    let mut workspace = Workspace::load(&args.dir, &ProcessEnv);
     let runs_dir = workspace.config.runs_dir();
     let mut cache = ModelCache::load(&runs_dir);
     let max_age = if args.refresh { Duration::ZERO } else { MODELS_MAX_AGE };
-    let errors = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt.block_on(cache.refresh(
-            Engine::default().client(),
-            &workspace.catalog,
-            &ProcessEnv,
-            &runs_dir,
-            max_age,
-            Duration::from_secs(10),
-        )),
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let engine = Engine::default();
+    let mut reach = Reachability::default();
+    rt.block_on(probe_into(
+        engine.client(),
+        &workspace.catalog.keyless_urls(),
+        &mut reach,
+    ));
+    workspace.catalog.apply_reachability(&reach);
+    let errors = rt.block_on(cache.refresh(
+        engine.client(),
+        &workspace.catalog,
+        &ProcessEnv,
+        &runs_dir,
+        max_age,
+        Duration::from_secs(10),
+    ));
     for provider in workspace.catalog.providers() {
         let kind = match provider.kind {
             ProviderKind::Anthropic => "anthropic",
@@ -63,6 +74,9 @@ pub fn run(args: ModelsArgs) -> ExitCode {
             if !provider.knows_model(id) {
                 println!("    {id:<28} listed by the provider");
             }
+        }
+        if let Availability::Untrusted(reason) = &provider.availability {
+            println!("    (model listing skipped, untrusted workspace: {reason}; run `stepwise trust` to allow it)");
         }
         if let Some(error) = errors.get(&provider.id) {
             println!("    (model listing failed: {error})");

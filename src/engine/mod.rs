@@ -29,12 +29,15 @@ pub mod graph;
 pub mod health;
 pub mod lock;
 pub mod models;
+pub mod own_file;
+pub mod probe;
 pub mod providers;
 pub mod record;
 pub mod render;
 pub mod retry;
 mod scheduler;
 pub mod secret;
+mod trust_gate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -166,6 +169,9 @@ pub enum EngineError {
     /// Another run of the workflow is in progress, or its lock could not be taken.
     #[error(transparent)]
     Locked(#[from] lock::LockError),
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// Engine settings that are not in `stepwise.toml`; `None` fields come from it.
@@ -227,8 +233,18 @@ impl Engine {
         events: UnboundedSender<RunEvent>,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
+        if let Some(why) = self.refusal(&request) {
+            return Err(EngineError::Untrusted(why));
+        }
         let _lock = lock::RunLock::acquire(&request.workspace.config.runs_dir(), &request.path)?;
         scheduler::run(self, request, events, cancel).await
+    }
+
+    /// Why `request` may not run in its untrusted workspace (a provider it would call or its
+    /// runs folder needs trust), if it may not. Sends and writes nothing.
+    pub fn refusal(&self, request: &RunRequest) -> Option<String> {
+        let analysis = crate::analysis::Analysis::new(request.text.clone(), request.workspace.clone());
+        trust_gate::refusal(request, &analysis.workflow)
     }
 
     /// The requests a run would send, without sending any or reading any key. Outputs of

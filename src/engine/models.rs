@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::providers::list_models;
 use super::record::write_atomically;
 use super::secret::ApiKey;
-use crate::model::catalog::{Catalog, EnvLookup, ProviderKind};
+use crate::model::catalog::{Availability, Catalog, EnvLookup, ProviderKind};
 use crate::model::health::unix_now;
 
 /// How long a fetched listing is trusted.
@@ -68,7 +68,9 @@ impl ModelCache {
         let stale: Vec<_> = catalog
             .providers()
             .iter()
-            .filter(|p| p.is_available() && self.fresh(&p.id, max_age).is_none())
+            // A keyless provider nobody has probed yet is asked: the listing is its probe.
+            .filter(|p| p.is_available() || p.availability == Availability::Unchecked)
+            .filter(|p| self.fresh(&p.id, max_age).is_none())
             .filter(|p| p.kind == ProviderKind::Ollama || !p.api_key_env.is_empty())
             .map(|p| (p.clone(), ApiKey::for_provider(p, env)))
             .collect();

@@ -1,10 +1,9 @@
-//! Rendering prompts and evaluating `for_each` expressions with MiniJinja: strict undefined
-//! (a misspelt reference fails the step instead of sending an empty prompt), and a `lines`
-//! filter to fan out over the lines of an earlier step's output.
+//! Rendering prompts and evaluating `for_each` expressions with the environment of
+//! `model::template_env` (strict undefined, a `lines` filter to fan out over an output's lines).
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, Template, UndefinedBehavior, Value, context};
+use minijinja::{Environment, Template, Value, context};
 
 /// A MiniJinja environment set up for stepwise templates.
 pub struct Renderer {
@@ -17,27 +16,12 @@ impl Default for Renderer {
     }
 }
 
-/// `text | lines`: the non-blank lines of a text, trimmed (a list passes through).
-fn lines(value: Value) -> Value {
-    match value.as_str() {
-        Some(text) => Value::from(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>(),
-        ),
-        None => value,
-    }
-}
-
 impl Renderer {
-    /// An environment with strict undefined and the `lines` filter.
+    /// The shared stepwise environment (strict undefined, the `lines` filter).
     pub fn new() -> Renderer {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.add_filter("lines", lines);
-        Renderer { env }
+        Renderer {
+            env: crate::model::template_env::environment(),
+        }
     }
 
     /// Evaluates a `for_each` expression into its items.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::config::Config;
 use super::health::Health;
+use super::reach::Reachability;
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,10 +34,16 @@ pub struct ModelInfo {
 /// Whether a provider can be called now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Availability {
-    /// Its key is set (or, for a keyless provider, it is assumed reachable).
+    /// Its key is set, or a keyless provider answered its last probe.
     Available,
     /// None of its key variables is set.
     MissingKey,
+    /// A keyless provider not probed yet (the editor probes in the background).
+    Unchecked,
+    /// A keyless provider that did not answer its last probe.
+    NotAnswering,
+    /// The untrusted workspace's `stepwise.toml` aims its key elsewhere (the reason says how).
+    Untrusted(String),
 }
 
 /// A provider as the rest of the product sees it: where to call it and what it offers.
@@ -62,6 +69,9 @@ pub struct ProviderInfo {
     pub from_config: bool,
     /// Default `max_tokens` the API requires (Anthropic's Messages API has no default).
     pub default_max_tokens: Option<u32>,
+    /// Whether `base_url` was set by the workspace's `stepwise.toml` (not the user's environment
+    /// or the built-in default): opening a document never probes such a host.
+    pub workspace_base_url: bool,
 }
 
 impl ProviderInfo {
@@ -75,13 +85,34 @@ impl ProviderInfo {
         self.availability == Availability::Available
     }
 
+    /// Whether only a probe can tell if it is available (it takes no key).
+    pub fn is_keyless(&self) -> bool {
+        self.api_key_env.is_empty()
+    }
+
+    /// Why it cannot be called now, e.g. `OPENAI_API_KEY is not set`; `None` when it can, or
+    /// when nobody has asked yet.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        match &self.availability {
+            Availability::Available | Availability::Unchecked => None,
+            Availability::MissingKey => Some(format!("{} is not set", self.api_key_env.join(" or "))),
+            Availability::NotAnswering => Some(format!("not answering at {}", self.base_url)),
+            Availability::Untrusted(reason) => Some(format!("untrusted workspace: {reason}")),
+        }
+    }
+
     /// A short status for completion details and hovers: never the key itself.
     pub fn status_label(&self) -> String {
-        let mut label = match self.availability {
-            Availability::Available if self.api_key_env.is_empty() => "available (no key needed)".to_string(),
+        let mut label = match &self.availability {
+            Availability::Available if self.is_keyless() => "available (no key needed)".to_string(),
             Availability::Available => "available".to_string(),
             Availability::MissingKey => {
                 format!("unavailable: {} not set", self.api_key_env.join(" or "))
+            }
+            Availability::Unchecked => "not checked yet (no key needed)".to_string(),
+            Availability::NotAnswering => format!("unavailable: not answering at {}", self.base_url),
+            Availability::Untrusted(reason) => {
+                format!("unavailable, untrusted workspace: {reason} (`stepwise trust` allows it)")
             }
         };
         if let Some(reason) = &self.degraded {
@@ -216,6 +247,7 @@ fn builtin(id: &str) -> Option<ProviderInfo> {
         degraded: None,
         from_config: false,
         default_max_tokens: max_tokens,
+        workspace_base_url: false,
     })
 }
 
@@ -261,10 +293,12 @@ impl Catalog {
                     degraded: None,
                     from_config: true,
                     default_max_tokens: None,
+                    workspace_base_url: false,
                 },
             };
             if let Some(url) = &pc.base_url {
                 provider.base_url = url.trim_end_matches('/').to_string();
+                provider.workspace_base_url = true;
             }
             if let Some(var) = &pc.api_key_env {
                 provider.api_key_env = vec![var.clone()];
@@ -293,8 +327,9 @@ impl Catalog {
             }
         }
         for p in &mut providers {
-            let has_key = p.api_key_env.is_empty() || p.api_key_env.iter().any(|k| env.var(k).is_some());
-            p.availability = if has_key {
+            p.availability = if p.is_keyless() {
+                Availability::Unchecked
+            } else if p.api_key_env.iter().any(|k| env.var(k).is_some()) {
                 Availability::Available
             } else {
                 Availability::MissingKey
@@ -302,6 +337,54 @@ impl Catalog {
             p.degraded = health.degraded_reason(&p.id);
         }
         Catalog { providers }
+    }
+
+    /// Sets the availability of keyless providers from probe answers.
+    pub fn apply_reachability(&mut self, reach: &Reachability) {
+        let probed = |p: &ProviderInfo| p.is_keyless() && !matches!(p.availability, Availability::Untrusted(_));
+        for p in self.providers.iter_mut().filter(|p| probed(p)) {
+            p.availability = match reach.answer(&p.base_url) {
+                Some(true) => Availability::Available,
+                Some(false) => Availability::NotAnswering,
+                None => Availability::Unchecked,
+            };
+        }
+    }
+
+    /// Base URLs of the keyless providers that may be probed without anyone running anything:
+    /// the built-in default host or the user's own environment, never a host the workspace names.
+    pub fn probe_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = self
+            .providers
+            .iter()
+            .filter(|p| p.is_keyless() && !p.workspace_base_url)
+            .map(|p| p.base_url.clone())
+            .collect();
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+
+    /// Base URLs of every keyless provider, for a command the user runs.
+    pub fn keyless_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = self
+            .providers
+            .iter()
+            .filter(|p| p.is_keyless())
+            .map(|p| p.base_url.clone())
+            .collect();
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+
+    /// Marks every provider for which `blocked` gives a reason as unavailable, untrusted.
+    pub fn restrict(&mut self, blocked: impl Fn(&str) -> Option<String>) {
+        for p in &mut self.providers {
+            if let Some(reason) = blocked(&p.id) {
+                p.availability = Availability::Untrusted(reason);
+            }
+        }
     }
 
     /// The provider with this ID.
@@ -345,7 +428,38 @@ mod tests {
         let catalog = Catalog::build(&Config::default(), &env(&[("GOOGLE_API_KEY", "x")]), &Health::default());
         assert!(catalog.provider("google").unwrap().is_available());
         assert!(!catalog.provider("anthropic").unwrap().is_available());
+        assert_eq!(
+            catalog.provider("ollama").unwrap().availability,
+            Availability::Unchecked
+        );
+    }
+
+    #[test]
+    fn a_keyless_provider_is_available_only_when_its_probe_answered() {
+        let mut catalog = Catalog::build(&Config::default(), &env(&[]), &Health::default());
+        let url = catalog.provider("ollama").unwrap().base_url.clone();
+        assert_eq!(catalog.probe_urls(), vec![url.clone()]);
+        let mut reach = Reachability::default();
+        reach.record(&url, false, 100);
+        catalog.apply_reachability(&reach);
+        let ollama = catalog.provider("ollama").unwrap();
+        assert!(!ollama.is_available());
+        assert_eq!(
+            ollama.status_label(),
+            "unavailable: not answering at http://localhost:11434"
+        );
+        assert_eq!(catalog.healthy().filter(|p| p.id == "ollama").count(), 0);
+        reach.record(&url, true, 101);
+        catalog.apply_reachability(&reach);
         assert!(catalog.provider("ollama").unwrap().is_available());
+    }
+
+    #[test]
+    fn a_host_the_workspace_names_is_never_probed_on_open() {
+        let config: Config = toml::from_str("[providers.ollama]\nbase_url = \"http://10.1.2.3:11434\"\n").unwrap();
+        let catalog = Catalog::build(&config, &env(&[]), &Health::default());
+        assert!(catalog.probe_urls().is_empty());
+        assert_eq!(catalog.keyless_urls(), vec!["http://10.1.2.3:11434".to_string()]);
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub enum Code {
     DuplicateStepId,
     /// A template or `needs` names a missing step or input.
     UnknownReference,
+    /// A template calls a filter, test or function the renderer does not have.
+    UnknownFilter,
     /// Steps that depend on each other in a loop.
     DependencyCycle,
     /// A step resolves to no provider at all.
@@ -64,6 +66,8 @@ pub enum Code {
     InvalidConfig,
     /// The step failed in its last run.
     StepFailed,
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    UntrustedWorkspace,
 }
 
 impl Code {
@@ -82,19 +86,21 @@ impl Code {
             Code::UnknownPersona => "unknown-persona",
             Code::DuplicateStepId => "duplicate-step-id",
             Code::UnknownReference => "unknown-reference",
+            Code::UnknownFilter => "unknown-filter",
             Code::DependencyCycle => "dependency-cycle",
             Code::NoProvider => "no-provider",
             Code::ProviderUnavailable => "provider-unavailable",
             Code::SecretInDocument => "secret-in-document",
             Code::InvalidConfig => "invalid-config",
             Code::StepFailed => "step-failed",
+            Code::UntrustedWorkspace => "untrusted-workspace",
         }
     }
 
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
         match self {
-            Code::UnknownModel | Code::ProviderUnavailable => Severity::Warning,
+            Code::UnknownModel | Code::ProviderUnavailable | Code::UntrustedWorkspace => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -85,22 +85,90 @@ pub struct EffectiveParams {
     pub top_p: Option<Sourced<f64>>,
     /// Stop sequences.
     pub stop: Option<Sourced<Vec<String>>>,
+    /// Values a later layer replaced, in the order they were replaced: why a persona's
+    /// `temperature` is not the one sent.
+    pub shadowed: Vec<ShadowedParam>,
+}
+
+/// A parameter value that a later layer replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowedParam {
+    /// The parameter's key, e.g. `temperature`.
+    pub name: &'static str,
+    /// The replaced value, as written in YAML.
+    pub value: String,
+    /// Where the replaced value came from.
+    pub source: Source,
+}
+
+/// One merged parameter for display: its key, value and source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamRow {
+    /// The parameter's key.
+    pub name: &'static str,
+    /// The value in force, as written in YAML.
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// Sets `slot` from `layer`, keeping the value it replaces in `shadowed`.
+fn set_param<T: Clone + fmt::Debug>(
+    slot: &mut Option<Sourced<T>>,
+    layer: &Option<super::workflow::Spanned<T>>,
+    name: &'static str,
+    source: Source,
+    shadowed: &mut Vec<ShadowedParam>,
+) {
+    let Some(v) = layer else { return };
+    if let Some(old) = slot.take() {
+        shadowed.push(ShadowedParam {
+            name,
+            value: param_text(&old.value),
+            source: old.source,
+        });
+    }
+    *slot = Some(Sourced::new(v.value.clone(), source, Some(v.span)));
+}
+
+/// A parameter value as a user would write it (`0.2`, `1024`, `["END"]`).
+fn param_text<T: fmt::Debug>(value: &T) -> String {
+    format!("{value:?}")
 }
 
 impl EffectiveParams {
     fn layer(&mut self, params: &Params, source: Source) {
-        if let Some(v) = &params.temperature {
-            self.temperature = Some(Sourced::new(v.value, source, Some(v.span)));
+        let shadowed = &mut self.shadowed;
+        set_param(
+            &mut self.temperature,
+            &params.temperature,
+            "temperature",
+            source,
+            shadowed,
+        );
+        set_param(&mut self.max_tokens, &params.max_tokens, "max_tokens", source, shadowed);
+        set_param(&mut self.top_p, &params.top_p, "top_p", source, shadowed);
+        set_param(&mut self.stop, &params.stop, "stop", source, shadowed);
+    }
+
+    /// The parameters in force, in a fixed order.
+    pub fn rows(&self) -> Vec<ParamRow> {
+        fn row<T: fmt::Debug>(name: &'static str, v: &Option<Sourced<T>>) -> Option<ParamRow> {
+            v.as_ref().map(|v| ParamRow {
+                name,
+                value: param_text(&v.value),
+                source: v.source,
+            })
         }
-        if let Some(v) = &params.max_tokens {
-            self.max_tokens = Some(Sourced::new(v.value, source, Some(v.span)));
-        }
-        if let Some(v) = &params.top_p {
-            self.top_p = Some(Sourced::new(v.value, source, Some(v.span)));
-        }
-        if let Some(v) = &params.stop {
-            self.stop = Some(Sourced::new(v.value.clone(), source, Some(v.span)));
-        }
+        [
+            row("temperature", &self.temperature),
+            row("max_tokens", &self.max_tokens),
+            row("top_p", &self.top_p),
+            row("stop", &self.stop),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 

@@ -40,6 +40,41 @@ pub struct TemplateRef {
     pub dashed: bool,
 }
 
+/// What a name called in a template is looked up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    /// `value | NAME`.
+    Filter,
+    /// `value is NAME`.
+    Test,
+    /// `NAME(...)`.
+    Function,
+}
+
+impl CallKind {
+    /// The word for it in a message.
+    pub fn noun(self) -> &'static str {
+        match self {
+            CallKind::Filter => "filter",
+            CallKind::Test => "test",
+            CallKind::Function => "function",
+        }
+    }
+}
+
+/// A filter, test or function a template calls, with the span of its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateCall {
+    /// How the name is looked up.
+    pub kind: CallKind,
+    /// The name as written.
+    pub name: String,
+    /// Document span of the name; the whole scalar if `exact` is false.
+    pub span: Span,
+    /// Whether the span is exact.
+    pub exact: bool,
+}
+
 /// A template syntax error, placed in the document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateError {
@@ -58,6 +93,8 @@ pub struct Template {
     pub span: Span,
     /// References, in order.
     pub refs: Vec<TemplateRef>,
+    /// Filters, tests and functions called, in order.
+    pub calls: Vec<TemplateCall>,
     /// The syntax error, if any.
     pub error: Option<TemplateError>,
 }
@@ -159,6 +196,9 @@ impl OffsetBy for Template {
             r.name_span.offset_by(base);
             r.span.offset_by(base);
         }
+        for c in &mut self.calls {
+            c.span.offset_by(base);
+        }
         if let Some(err) = &mut self.error {
             err.span.offset_by(base);
         }
@@ -174,6 +214,7 @@ impl Template {
             source: value.clone(),
             span: node.span,
             refs: Vec::new(),
+            calls: Vec::new(),
             error: None,
         };
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
@@ -197,6 +238,20 @@ impl Template {
                 .map_while(Result::ok)
                 .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
                 .collect();
+        template.calls = calls(&tokens)
+            .map(|(kind, name, start, end)| {
+                let (span, exact) = match place(start, end.min(value.len())) {
+                    Some(span) => (span, true),
+                    None => (node.span, false),
+                };
+                TemplateCall {
+                    kind,
+                    name: name.to_string(),
+                    span,
+                    exact,
+                }
+            })
+            .collect();
         for (i, (tok, start, end)) in tokens.iter().enumerate() {
             let Token::Ident(ident) = tok else { continue };
             if i > 0 && matches!(tokens[i - 1].0, Token::Dot) {
@@ -270,10 +325,47 @@ impl Template {
         template
     }
 
+    /// The calls whose name the renderer does not know.
+    pub fn unknown_calls(&self) -> impl Iterator<Item = &TemplateCall> {
+        self.calls
+            .iter()
+            .filter(|c| !super::template_env::knows(c.kind, &c.name))
+    }
+
     /// IDs of the steps this template references.
     pub fn step_refs(&self) -> impl Iterator<Item = &TemplateRef> {
         self.refs.iter().filter(|r| r.kind == RefKind::Step)
     }
+}
+
+/// The filters (`| NAME`), tests (`is [not] NAME`) and functions (`NAME(` not after a dot)
+/// among the tokens, with their value offsets. A function the template binds itself (`macro`,
+/// `set`, `for`, `import … as`) is not a call of the environment's.
+fn calls<'a>(tokens: &'a [(Token<'a>, usize, usize)]) -> impl Iterator<Item = (CallKind, &'a str, usize, usize)> + 'a {
+    let binds = |t: &Token<'_>| matches!(t, Token::Ident("macro" | "set" | "for" | "as" | "import"));
+    let bound: Vec<&str> = tokens
+        .windows(2)
+        .filter_map(|w| match (&w[0].0, &w[1].0) {
+            (b, Token::Ident(name)) if binds(b) => Some(*name),
+            _ => None,
+        })
+        .collect();
+    tokens.iter().enumerate().filter_map(move |(i, (tok, start, end))| {
+        let Token::Ident(name) = tok else { return None };
+        let before = |back: usize| i.checked_sub(back).map(|j| &tokens[j].0);
+        let kind = match (before(1), before(2)) {
+            (Some(Token::Pipe), _) => CallKind::Filter,
+            (Some(Token::Ident("is")), _) if *name != "not" => CallKind::Test,
+            (Some(Token::Ident("not")), Some(Token::Ident("is"))) => CallKind::Test,
+            (Some(Token::Dot), _) => return None,
+            (Some(b), _) if binds(b) => return None,
+            _ if matches!(tokens.get(i + 1), Some((Token::ParenOpen, ..))) && !bound.contains(name) => {
+                CallKind::Function
+            }
+            _ => return None,
+        };
+        Some((kind, *name, *start, *end))
+    })
 }
 
 #[cfg(test)]
@@ -341,5 +433,35 @@ mod tests {
         let t = template_of(text, TemplateKind::Expression);
         assert!(t.error.is_none());
         assert_eq!(slice(text, t.refs[0].name_span), "summarize");
+    }
+
+    #[test]
+    fn filters_tests_and_functions_are_found_with_exact_spans() {
+        let text =
+            "p: \"{{ steps.a.output | uper }}{% if x is not defind %}{{ rnage(3) }}{{ x.items() }}{% endif %}\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        let calls: Vec<(CallKind, &str, &str)> = t
+            .calls
+            .iter()
+            .map(|c| (c.kind, c.name.as_str(), slice(text, c.span)))
+            .collect();
+        assert_eq!(
+            calls,
+            vec![
+                (CallKind::Filter, "uper", "uper"),
+                (CallKind::Test, "defind", "defind"),
+                (CallKind::Function, "rnage", "rnage"),
+            ]
+        );
+        let unknown: Vec<&str> = t.unknown_calls().map(|c| c.name.as_str()).collect();
+        assert_eq!(unknown, vec!["uper", "defind", "rnage"]);
+    }
+
+    #[test]
+    fn macros_and_known_names_are_not_unknown_calls() {
+        let text =
+            "p: \"{% macro m(x) %}{{ x | upper }}{% endmacro %}{{ m(1) }}{{ range(2) | join }}{{ y is defined }}\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        assert_eq!(t.unknown_calls().count(), 0, "{:?}", t.calls);
     }
 }

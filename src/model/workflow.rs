@@ -322,7 +322,10 @@ impl Lowering<'_> {
                 let d = Diagnostic::new(
                     Code::DuplicateKey,
                     entry.key.span,
-                    format!("`{key}` is given twice in this {what}; the later one would be ignored"),
+                    format!(
+                        "`{key}` is given twice in this {}; the later one would be ignored",
+                        what.strip_prefix("the ").unwrap_or(what)
+                    ),
                 )
                 .with_related(first.key.span, "first given here");
                 self.diagnostics.push(d);

@@ -2,7 +2,7 @@
 //! the immutable snapshots that requests work on, as in ruff_server: a request clones a
 //! snapshot under a short lock and then computes without holding it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -12,6 +12,8 @@ use crate::analysis::Analysis;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::catalog::ProcessEnv;
+use crate::model::health::unix_now;
+use crate::model::reach::Reachability;
 use crate::model::runs::RunView;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::{DocumentText, PositionEncoding, TextEdit};
@@ -127,6 +129,12 @@ pub struct Session {
     runs: HashMap<Uri, Arc<RunView>>,
     /// Runs in progress by document, to cancel them, with their progress token.
     active: HashMap<Uri, (CancellationToken, Option<String>)>,
+    /// What the probes of keyless providers answered, applied to every loaded workspace.
+    reach: Reachability,
+    /// Base URLs being probed now.
+    probing: HashSet<String>,
+    /// The editor trusts the workspace (VS Code's Workspace Trust), for as long as it runs.
+    editor_trust: bool,
 }
 
 /// The folder a document's workspace is looked up from (the process's folder for non-files).
@@ -142,11 +150,31 @@ impl Session {
         self.encoding = encoding;
     }
 
+    /// The negotiated position encoding.
+    pub fn encoding(&self) -> PositionEncoding {
+        self.encoding
+    }
+
+    /// Records that the editor trusts the workspace (until the server exits).
+    pub fn set_editor_trust(&mut self, trusted: bool) {
+        self.editor_trust = trusted;
+    }
+
+    /// Whether the editor trusts the workspace.
+    pub fn editor_trust(&self) -> bool {
+        self.editor_trust
+    }
+
     /// The workspace for documents in `dir`, loaded once per folder.
     fn workspace_for(&mut self, dir: PathBuf) -> Arc<Workspace> {
+        let trusted = self.editor_trust;
         self.workspaces
             .entry(dir)
-            .or_insert_with_key(|dir| Arc::new(Workspace::load(dir, &ProcessEnv)))
+            .or_insert_with_key(|dir| {
+                let mut workspace = Workspace::load_trusting(dir, &ProcessEnv, trusted);
+                workspace.catalog.apply_reachability(&self.reach);
+                Arc::new(workspace)
+            })
             .clone()
     }
 
@@ -268,5 +296,34 @@ impl Session {
                 doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace));
             }
         }
+    }
+
+    /// The probe answers so far.
+    pub fn reachability(&self) -> &Reachability {
+        &self.reach
+    }
+
+    /// Of `urls`, those without a fresh answer and not being probed; marks them as probing.
+    pub fn start_probes(&mut self, urls: Vec<String>) -> Vec<String> {
+        let now = unix_now();
+        let due: Vec<String> = urls
+            .into_iter()
+            .filter(|u| !self.reach.is_fresh(u, now) && !self.probing.contains(u))
+            .collect();
+        self.probing.extend(due.iter().cloned());
+        due
+    }
+
+    /// Records finished probes; true when an answer changed (workspaces need reloading).
+    pub fn finish_probes(&mut self, urls: &[String], answers: &Reachability) -> bool {
+        let mut changed = false;
+        for url in urls {
+            self.probing.remove(url);
+            if let Some(r) = answers.get(url) {
+                changed |= self.reach.answer(url) != Some(r.answered);
+                self.reach.record(url, r.answered, r.checked_at);
+            }
+        }
+        changed
     }
 }

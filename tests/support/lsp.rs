@@ -55,10 +55,18 @@ pub fn write_message(writer: &mut impl Write, value: &Value) {
     writer.flush().unwrap();
 }
 
+/// A config folder that does not exist: no user config, no trust store.
+pub fn no_config_home() -> std::path::PathBuf {
+    std::env::temp_dir().join("stepwise-tests-no-config-home")
+}
+
 /// The `file://` URI of a path.
 pub fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
+
+/// A URL where nothing listens (port 9, discard, is closed on test machines).
+pub const CLOSED_PORT_URL: &str = "http://127.0.0.1:9";
 
 impl TestServer {
     /// Starts `stepwise lsp` with extra environment variables; the API key variables of the
@@ -70,15 +78,21 @@ impl TestServer {
     /// The `stepwise lsp` command with `env`, and without the test's own API keys.
     pub fn command(env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-        cmd.arg("lsp").env("STEPWISE_LOG", "error");
+        // No user config and no trust store unless a test gives its own config folder.
+        cmd.arg("lsp")
+            .env("STEPWISE_LOG", "error")
+            .env("XDG_CONFIG_HOME", no_config_home());
         for key in [
             "ANTHROPIC_API_KEY",
             "OPENAI_API_KEY",
             "GEMINI_API_KEY",
             "GOOGLE_API_KEY",
+            "STEPWISE_TRUST_WORKSPACE",
         ] {
             cmd.env_remove(key);
         }
+        // Ollama is probed on open: a closed port, so a local Ollama cannot change a test.
+        cmd.env("OLLAMA_HOST", CLOSED_PORT_URL);
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -30,6 +30,8 @@ M.commands = {
   resume = 'stepwise.resume',
   cancel = 'stepwise.cancel',
   open_output = 'stepwise.openOutput',
+  trust = 'stepwise.trustWorkspace',
+  trust_status = 'stepwise.trustStatus',
 }
 
 local group = vim.api.nvim_create_augroup('stepwise', { clear = true })
@@ -51,6 +53,15 @@ end
 --- Whether a buffer name is a workflow document.
 function M.is_workflow(name)
   return name:match('%.flow%.ya?ml$') ~= nil
+end
+
+--- The server executable when it cannot be found, else nil (a function `cmd` is not checked).
+function M.missing_server(opts)
+  local cmd = M.lsp_config(opts).cmd
+  if type(cmd) == 'table' and cmd[1] and vim.fn.executable(cmd[1]) ~= 1 then
+    return cmd[1]
+  end
+  return nil
 end
 
 --- Builds the `vim.lsp.config` table from options (exposed for tests).
@@ -221,6 +232,34 @@ function M.cancel()
   return M.execute(M.commands.cancel, {})
 end
 
+--- Asks the server to trust this buffer's workspace: it names every host and key variable the
+--- workspace's stepwise.toml would be allowed, asks (vim.ui.select), and records trust as
+--- `stepwise trust` does.
+function M.trust()
+  return M.execute(M.commands.trust, {}, 0, function(err, result)
+    if not err and result then
+      if result.trusted then
+        notify('workspace trusted: ' .. tostring(result.root))
+      else
+        notify('workspace not trusted: ' .. tostring(result.root), vim.log.levels.WARN)
+      end
+    end
+  end)
+end
+
+--- Whether the workspace of `bufnr` is trusted: `{ root, trusted, grantedBy, lapsed, needs }`, or nil.
+function M.trust_status(bufnr)
+  local client = M.client(bufnr)
+  if not client or not vim.tbl_contains(M.server_commands(client), M.commands.trust_status) then
+    return nil
+  end
+  local resp = client:request_sync('workspace/executeCommand', {
+    command = M.commands.trust_status,
+    arguments = { { uri = vim.uri_from_bufnr(bufnr) } },
+  }, 2000, bufnr)
+  return resp and resp.result or nil
+end
+
 --- Shows what `stepwise.openOutput` returns: a location/URI is opened, text goes to a scratch split.
 local function show_output(result, step)
   if result == nil or result == vim.NIL then
@@ -382,6 +421,12 @@ local user_commands = {
     end,
     { desc = 'stepwise: cancel the run in progress' },
   },
+  StepwiseTrust = {
+    function()
+      M.trust()
+    end,
+    { desc = "stepwise: trust this workspace's stepwise.toml (asks first, naming hosts and key variables)" },
+  },
   StepwiseOutput = {
     function(c)
       M.open_output(c.fargs)
@@ -407,6 +452,22 @@ function M.setup(opts)
   vim.api.nvim_clear_autocmds({ group = group })
   vim.api.nvim_create_autocmd('LspAttach', { group = group, callback = on_attach })
   vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
+  -- Without the server a workflow would open with no features and no word why: say so once.
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    pattern = M.options.filetypes,
+    once = true,
+    callback = function()
+      local missing = M.missing_server(M.options)
+      if missing then
+        notify(
+          ('language server `%s` not found: install it with `cargo install --path .` in a stepwise checkout, '
+            .. 'or set `cmd` in setup() (:checkhealth stepwise)'):format(missing),
+          vim.log.levels.WARN
+        )
+      end
+    end,
+  })
   for name, def in pairs(user_commands) do
     vim.api.nvim_create_user_command(name, def[1], def[2])
   end
