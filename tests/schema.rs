@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Map, Value};
 use stepwise::model::diagnostic::Code;
-use stepwise::model::schema::{persona_schema_json, workflow_schema_json};
+use stepwise::model::schema::{config_schema_json, persona_schema_json, workflow_schema_json};
 use stepwise::syntax::yaml::{self, Node, NodeKind, ScalarValue};
 
 fn to_json(node: &Node) -> Value {
@@ -65,6 +65,32 @@ fn checked_in_persona_schema_is_up_to_date() {
         checked_in("persona.schema.json") == persona_schema_json(),
         "schemas/persona.schema.json is stale: run `cargo run -- schema persona > schemas/persona.schema.json`"
     );
+}
+
+#[test]
+fn checked_in_config_schema_is_up_to_date() {
+    assert!(
+        checked_in("config.schema.json") == config_schema_json(),
+        "schemas/config.schema.json is stale: run `cargo run -- schema config > schemas/config.schema.json`"
+    );
+}
+
+fn toml_as_json(text: &str) -> Value {
+    serde_json::to_value(toml::from_str::<toml::Table>(text).unwrap()).unwrap()
+}
+
+#[test]
+fn the_example_config_validates_and_a_misspelt_key_does_not() {
+    let config = validator(&checked_in("config.schema.json"));
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/stepwise.toml")).unwrap();
+    let errs = errors(&config, &toml_as_json(&example));
+    assert!(errs.is_empty(), "{errs:?}");
+    let errs = errors(
+        &config,
+        &toml_as_json("concurrncy = 3\n[providers.groq]\nkind = \"grok\"\n"),
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
 }
 
 #[test]

@@ -3,7 +3,7 @@ import { build } from "esbuild";
 import { copyFileSync, mkdirSync } from "node:fs";
 
 mkdirSync("schemas", { recursive: true });
-for (const f of ["workflow.schema.json", "persona.schema.json"]) copyFileSync(`../../schemas/${f}`, `schemas/${f}`);
+for (const f of ["workflow.schema.json", "persona.schema.json", "config.schema.json"]) copyFileSync(`../../schemas/${f}`, `schemas/${f}`);
 
 await build({
   entryPoints: ["src/extension.ts"],

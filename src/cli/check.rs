@@ -1,21 +1,20 @@
-//! `stepwise check`: the editor's diagnostics on the command line, as rustc-style snippets or
-//! JSON, with exit code 1 when any error is found.
+//! `stepwise check`: the editor's diagnostics on the command line, in the format the reader
+//! wants (rustc-style snippets, JSON, or a CI system's own), with exit code 1 when any error is
+//! found or a file cannot be read.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet, renderer::DecorStyle};
-use serde_json::json;
-
 use crate::analysis::Analysis;
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::{Diagnostic, Severity};
-use crate::model::secrets::mask;
 use crate::model::workspace::Workspace;
-use crate::syntax::text::{LineIndex, PositionEncoding};
+use crate::syntax::text::{LineIndex, PositionEncoding, Span};
+
+use super::{format_github, format_gitlab, format_human, format_json, format_sarif};
 
 /// Output formats of `check`.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,6 +23,12 @@ pub enum Format {
     Human,
     /// One JSON object with every diagnostic, for tools.
     Json,
+    /// GitHub Actions workflow commands (`::error file=…::…`): annotations on the diff.
+    Github,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitLab Code Quality JSON, for merge request widgets.
+    Gitlab,
 }
 
 /// Arguments of `stepwise check`.
@@ -60,10 +65,122 @@ fn discover(root: &Path) -> Vec<PathBuf> {
 }
 
 /// One checked file: its text and diagnostics.
-struct Checked {
-    path: PathBuf,
-    text: Arc<str>,
-    diagnostics: Vec<Diagnostic>,
+pub struct Checked {
+    /// The file as given or found.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: Arc<str>,
+    /// What the editor would show.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Whether output may quote the file: only workflows and personas are ever printed.
+    pub quoted: bool,
+    index: LineIndex,
+}
+
+/// A 1-based place in a file: lines, and columns counted in Unicode characters; the end column
+/// is the one just after the last character (as SARIF and GitHub annotations count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub start_line: usize,
+    pub start_column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+/// A 1-based line and its column in characters and in UTF-16 code units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub line: usize,
+    pub column: usize,
+    pub utf16_column: usize,
+}
+
+impl Checked {
+    fn new(path: PathBuf, text: Arc<str>, diagnostics: Vec<Diagnostic>, quoted: bool) -> Checked {
+        let index = LineIndex::new(text.clone());
+        Checked {
+            path,
+            text,
+            diagnostics,
+            quoted,
+            index,
+        }
+    }
+
+    /// The path as the reader wants to see it: relative to the current folder when inside it.
+    pub fn display_path(&self) -> String {
+        display_path(&self.path)
+    }
+
+    /// Where `offset` is.
+    pub fn point(&self, offset: usize) -> Point {
+        let offset = offset.min(self.text.len());
+        let pos = self.index.position(offset, PositionEncoding::Utf16);
+        let line_start = self.index.line_start(pos.line as usize);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        Point {
+            line: pos.line as usize + 1,
+            column,
+            utf16_column: pos.col as usize + 1,
+        }
+    }
+
+    /// Where `span` is.
+    pub fn region(&self, span: Span) -> Region {
+        let (start, end) = (self.point(span.start), self.point(span.end));
+        Region {
+            start_line: start.line,
+            start_column: start.column,
+            end_line: end.line,
+            end_column: end.column,
+        }
+    }
+}
+
+/// A file that could not be read (missing permission, not UTF-8, …): it counts as a failure.
+pub struct Unreadable {
+    /// The file.
+    pub path: PathBuf,
+    /// Why, as the operating system or the decoder said.
+    pub reason: String,
+}
+
+impl Unreadable {
+    /// The path as the reader wants to see it.
+    pub fn display_path(&self) -> String {
+        display_path(&self.path)
+    }
+
+    /// The one-line message every format reports.
+    pub fn message(&self) -> String {
+        format!("cannot read {}: {}", self.display_path(), self.reason)
+    }
+}
+
+/// Everything one `check` found.
+pub struct Report {
+    /// Workflow files asked for (read or not).
+    pub workflows: usize,
+    /// Files with their diagnostics: the workflows read, then broken persona library files.
+    pub checked: Vec<Checked>,
+    /// Workflow files that could not be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl Report {
+    /// How many diagnostics of `severity` there are.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.checked
+            .iter()
+            .flat_map(|c| &c.diagnostics)
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+
+    /// Whether the check failed: any error, or any file not read.
+    pub fn failed(&self) -> bool {
+        self.count(Severity::Error) > 0 || !self.unreadable.is_empty()
+    }
 }
 
 /// Runs the check.
@@ -88,40 +205,40 @@ pub fn run(args: CheckArgs) -> ExitCode {
         eprintln!("error: no *.flow.yaml files found");
         return ExitCode::from(2);
     }
-    let checked = check_files(&files);
-    let errors = count(&checked, Severity::Error);
-    let warnings = count(&checked, Severity::Warning);
+    let report = check_files(&files);
+    for u in &report.unreadable {
+        eprintln!("error: {}", u.message());
+    }
     let output = match args.format {
-        Format::Json => to_json(&checked, errors, warnings),
-        Format::Human => render_human(&checked, files.len(), errors, warnings),
+        Format::Human => format_human::render(&report),
+        Format::Json => format_json::render(&report),
+        Format::Github => format_github::render(&report),
+        Format::Sarif => format_sarif::render(&report),
+        Format::Gitlab => format_gitlab::render(&report),
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout().lock(), "{output}");
-    if errors > 0 {
+    if report.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn count(checked: &[Checked], severity: Severity) -> usize {
-    checked
-        .iter()
-        .flat_map(|c| &c.diagnostics)
-        .filter(|d| d.severity == severity)
-        .count()
-}
-
 /// Analyses each file against its workspace (loaded once per root), then each workspace's
 /// persona library files.
-fn check_files(files: &[PathBuf]) -> Vec<Checked> {
+fn check_files(files: &[PathBuf]) -> Report {
     let mut workspaces: HashMap<PathBuf, Arc<Workspace>> = HashMap::new();
-    let mut out = Vec::new();
+    let mut checked = Vec::new();
+    let mut unreadable = Vec::new();
     for path in files {
         let text: Arc<str> = match std::fs::read_to_string(path) {
             Ok(t) => Arc::from(t),
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+                unreadable.push(Unreadable {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                });
                 continue;
             }
         };
@@ -133,11 +250,8 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
             .or_insert_with(|| Arc::new(Workspace::from_config(config, &ProcessEnv)))
             .clone();
         let analysis = Analysis::new(text.clone(), workspace);
-        out.push(Checked {
-            path: path.clone(),
-            text,
-            diagnostics: analysis.diagnostics(),
-        });
+        let diagnostics = analysis.diagnostics();
+        checked.push(Checked::new(path.clone(), text, diagnostics, true));
     }
     let mut roots: Vec<&Arc<Workspace>> = workspaces.values().collect();
     roots.sort_by(|a, b| a.config.root.cmp(&b.config.root));
@@ -145,22 +259,23 @@ fn check_files(files: &[PathBuf]) -> Vec<Checked> {
         if let (Some(path), Some(text)) = (&ws.config.path, &ws.config.text) {
             let diagnostics = ws.trust.config_diagnostics();
             if !diagnostics.is_empty() {
-                out.push(Checked {
-                    path: path.clone(),
-                    text: Arc::from(text.as_str()),
-                    diagnostics,
-                });
+                checked.push(Checked::new(path.clone(), Arc::from(text.as_str()), diagnostics, false));
             }
         }
         for lp in ws.library.personas.values().filter(|lp| !lp.diagnostics.is_empty()) {
-            out.push(Checked {
-                path: lp.path.clone(),
-                text: Arc::from(lp.text.as_str()),
-                diagnostics: lp.diagnostics.clone(),
-            });
+            checked.push(Checked::new(
+                lp.path.clone(),
+                Arc::from(lp.text.as_str()),
+                lp.diagnostics.clone(),
+                true,
+            ));
         }
     }
-    out
+    Report {
+        workflows: files.len(),
+        checked,
+        unreadable,
+    }
 }
 
 fn display_path(path: &Path) -> String {
@@ -169,99 +284,4 @@ fn display_path(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
-}
-
-fn render_human(checked: &[Checked], files: usize, errors: usize, warnings: usize) -> String {
-    let mut out = String::new();
-    let renderer = if std::io::stdout().is_terminal() {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    }
-    .decor_style(DecorStyle::Unicode);
-    for file in checked {
-        let path = display_path(&file.path);
-        // Snippets may end up in CI logs: never print a pasted key back.
-        let source = mask(&file.text);
-        for d in &file.diagnostics {
-            let level = match d.severity {
-                Severity::Error => Level::ERROR,
-                Severity::Warning => Level::WARNING,
-                Severity::Info => Level::INFO,
-            };
-            let mut snippet = Snippet::source(source.as_str())
-                .path(path.as_str())
-                .annotation(AnnotationKind::Primary.span(d.span.start..d.span.end));
-            for r in &d.related {
-                snippet = snippet.annotation(
-                    AnnotationKind::Context
-                        .span(r.span.start..r.span.end)
-                        .label(r.message.as_str()),
-                );
-            }
-            let mut report = vec![
-                level
-                    .primary_title(d.message.as_str())
-                    .id(d.code.as_str())
-                    .element(snippet),
-            ];
-            if d.suggestions.len() > 1 {
-                let alternatives = d
-                    .suggestions
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                report.push(Group::with_title(
-                    Level::HELP.secondary_title(format!("close matches: {alternatives}")),
-                ));
-            }
-            out.push_str(&renderer.render(&report));
-            out.push_str("\n\n");
-        }
-    }
-    let summary = format!(
-        "checked {files} workflow{}: {errors} error{}, {warnings} warning{}",
-        if files == 1 { "" } else { "s" },
-        if errors == 1 { "" } else { "s" },
-        if warnings == 1 { "" } else { "s" },
-    );
-    out.push_str(&summary);
-    out
-}
-
-fn to_json(checked: &[Checked], errors: usize, warnings: usize) -> String {
-    let mut diagnostics = Vec::new();
-    for file in checked {
-        let index = LineIndex::new(file.text.clone());
-        let point = |offset: usize| {
-            let pos = index.position(offset, PositionEncoding::Utf16);
-            let line_start = index.line_start(pos.line as usize);
-            let column = file.text[line_start..offset.min(file.text.len())].chars().count() + 1;
-            json!({ "line": pos.line + 1, "column": column, "utf16_column": pos.col + 1 })
-        };
-        for d in &file.diagnostics {
-            diagnostics.push(json!({
-                "path": display_path(&file.path),
-                "code": d.code.as_str(),
-                "severity": d.severity.as_str(),
-                "message": d.message,
-                "start": point(d.span.start),
-                "end": point(d.span.end),
-                "byte_range": [d.span.start, d.span.end],
-                "suggestions": d.suggestions,
-                "related": d.related.iter().map(|r| json!({
-                    "message": r.message,
-                    "start": point(r.span.start),
-                    "end": point(r.span.end),
-                })).collect::<Vec<_>>(),
-            }));
-        }
-    }
-    let files = checked.len();
-    serde_json::to_string_pretty(&json!({
-        "diagnostics": diagnostics,
-        "summary": { "files": files, "errors": errors, "warnings": warnings },
-    }))
-    .expect("JSON serializes")
 }

@@ -1,6 +1,11 @@
 //! The command line: one binary, one subcommand per job.
 
 mod check;
+mod format_github;
+mod format_gitlab;
+mod format_human;
+mod format_json;
+mod format_sarif;
 mod models;
 mod run;
 mod trust;
@@ -23,7 +28,7 @@ struct Cli {
 enum Command {
     /// Check workflows and print the editor's diagnostics (exit 1 on errors).
     Check(check::CheckArgs),
-    /// Print the JSON Schema of a workflow document (or of a persona file).
+    /// Print the JSON Schema of a workflow document (or of a persona file, or of `stepwise.toml`).
     Schema {
         /// Which document's schema.
         #[arg(value_enum, default_value = "workflow")]
@@ -48,6 +53,8 @@ enum SchemaKind {
     Workflow,
     /// A persona library file.
     Persona,
+    /// The workspace configuration, `stepwise.toml`.
+    Config,
 }
 
 /// Parses the command line and runs the subcommand.
@@ -59,6 +66,7 @@ pub fn main() -> ExitCode {
             let json = match kind {
                 SchemaKind::Workflow => schema::workflow_schema_json(),
                 SchemaKind::Persona => schema::persona_schema_json(),
+                SchemaKind::Config => schema::config_schema_json(),
             };
             print!("{json}");
             ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::catalog::ProviderKind;
@@ -10,9 +11,10 @@ use super::catalog::ProviderKind;
 /// The file name that marks a workspace root.
 pub const CONFIG_FILE: &str = "stepwise.toml";
 
-/// Workspace configuration; every field has a default, so the file is optional.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Workspace configuration (`stepwise.toml`); every field has a default, so the file is optional.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schemars(title = "stepwise.toml")]
 pub struct Config {
     /// Provider used when neither step nor workflow names one.
     pub default_provider: Option<String>,
@@ -45,7 +47,7 @@ impl Default for Config {
 }
 
 /// One `[providers.ID]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Wire format of a new provider (`openai` for OpenAI-compatible endpoints).

@@ -97,6 +97,106 @@ impl Code {
         }
     }
 
+    /// Every code, in the order of the enum (SARIF rule indexes follow it).
+    pub const ALL: [Code; 20] = [
+        Code::YamlSyntax,
+        Code::UnknownKey,
+        Code::WrongType,
+        Code::MissingField,
+        Code::InvalidValue,
+        Code::DuplicateKey,
+        Code::TemplateSyntax,
+        Code::UnknownProvider,
+        Code::UnknownModel,
+        Code::UnknownPersona,
+        Code::DuplicateStepId,
+        Code::UnknownReference,
+        Code::UnknownFilter,
+        Code::DependencyCycle,
+        Code::NoProvider,
+        Code::ProviderUnavailable,
+        Code::SecretInDocument,
+        Code::InvalidConfig,
+        Code::StepFailed,
+        Code::UntrustedWorkspace,
+    ];
+
+    /// What the code means, in one sentence (CI tools show it as the rule's description).
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "The document is not valid YAML.",
+            Code::UnknownKey => "A key that is not allowed at its level of the document.",
+            Code::WrongType => "A value of the wrong type, e.g. a list where a string is expected.",
+            Code::MissingField => "A required key is missing.",
+            Code::InvalidValue => "A value of the right type that is not allowed, e.g. a bad step ID.",
+            Code::DuplicateKey => "A key given twice in one mapping.",
+            Code::TemplateSyntax => "A prompt or `for_each` expression that is not valid MiniJinja.",
+            Code::UnknownProvider => "A provider ID that no built-in or configured provider has.",
+            Code::UnknownModel => "A model that the provider's catalog does not list.",
+            Code::UnknownPersona => "A persona ID that is neither inline nor in the persona library.",
+            Code::DuplicateStepId => "Two steps with the same ID.",
+            Code::UnknownReference => "A template or `needs` names a step or input that does not exist.",
+            Code::UnknownFilter => "A template calls a filter, test or function the renderer does not have.",
+            Code::DependencyCycle => "Steps that depend on each other in a loop.",
+            Code::NoProvider => "A step that resolves to no provider at all.",
+            Code::ProviderUnavailable => "The provider's API key is not set in the environment.",
+            Code::SecretInDocument => "An API key pasted into the document.",
+            Code::InvalidConfig => "`stepwise.toml` or a persona file is broken.",
+            Code::UntrustedWorkspace => {
+                "The untrusted workspace's `stepwise.toml` asks for what only trust allows (a key to another host, a key variable, a runs folder outside)."
+            }
+            Code::StepFailed => "The step failed in its last run.",
+        }
+    }
+
+    /// How to fix a problem with this code (CI tools show it as the rule's help).
+    pub fn help(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "Fix the YAML at the marked place; the other steps are still checked.",
+            Code::UnknownKey => "Remove the key or correct its spelling; the message names the nearest allowed key.",
+            Code::WrongType => "Write a value of the type the message names.",
+            Code::MissingField => {
+                "Add the missing key (a workflow needs `version`, `name` and `steps`; a step needs `id` and `prompt`)."
+            }
+            Code::InvalidValue => "Use an allowed value: step IDs match `^[a-z][a-z0-9_-]*$`, `version` is 1.",
+            Code::DuplicateKey => "Keep one of the two keys; YAML loaders disagree on which one wins.",
+            Code::TemplateSyntax => "Close the `{{ }}` or `{% %}` tag or fix the expression at the marked place.",
+            Code::UnknownProvider => {
+                "Use a built-in provider (anthropic, openai, google, ollama, …) or declare it under `[providers]` in `stepwise.toml`."
+            }
+            Code::UnknownModel => {
+                "Check the model ID against `stepwise models`; a new model may simply be missing from the catalog."
+            }
+            Code::UnknownPersona => {
+                "Declare the persona under `personas:` or add a file to the persona library folder."
+            }
+            Code::DuplicateStepId => "Give each step a unique `id`.",
+            Code::UnknownReference => {
+                "Reference an existing step (`steps.ID.output`) or input (`inputs.NAME`); write `steps[\"my-step\"]` for IDs with dashes."
+            }
+            Code::UnknownFilter => {
+                "Use a filter the renderer has (e.g. `lines`, `upper`, `join`); the message names the nearest one."
+            }
+            Code::DependencyCycle => "Remove one of the `needs` or template references that close the loop.",
+            Code::NoProvider => {
+                "Set `provider` on the step, on the workflow, or as `default_provider` in `stepwise.toml`."
+            }
+            Code::ProviderUnavailable => {
+                "Set the provider's API key variable where the run happens, or switch the step to another provider."
+            }
+            Code::SecretInDocument => {
+                "Remove the key from the document, revoke it, and set it in the environment instead."
+            }
+            Code::InvalidConfig => "Fix the file named in the message; its problems are listed at their place.",
+            Code::UntrustedWorkspace => {
+                "Run `stepwise trust` in the workspace (or use the editor's \"Trust this workspace…\") once you have read its `stepwise.toml`."
+            }
+            Code::StepFailed => {
+                "Read the failure in the run record, fix the cause or switch provider, and re-run the step."
+            }
+        }
+    }
+
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
         match self {
@@ -187,5 +287,22 @@ pub fn did_you_mean(suggestions: &[String]) -> String {
     match suggestions.first() {
         Some(s) => format!("; did you mean `{s}`?"),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_code_once_in_declaration_order() {
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+        assert_eq!(
+            Code::ALL.last(),
+            Some(&Code::UntrustedWorkspace),
+            "a new code goes into Code::ALL too"
+        );
     }
 }

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde::Deserialize;
 
+use super::config::Config;
+
 /// An AI workflow: steps that each send a prompt to an LLM, with defaults any step may override.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +174,16 @@ pub fn persona_schema() -> Schema {
     schema
 }
 
+/// The JSON Schema of `stepwise.toml` (for Even Better TOML and other schema-aware editors).
+pub fn config_schema() -> Schema {
+    let mut schema = SchemaSettings::draft07()
+        .for_deserialize()
+        .into_generator()
+        .into_root_schema_for::<Config>();
+    schema.insert("$id".into(), "https://stepwise.dev/schemas/config.schema.json".into());
+    schema
+}
+
 fn pretty(schema: &Schema) -> String {
     let mut json = serde_json::to_string_pretty(schema).expect("schema serializes");
     json.push('\n');
@@ -186,6 +198,11 @@ pub fn workflow_schema_json() -> String {
 /// The persona schema as checked in (`schemas/persona.schema.json`).
 pub fn persona_schema_json() -> String {
     pretty(&persona_schema())
+}
+
+/// The config schema as checked in (`schemas/config.schema.json`).
+pub fn config_schema_json() -> String {
+    pretty(&config_schema())
 }
 
 /// The keys allowed at `level`, in declaration order.

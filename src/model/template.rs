@@ -40,6 +40,123 @@ pub struct TemplateRef {
     pub dashed: bool,
 }
 
+/// What a piece of template syntax is, for highlighting inside prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenClass {
+    /// `{{`, `}}`, `{%`, `%}` (with their `-` whitespace control).
+    Delimiter,
+    /// A Jinja keyword: `for`, `in`, `if`, `endfor`, `and`, `true`, …
+    Keyword,
+    /// `inputs` or `steps`, the roots of references.
+    Namespace,
+    /// The name in `inputs.NAME`.
+    Input,
+    /// The ID in `steps.ID`.
+    Step,
+    /// An attribute after a dot, e.g. `output`.
+    Field,
+    /// `item`, `index` and any other variable.
+    Variable,
+    /// A filter or test name, e.g. `lines` in `x | lines`.
+    Filter,
+    /// A string literal.
+    String,
+    /// A number literal.
+    Number,
+    /// An operator: `|`, `+`, `==`, `~`, …
+    Operator,
+}
+
+/// One highlighted piece of a template, placed in the document (only where placed exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateToken {
+    /// What it is.
+    pub class: TokenClass,
+    /// Where, in the document.
+    pub span: Span,
+}
+
+/// Jinja's keywords, as MiniJinja's parser reads them.
+const KEYWORDS: &[&str] = &[
+    "for",
+    "in",
+    "endfor",
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "set",
+    "endset",
+    "and",
+    "or",
+    "not",
+    "is",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "filter",
+    "endfilter",
+    "macro",
+    "endmacro",
+    "call",
+    "endcall",
+    "with",
+    "endwith",
+    "block",
+    "endblock",
+    "extends",
+    "include",
+    "import",
+    "from",
+    "as",
+    "recursive",
+    "autoescape",
+    "endautoescape",
+    "raw",
+    "endraw",
+    "do",
+    "continue",
+    "break",
+];
+
+/// The class of a token on its own (before references refine it), or `None` for template text
+/// and punctuation.
+fn token_class(tokens: &[(Token<'_>, usize, usize)], i: usize) -> Option<TokenClass> {
+    let previous = i.checked_sub(1).map(|p| &tokens[p].0);
+    Some(match &tokens[i].0 {
+        Token::VariableStart | Token::VariableEnd | Token::BlockStart | Token::BlockEnd => TokenClass::Delimiter,
+        Token::Ident(ident) => match previous {
+            Some(Token::Pipe) => TokenClass::Filter,
+            Some(Token::Ident("is")) => TokenClass::Filter,
+            Some(Token::Dot) => TokenClass::Field,
+            _ if KEYWORDS.contains(ident) => TokenClass::Keyword,
+            _ => TokenClass::Variable,
+        },
+        Token::Str(_) | Token::String(_) => TokenClass::String,
+        Token::Int(_) | Token::Int128(_) | Token::Float(_) => TokenClass::Number,
+        Token::Plus
+        | Token::Minus
+        | Token::Mul
+        | Token::Div
+        | Token::FloorDiv
+        | Token::Pow
+        | Token::Mod
+        | Token::Tilde
+        | Token::Assign
+        | Token::Pipe
+        | Token::Eq
+        | Token::Ne
+        | Token::Gt
+        | Token::Gte
+        | Token::Lt
+        | Token::Lte => TokenClass::Operator,
+        _ => return None,
+    })
+}
+
 /// What a name called in a template is looked up as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallKind {
@@ -97,6 +214,8 @@ pub struct Template {
     pub calls: Vec<TemplateCall>,
     /// The syntax error, if any.
     pub error: Option<TemplateError>,
+    /// Its syntax for highlighting, in order (up to a syntax error).
+    pub tokens: Vec<TemplateToken>,
 }
 
 /// Whether a template is a whole template or a bare expression (`for_each`).
@@ -202,6 +321,9 @@ impl OffsetBy for Template {
         if let Some(err) = &mut self.error {
             err.span.offset_by(base);
         }
+        for t in &mut self.tokens {
+            t.span.offset_by(base);
+        }
     }
 }
 
@@ -216,6 +338,7 @@ impl Template {
             refs: Vec::new(),
             calls: Vec::new(),
             error: None,
+            tokens: Vec::new(),
         };
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
         let checked = match kind {
@@ -238,6 +361,9 @@ impl Template {
                 .map_while(Result::ok)
                 .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
                 .collect();
+        let mut classes: Vec<Option<TokenClass>> = (0..tokens.len()).map(|i| token_class(&tokens, i)).collect();
+        // Value ranges of reference names, highlighted whole (a dashed ID spans several tokens).
+        let mut names: Vec<(usize, usize, TokenClass)> = Vec::new();
         template.calls = calls(&tokens)
             .map(|(kind, name, start, end)| {
                 let (span, exact) = match place(start, end.min(value.len())) {
@@ -306,6 +432,14 @@ impl Template {
                 field = Some((*f).to_string());
                 last_end = *e;
             }
+            if let Some(class) = match kind {
+                RefKind::Input => Some(TokenClass::Input),
+                RefKind::Step => Some(TokenClass::Step),
+                RefKind::Item | RefKind::Index => None,
+            } {
+                classes[i] = Some(TokenClass::Namespace);
+                names.push((name_range.0, name_range.1, class));
+            }
             let last_end = last_end.min(value.len());
             let exact = place(name_range.0, name_range.1).zip(place(*start, last_end));
             let (name_span, span, exact) = match exact {
@@ -322,6 +456,24 @@ impl Template {
                 dashed,
             });
         }
+        let inside_name = |s: usize, e: usize| names.iter().any(|&(ns, ne, _)| s < ne && ns < e);
+        let mut pieces: Vec<(usize, usize, TokenClass)> = tokens
+            .iter()
+            .zip(classes)
+            .filter_map(|((_, s, e), class)| Some((*s, *e, class?)))
+            .filter(|&(s, e, _)| !inside_name(s, e))
+            .chain(names.iter().copied())
+            .collect();
+        pieces.sort_by_key(|&(s, ..)| s);
+        template.tokens = pieces
+            .into_iter()
+            .filter_map(|(s, e, class)| {
+                Some(TemplateToken {
+                    class,
+                    span: place(s, e.min(value.len()))?,
+                })
+            })
+            .collect();
         template
     }
 
@@ -425,6 +577,67 @@ mod tests {
         assert_eq!(t.refs[0].name, "draft-2");
         assert!(t.refs[0].dashed);
         assert_eq!(slice(text, t.refs[0].span), "steps.draft-2.output");
+    }
+
+    fn classes(text: &str, t: &Template) -> Vec<(String, TokenClass)> {
+        t.tokens
+            .iter()
+            .map(|tok| (slice(text, tok.span).to_string(), tok.class))
+            .collect()
+    }
+
+    #[test]
+    fn template_syntax_is_classified_for_highlighting() {
+        use TokenClass::*;
+        let text = "prompt: \"{% for x in steps.a.outputs %}{{ x | upper }} {{ inputs.topic ~ 'a' }}{% endfor %}\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        let want = [
+            ("{%", Delimiter),
+            ("for", Keyword),
+            ("x", Variable),
+            ("in", Keyword),
+            ("steps", Namespace),
+            ("a", Step),
+            ("outputs", Field),
+            ("%}", Delimiter),
+            ("{{", Delimiter),
+            ("x", Variable),
+            ("|", Operator),
+            ("upper", Filter),
+            ("}}", Delimiter),
+            ("{{", Delimiter),
+            ("inputs", Namespace),
+            ("topic", Input),
+            ("~", Operator),
+            ("'a'", String),
+            ("}}", Delimiter),
+            ("{%", Delimiter),
+            ("endfor", Keyword),
+            ("%}", Delimiter),
+        ];
+        let want: Vec<(std::string::String, TokenClass)> = want.iter().map(|(s, c)| (s.to_string(), *c)).collect();
+        assert_eq!(classes(text, &t), want);
+    }
+
+    #[test]
+    fn a_dashed_or_bracketed_step_id_is_one_token() {
+        let text = "prompt: \"{{ steps.draft-2.output }} {{ steps['x-y'].output }}\"\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        let steps: Vec<String> = classes(text, &t)
+            .into_iter()
+            .filter(|(_, c)| *c == TokenClass::Step)
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(steps, ["draft-2", "x-y"]);
+    }
+
+    #[test]
+    fn tokens_in_literal_blocks_land_on_their_lines() {
+        let text = "prompt: |\n  Hi\n  {{ item }} and {{ index }}\n";
+        let t = template_of(text, TemplateKind::Prompt);
+        let got = classes(text, &t);
+        assert_eq!(got[1], ("item".to_string(), TokenClass::Variable));
+        assert_eq!(got[4], ("index".to_string(), TokenClass::Variable));
     }
 
     #[test]

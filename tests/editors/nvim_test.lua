@@ -104,10 +104,34 @@ local function main()
     joined
   )
 
-  -- Step at cursor (document symbols): a line inside the `ideas` step.
-  local prompt_line = find_line(buf, 'Three campaign ideas')
-  vim.api.nvim_win_set_cursor(0, { prompt_line + 1, 0 })
-  check('step at cursor', stepwise.step_at_cursor(buf) == 'ideas', tostring(stepwise.step_at_cursor(buf)))
+  -- Semantic tokens inside prompts: Neovim asks for them on its own; an unknown step is marked.
+  local function token_at(row, col)
+    for _, t in ipairs(vim.lsp.semantic_tokens.get_at_pos(buf, row, col) or {}) do
+      if t.type ~= nil then
+        return t
+      end
+    end
+  end
+  local sl, stext = find_line(buf, 'Summarize {{ inputs.product }}')
+  local pcol = stext:find('product }}', 1, true) - 1
+  local tok
+  vim.wait(5000, function()
+    tok = token_at(sl, pcol)
+    return tok ~= nil
+  end, 20)
+  check('semantic token: input name in a prompt is a parameter', tok ~= nil and tok.type == 'parameter', vim.inspect(tok))
+  local dl, dtext = find_line(buf, '{{ steps.draft.output }}')
+  vim.api.nvim_buf_set_lines(buf, dl, dl + 1, false, { (dtext:gsub('steps%.draft%.', 'steps.draftt.')) })
+  local dcol = dtext:find('draft.output', 1, true) - 1
+  local unknown
+  vim.wait(5000, function()
+    unknown = token_at(dl, dcol)
+    return unknown ~= nil and unknown.modifiers.unknown == true
+  end, 20)
+  check('semantic token: an unknown step is marked unknown', unknown ~= nil and unknown.modifiers.unknown == true, vim.inspect(unknown))
+  local hl = vim.api.nvim_get_hl(0, { name = '@lsp.mod.unknown', link = true })
+  check('unknown references have a highlight of their own', hl.link ~= nil, vim.inspect(hl))
+  vim.api.nvim_buf_set_lines(buf, dl, dl + 1, false, { dtext })
 
   -- Diagnostics for a broken line, while typing (no save).
   local pl = find_line(buf, '^    provider: openai$')
@@ -195,7 +219,7 @@ local function main()
   end
 
   -- User commands.
-  for _, name in ipairs({ 'StepwiseRunStep', 'StepwiseRunWorkflow', 'StepwiseResume', 'StepwiseCancel', 'StepwiseOutput' }) do
+  for _, name in ipairs({ 'StepwiseRunStep', 'StepwiseRunFrom', 'StepwiseRunWorkflow', 'StepwiseResume', 'StepwiseCancel', 'StepwiseOutput' }) do
     check(':' .. name .. ' exists', vim.fn.exists(':' .. name) == 2)
   end
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of editors/vscode in real VS Code: builds and unit-tests the extension, packages the
-# .vsix, installs it into code-server (real VS Code in a browser), opens a copy of examples/ in headless
-# Chromium driven by playwright-core, and asserts a diagnostic, a completion list and an inlay hint.
+# platform .vsix with the release binary inside, installs it into code-server (real VS Code in a browser)
+# started with no `stepwise` on PATH, opens a copy of examples/ in headless Chromium driven by
+# playwright-core, and asserts that the bundled server answers: a diagnostic, a completion list, an
+# inlay hint, highlighting inside prompts, running a step.
 # Screenshots: target/e2e/vscode*.png. Everything comes from npm and Debian apt; cached under
 # target/editors/ (first run ~2-3 min to install code-server, later runs reuse it).
 set -euo pipefail
@@ -49,14 +51,17 @@ if [ ! -x "$CS/node_modules/.bin/code-server" ] || [ ! -d "$CS/node_modules/play
     npm install --silent --no-save "code-server@$CODE_SERVER_VERSION" playwright-core)
 fi
 
-# --- the server binary
+# --- the server binary the platform package carries (STEPWISE_BIN: another build of it)
 if [ -z "${STEPWISE_BIN:-}" ]; then
-  cargo build --quiet --locked --bin stepwise
-  STEPWISE_BIN=$ROOT/target/debug/stepwise
+  stamp "cargo build --release"
+  cargo build --quiet --release --locked --bin stepwise
+  STEPWISE_BIN=$ROOT/target/release/stepwise
 fi
+export STEPWISE_BIN
 
 # --- the extension: install deps, unit tests, package
-stamp "extension: npm ci, unit tests, package"
+TARGET=$("$NODE24/bin/node" -p 'process.platform + "-" + process.arch')
+stamp "extension: npm ci, unit tests, package for $TARGET"
 # (with Node 24 first on PATH: @vscode/vsce needs Node >= 20, Debian 12's nodejs is 18)
 (
   cd editors/vscode
@@ -65,9 +70,9 @@ stamp "extension: npm ci, unit tests, package"
   npm run --silent typecheck
   npm test --silent > "$CACHE/vscode-unit.log" 2>&1 || { cat "$CACHE/vscode-unit.log"; exit 1; }
   { grep -E '^(# |ℹ )(pass|fail)' "$CACHE/vscode-unit.log" || true; } | tr '\n' ' '; echo
-  npm run --silent package >/dev/null
+  npm run --silent package -- --target "$TARGET" >/dev/null
 )
-VSIX=$ROOT/editors/vscode/dist/stepwise.vsix
+VSIX=$ROOT/editors/vscode/dist/stepwise-$TARGET.vsix
 
 # Does the server offer the run commands / code actions yet? (skip those checks cleanly if not)
 CAPS=$(python3 - "$STEPWISE_BIN" <<'EOF'
@@ -112,10 +117,13 @@ for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.1; done
 FAKE_URL="http://127.0.0.1:$(cat "$TMP/fake.port")/v1"
 U=$TMP/user-data
 E=$TMP/extensions
-mkdir -p "$U/User" "$E" "$TMP/xdg"
+mkdir -p "$U/User" "$U/Machine" "$E" "$TMP/xdg"
+# `stepwise.server.path` is machine-scoped: in code-server that is the "Remote" settings file.
+cat > "$U/Machine/settings.json" <<EOF
+{ "stepwise.server.path": "$STEPWISE_BIN" }
+EOF
 cat > "$U/User/settings.json" <<EOF
 {
-  "stepwise.server.path": "$STEPWISE_BIN",
   "stepwise.trace.server": "verbose",
   "stepwise.server.env": {
     "OPENAI_BASE_URL": "$FAKE_URL", "OPENAI_API_KEY": "sk-test-not-a-real-key",
@@ -138,10 +146,17 @@ echo "bind-addr: 127.0.0.1:0" > "$TMP/config.yaml"
 stamp "install $VSIX into code-server"
 PATH="$NODE24/bin:$PATH" "${CODE_SERVER[@]}" --install-extension "$VSIX" 2>&1 | grep -v '^\s*$' | tail -n 2
 
+# No `stepwise` on code-server's PATH: the extension must start the one in the .vsix.
+NO_STEPWISE_PATH=$NODE24/bin
+IFS=: read -ra path_dirs <<< "$PATH"
+for d in "${path_dirs[@]}"; do [ -n "$d" ] && [ ! -e "$d/stepwise" ] && NO_STEPWISE_PATH+=":$d"; done
+if PATH=$NO_STEPWISE_PATH command -v stepwise >/dev/null; then echo "stepwise still on PATH"; exit 1; fi
+[ -x "$(find "$E" -path '*/server/stepwise' | head -n 1)" ] || { echo "the installed extension has no executable server/stepwise"; exit 1; }
+
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 stamp "start code-server on port $PORT"
 # No API keys reach the server; its own session is the child of code-server's process group.
-PATH="$NODE24/bin:$PATH" setsid env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY \
+PATH="$NO_STEPWISE_PATH" setsid env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY \
   "${CODE_SERVER[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry --disable-update-check \
   --disable-workspace-trust --reconnection-grace-time 5 "$WS" > "$TMP/code-server.log" 2>&1 &
 CS_PGID=$!

@@ -77,6 +77,39 @@ async function waitText(selector, re, timeout) {
     return false;
   }
 }
+/** The rendered pieces of the first visible line containing `needle`: text and colour. */
+async function lineColours(needle) {
+  return page.evaluate((n) => {
+    const line = [...document.querySelectorAll(".monaco-editor .view-line")].find((l) =>
+      (l.textContent || "").replace(/\u00a0/g, " ").includes(n),
+    );
+    if (!line) return [];
+    return [...line.querySelectorAll("span[class^='mtk'], span[class*=' mtk']")].map((s) => ({
+      text: (s.textContent || "").replace(/\u00a0/g, " "),
+      colour: getComputedStyle(s).color,
+    }));
+  }, needle);
+}
+const colourOf = (pieces, re) => pieces.find((p) => re.test(p.text))?.colour;
+/** Whether the line's `{{` and input name are coloured apart from the prompt text around them. */
+async function promptHighlighted(needle) {
+  const pieces = await lineColours(needle);
+  const text = colourOf(pieces, /Summarize/);
+  const brace = colourOf(pieces, /^\s*\{\{\s*$/);
+  const name = colourOf(pieces, /^product$/);
+  return { ok: !!text && !!brace && !!name && brace !== text && name !== text, pieces };
+}
+async function waitFor(fn, timeout) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last.ok) return last;
+    await page.waitForTimeout(250);
+  }
+  return last;
+}
+
 async function viewText() {
   return norm(await page.locator(".monaco-editor .view-lines").first().innerText());
 }
@@ -115,6 +148,25 @@ try {
   const hintCount = await page.locator(".monaco-editor .view-lines [class*='dyn-rule'], .monaco-editor .view-lines span[class*='inlay']").count();
   console.log(`     inlay hint elements: ${hintCount}`);
   await page.screenshot({ path: join(shots, "vscode-hints.png") });
+
+  // Highlighting inside prompts: `{{`, `inputs` and `product` stand out of the prompt text, and a
+  // reference to a missing step is coloured differently from a real one (semantic tokens).
+  const summarizeText = "Summarize {{ inputs.product }}";
+  const highlighted = await waitFor(() => promptHighlighted(summarizeText), 15000);
+  check("template spans inside a prompt are highlighted", highlighted.ok, JSON.stringify(highlighted.pieces));
+  const headlineLine = lines.findIndex((l) => l.includes("{{ steps.draft.output }}")) + 1;
+  await gotoLine(headlineLine, lines[headlineLine - 1].indexOf("draft.output") + "draft".length + 1);
+  await page.keyboard.type("x");
+  const unknownColoured = await waitFor(async () => {
+    const unknown = colourOf(await lineColours("steps.draftx.output"), /^draftx$/);
+    const known = colourOf(await lineColours("{{ steps.ideas.output }}"), /^ideas$/);
+    return { ok: !!unknown && !!known && unknown !== known, unknown, known };
+  }, 15000);
+  check("an unknown step reference is coloured apart from a known one", unknownColoured.ok, JSON.stringify(unknownColoured));
+  // The unknown colour came from the server's tokens: the `{{` colour now is theirs.
+  const semanticBrace = colourOf(await lineColours("Draft the launch brief for {{"), /^\s*\{\{\s*$/);
+  await page.screenshot({ path: join(shots, "vscode-highlight.png") });
+  await page.keyboard.press("Backspace");
 
   // A broken line: `provider: openaix` -> unknown-provider squiggle while typing.
   await gotoLine(providerLine, 100);
@@ -226,6 +278,8 @@ try {
   } catch {}
   const trace = found.map((p) => readFileSync(p, "utf8")).join("\n");
   check("LSP trace: initialize and inlay hints exchanged", /initialize/.test(trace) && /textDocument\/inlayHint/.test(trace), found.join(", "));
+  const started = trace.match(/stepwise: starting .* lsp \(from \w+\)/)?.[0] ?? "";
+  check("the extension started the server bundled in the .vsix", /server\/stepwise lsp \(from bundled\)/.test(started), started || found.join(", "));
 
   // The client side of running: switch the server to a stand-in (tests/editors/stub_server.py) by
   // editing settings.json, as a user would; it offers the commands and reports slow $/progress.
@@ -241,30 +295,45 @@ try {
     await new Promise((r) => setTimeout(r, 6000));
     const kept = await waitText(".monaco-editor .view-lines", /creative-marketer \(step\)/, 5000);
     check("a workspace's .vscode/settings.json cannot choose the server executable", kept);
-    // The user's own settings can.
-    const userSettings = join(process.env.E2E_USER_DATA, "User", "settings.json");
-    const current = JSON.parse(readFileSync(userSettings, "utf8"));
-    writeFileSync(userSettings, JSON.stringify({ ...current, ...settings }, null, 2));
+    // The user's own machine settings can (in code-server, the extension host's machine is the
+    // "Remote" settings, `Machine/settings.json`; the workspace's `stepwise.server.env` above still
+    // applies, so the stub gets its log file).
+    const machineSettings = join(process.env.E2E_USER_DATA, "Machine", "settings.json");
+    const current = existsSync(machineSettings) ? JSON.parse(readFileSync(machineSettings, "utf8")) : {};
+    mkdirSync(join(process.env.E2E_USER_DATA, "Machine"), { recursive: true });
+    writeFileSync(machineSettings, JSON.stringify({ ...current, "stepwise.server.path": process.env.E2E_STUB }, null, 2));
     // The client restarts on the stub: its hints vanish (the stub has none).
     const switched = await waitText(".monaco-editor .view-lines", /^(?![\s\S]*creative-marketer \(step\))/, 20000);
     check("changing stepwise.server.path restarts the client on the new server", switched);
-    await gotoLine(lines.findIndex((l) => l.includes("Three campaign ideas")) + 1, 1);
+    // The stand-in has no semantic tokens: the colour left is the extension's TextMate grammar.
+    const grammar = await waitFor(() => promptHighlighted(summarizeText), 5000);
+    check("the TextMate grammar highlights template spans without the server", grammar.ok, JSON.stringify(grammar.pieces));
+    const grammarBrace = colourOf(grammar.pieces, /^\s*\{\{\s*$/);
+    check("`{{` has one colour with and without the server's tokens", grammarBrace === semanticBrace, `${grammarBrace} vs ${semanticBrace}`);
+    const ideasLine = lines.findIndex((l) => l.includes("Three campaign ideas"));
+    await gotoLine(ideasLine + 1, 1);
     await palette("stepwise: Run Step at Cursor");
-    const shown = await waitText(".statusbar", /Run ideas/, 10000);
+    // The client sends the cursor's position; the stub names the step after its line.
+    const runTitle = `Run line ${ideasLine}`;
+    const shown = await waitText(".statusbar", new RegExp(runTitle), 10000);
     const statusText = norm(await page.locator(".statusbar").first().innerText()).replace(/\s+/g, " ");
     check("status bar item shows the run in progress", shown, statusText.slice(0, 300));
     await page.screenshot({ path: join(shots, "vscode-status.png") });
     // Click it: cancels the run.
-    await page.locator(".statusbar-item", { hasText: "Run ideas" }).first().click().catch(() => {});
-    const gone = await waitText(".statusbar", /^(?![\s\S]*Run ideas)/, 10000);
+    await page.locator(".statusbar-item", { hasText: runTitle }).first().click().catch(() => {});
+    const gone = await waitText(".statusbar", new RegExp(`^(?![\\s\\S]*${runTitle})`), 10000);
     check("status bar item goes away when the run ends", gone);
     const calls = existsSync(process.env.E2E_STUB_LOG)
       ? readFileSync(process.env.E2E_STUB_LOG, "utf8").trim().split("\n").map((l) => JSON.parse(l))
       : [];
     const run = calls.find((c) => c.command === "stepwise.runStep");
     check(
-      "Run Step at Cursor sends stepwise.runStep {uri, step}",
-      run && run.argument.step === "ideas" && /launch-brief\.flow\.yaml$/.test(run.argument.uri) && Object.keys(run.argument).length === 2,
+      "Run Step at Cursor sends stepwise.runStep {uri, position}",
+      run &&
+        run.argument.position &&
+        run.argument.position.line === ideasLine &&
+        /launch-brief\.flow\.yaml$/.test(run.argument.uri) &&
+        Object.keys(run.argument).length === 2,
       JSON.stringify(calls),
     );
     check("clicking the status bar item sends stepwise.cancel", calls.some((c) => c.command === "stepwise.cancel"), JSON.stringify(calls));

@@ -3,9 +3,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-/** The server's `workspace/executeCommand` commands (SPEC §5). */
+/** The server's `workspace/executeCommand` commands: the list it advertises (a Rust test fails
+ * when this one drifts from it). */
 export const SERVER_COMMANDS = {
   runStep: "stepwise.runStep",
+  runFrom: "stepwise.runFrom",
   runWorkflow: "stepwise.runWorkflow",
   resume: "stepwise.resume",
   cancel: "stepwise.cancel",
@@ -21,6 +23,10 @@ export function initializationOptions(isTrusted: boolean): { workspaceTrusted: b
   return { workspaceTrusted: isTrusted };
 }
 
+/** The server's commands this extension does not send: VS Code's own workspace trust (passed to the
+ * server at start) takes their place. */
+export const SERVER_COMMANDS_NOT_SENT = ["stepwise.trustWorkspace", "stepwise.trustStatus"] as const;
+
 export const INSTALL_HINT = "cargo install --path .";
 
 /** Glob patterns of the documents the server handles. */
@@ -34,10 +40,12 @@ export function isWorkflowPath(p: string): boolean {
 export const WATCH_GLOB = "**/{stepwise.toml,*.flow.yaml,*.flow.yml,personas/*.yaml,personas/*.yml}";
 
 export type ServerLookup =
-  | { ok: true; command: string; source: "setting" | "PATH" | "cargo" }
+  | { ok: true; command: string; source: "setting" | "bundled" | "PATH" | "cargo" }
   | { ok: false; message: string };
 
 export interface LookupEnv {
+  /** The folder of the binary a platform package carries (`server/` in the extension). */
+  bundledDir?: string;
   pathVar?: string;
   home?: string;
   platform?: NodeJS.Platform;
@@ -63,8 +71,9 @@ function expandHome(p: string, home: string): string {
 }
 
 /**
- * Finds the language server binary: the `stepwise.server.path` setting, else `stepwise` on PATH,
- * else `~/.cargo/bin/stepwise` (where `cargo install` puts it, often missing from a GUI's PATH).
+ * Finds the language server binary: the `stepwise.server.path` setting, else the binary bundled in a
+ * platform package, else `stepwise` on PATH, else `~/.cargo/bin/stepwise` (where `cargo install`
+ * puts it, often missing from a GUI's PATH).
  */
 export function findServer(setting: string | undefined, env: LookupEnv = {}): ServerLookup {
   const home = env.home ?? os.homedir();
@@ -81,6 +90,10 @@ export function findServer(setting: string | undefined, env: LookupEnv = {}): Se
         `stepwise: the language server set in "stepwise.server.path" (${configured}) is not an executable file. ` +
         `Fix the setting, or clear it to use \`stepwise\` from PATH (install it from the stepwise repository with \`${INSTALL_HINT}\`).`,
     };
+  }
+  if (env.bundledDir) {
+    const p = path.join(env.bundledDir, exe);
+    if (isExe(p)) return { ok: true, command: p, source: "bundled" };
   }
   const sep = platform === "win32" ? ";" : ":";
   for (const dir of (env.pathVar ?? process.env.PATH ?? "").split(sep)) {
@@ -115,50 +128,15 @@ export function serverEnv(
   return env;
 }
 
-/** The parts of LSP's DocumentSymbol used here. */
-export interface SymbolLike {
-  name: string;
-  detail?: string;
-  range?: { start: { line: number }; end: { line: number } };
-  location?: { range: { start: { line: number }; end: { line: number } } };
-  children?: SymbolLike[];
-}
-
-/** The ID of the step whose lines contain `line`, from the server's document symbols. */
-export function stepAtLine(symbols: SymbolLike[] | null | undefined, line: number): string | undefined {
-  let found: string | undefined;
-  const walk = (list: SymbolLike[] | undefined, parent: string | undefined) => {
-    for (const s of list ?? []) {
-      const r = s.range ?? s.location?.range;
-      if (!r || line < r.start.line || line > r.end.line) continue;
-      if (parent === "steps" || /^step/.test(s.detail ?? "")) found = s.name;
-      walk(s.children, s.name);
-    }
-  };
-  walk(symbols ?? [], undefined);
-  return found;
-}
-
-/** Text fallback: the `id:` of the step list item at or above `line`. */
-export function stepAtLineFromText(text: string, line: number): string | undefined {
-  const lines = text.split(/\r?\n/);
-  for (let l = Math.min(line, lines.length - 1); l >= 0; l--) {
-    const m = /^\s*-\s+id:\s*["']?([a-z][a-z0-9_-]*)/.exec(lines[l]);
-    if (m) return m[1];
-    if (l !== line && /^\s*-\s/.test(lines[l])) {
-      for (let k = l + 1; k < lines.length && !/^\s*-\s/.test(lines[k]); k++) {
-        const m2 = /^\s+id:\s*["']?([a-z][a-z0-9_-]*)/.exec(lines[k]);
-        if (m2) return m2[1];
-      }
-      return undefined;
-    }
-  }
-  return undefined;
+/** A position in the document, as LSP sends it: the server decides which step is there. */
+export interface Position {
+  line: number;
+  character: number;
 }
 
 export interface RunArgs {
   uri: string;
-  step?: string;
+  position?: Position;
   provider?: string;
   model?: string;
   persona?: string;
@@ -167,7 +145,8 @@ export interface RunArgs {
 /** The single JSON object argument of the server's commands; empty overrides are left out. */
 export function commandArgument(uri: string, extra: Omit<RunArgs, "uri"> = {}): RunArgs {
   const arg: RunArgs = { uri };
-  for (const k of ["step", "provider", "model", "persona"] as const) {
+  if (extra.position) arg.position = { line: extra.position.line, character: extra.position.character };
+  for (const k of ["provider", "model", "persona"] as const) {
     const v = extra[k];
     if (v !== undefined && v !== "") arg[k] = v;
   }

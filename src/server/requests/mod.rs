@@ -9,3 +9,4 @@ pub mod hover;
 pub mod inlay_hint;
 pub mod references;
 pub mod rename;
+pub mod semantic_tokens;

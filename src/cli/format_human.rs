@@ -1,0 +1,84 @@
+//! `check --format human`: rustc-style source snippets with the problem underlined, then a
+//! summary line.
+
+use std::io::IsTerminal;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, renderer::DecorStyle};
+
+use crate::model::diagnostic::Severity;
+use crate::model::secrets::mask;
+
+use super::check::Report;
+
+/// The snippets and the summary.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let renderer = if std::io::stdout().is_terminal() {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    }
+    .decor_style(DecorStyle::Unicode);
+    for file in &report.checked {
+        let path = file.display_path();
+        // Snippets may end up in CI logs: never print a pasted key back.
+        let source = mask(&file.text);
+        for d in &file.diagnostics {
+            let level = match d.severity {
+                Severity::Error => Level::ERROR,
+                Severity::Warning => Level::WARNING,
+                Severity::Info => Level::INFO,
+            };
+            let mut snippet = Snippet::source(source.as_str())
+                .path(path.as_str())
+                .annotation(AnnotationKind::Primary.span(d.span.start..d.span.end));
+            for r in &d.related {
+                snippet = snippet.annotation(
+                    AnnotationKind::Context
+                        .span(r.span.start..r.span.end)
+                        .label(r.message.as_str()),
+                );
+            }
+            let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+            let mut groups = vec![if file.quoted {
+                title.element(snippet)
+            } else {
+                let at = file.point(d.span.start);
+                title.element(Origin::path(path.as_str()).line(at.line).char_column(at.column))
+            }];
+            if d.suggestions.len() > 1 {
+                let alternatives = d
+                    .suggestions
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                groups.push(Group::with_title(
+                    Level::HELP.secondary_title(format!("close matches: {alternatives}")),
+                ));
+            }
+            out.push_str(&renderer.render(&groups));
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn summary(report: &Report) -> String {
+    let mut line = format!(
+        "checked {}: {}, {}",
+        plural(report.workflows, "workflow"),
+        plural(report.count(Severity::Error), "error"),
+        plural(report.count(Severity::Warning), "warning"),
+    );
+    if !report.unreadable.is_empty() {
+        let n = report.unreadable.len();
+        line.push_str(&format!("; {} could not be read", plural(n, "file")));
+    }
+    line
+}
