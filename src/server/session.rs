@@ -196,9 +196,7 @@ impl Session {
     pub fn change(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> Option<Arc<Snapshot>> {
         let encoding = self.encoding;
         let doc = self.documents.get_mut(uri)?;
-        for edit in edits {
-            doc.text.apply(edit, encoding);
-        }
+        doc.text.apply_all(edits, encoding);
         let next = doc
             .snapshot
             .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone());

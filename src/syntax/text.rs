@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use ropey::Rope;
-
 /// A byte range in a document. Copyable, unlike `Range<usize>`, so it can sit in every model node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Span {
@@ -178,10 +176,9 @@ impl LineIndex {
 /// The byte offsets just past each line break: `\n`, `\r\n` (one break) and a lone `\r`.
 fn line_break_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
     let bytes = text.as_bytes();
-    bytes.iter().enumerate().filter_map(move |(i, &b)| match b {
-        b'\n' => Some(i + 1),
-        b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
-        _ => None,
+    memchr::memchr2_iter(b'\n', b'\r', bytes).filter_map(move |i| match bytes[i] {
+        b'\r' if bytes.get(i + 1) == Some(&b'\n') => None,
+        _ => Some(i + 1),
     })
 }
 
@@ -233,72 +230,71 @@ pub struct TextEdit {
     pub text: String,
 }
 
-/// A document's live text: a rope, so each keystroke's edit costs O(log n), not a full copy.
+/// A document's live text, shared with the snapshot of its latest version rather than kept
+/// a second time (as a rope was): every version needs its whole text for analysis anyway, so
+/// a batch of edits costs one copy of the text, and positions are found by the same line
+/// model as [`LineIndex`].
 #[derive(Debug, Clone, Default)]
 pub struct DocumentText {
-    rope: Rope,
+    text: Arc<str>,
 }
 
 impl DocumentText {
     /// A document holding `text`.
     pub fn new(text: &str) -> DocumentText {
-        DocumentText {
-            rope: Rope::from_str(text),
-        }
+        DocumentText { text: Arc::from(text) }
     }
 
-    /// Applies one edit; positions are clamped, as LSP clients may send ranges past the end.
+    /// Applies one edit; see [`DocumentText::apply_all`].
     pub fn apply(&mut self, edit: &TextEdit, encoding: PositionEncoding) {
-        match edit.range {
-            None => self.rope = Rope::from_str(&edit.text),
-            Some((start, end)) => {
-                let start = self.char_of(start, encoding);
-                let end = self.char_of(end, encoding).max(start);
-                self.rope.remove(start..end);
-                self.rope.insert(start, &edit.text);
+        self.apply_all(std::slice::from_ref(edit), encoding);
+    }
+
+    /// Applies edits in order, each in the text the previous one left, as LSP sends them;
+    /// positions are clamped, as clients may send ranges past the end.
+    pub fn apply_all(&mut self, edits: &[TextEdit], encoding: PositionEncoding) {
+        let mut text: Option<String> = None;
+        for edit in edits {
+            match edit.range {
+                None => text = Some(edit.text.clone()),
+                Some((start, end)) => {
+                    let current = text.get_or_insert_with(|| self.text.to_string());
+                    let start = offset_in(current, start, encoding);
+                    let end = offset_in(current, end, encoding).max(start);
+                    current.replace_range(start..end, &edit.text);
+                }
             }
+        }
+        if let Some(text) = text {
+            self.text = Arc::from(text);
         }
     }
 
-    /// The char index of a position in the current text.
-    fn char_of(&self, pos: LineCol, encoding: PositionEncoding) -> usize {
-        let line = pos.line as usize;
-        if line >= self.rope.len_lines() {
-            return self.rope.len_chars();
-        }
-        let line_start = self.rope.line_to_char(line);
-        let slice = self.rope.line(line);
-        // Columns never reach into the line break (one of `\n`, `\r\n`, `\r`).
-        let mut len = slice.len_chars();
-        if len > 0 && slice.char(len - 1) == '\n' {
-            len -= 1;
-        }
-        if len > 0 && slice.char(len - 1) == '\r' {
-            len -= 1;
-        }
-        let col = pos.col as usize;
-        let within = match encoding {
-            PositionEncoding::Utf8 => {
-                let bytes = slice.slice(..len).len_bytes();
-                slice.byte_to_char(col.min(bytes))
-            }
-            PositionEncoding::Utf16 => {
-                let units = slice.slice(..len).len_utf16_cu();
-                slice.utf16_cu_to_char(col.min(units))
-            }
-        };
-        line_start + within.min(len)
-    }
-
-    /// The whole text, for a new analysis snapshot.
+    /// The whole text, for a new analysis snapshot (shared, not copied).
     pub fn to_arc_str(&self) -> Arc<str> {
-        Arc::from(self.rope.to_string())
+        self.text.clone()
     }
 
     /// Length in bytes.
     pub fn len_bytes(&self) -> usize {
-        self.rope.len_bytes()
+        self.text.len()
     }
+}
+
+/// The byte offset of `pos` in `text` by the rules of [`LineIndex::offset`], without an index
+/// (each edit of a batch lands in a different text).
+fn offset_in(text: &str, pos: LineCol, encoding: PositionEncoding) -> usize {
+    let start = match pos.line {
+        0 => 0,
+        line => match line_break_ends(text).nth(line as usize - 1) {
+            Some(start) => start,
+            None => return text.len(),
+        },
+    };
+    let rest = &text[start..];
+    let next = line_break_ends(rest).next().unwrap_or(rest.len());
+    let line = &rest[..content_len(&rest[..next])];
+    start + column_to_offset(line, pos.col as usize, encoding)
 }
 
 #[cfg(test)]
@@ -334,6 +330,28 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_edits_applies_each_in_the_text_the_previous_left() {
+        let mut doc = DocumentText::new("a\rb\n");
+        let at = |line, col| LineCol { line, col };
+        let edits = [
+            TextEdit {
+                range: Some((at(0, 1), at(0, 1))),
+                text: "\r\nx".into(),
+            },
+            TextEdit {
+                range: Some((at(1, 0), at(1, 1))),
+                text: "😀".into(),
+            },
+            TextEdit {
+                range: Some((at(2, 0), at(9, 9))),
+                text: "end".into(),
+            },
+        ];
+        doc.apply_all(&edits, PositionEncoding::Utf16);
+        assert_eq!(&*doc.to_arc_str(), "a\r\n😀\rend");
+    }
+
+    #[test]
     fn lines_break_at_cr_lf_and_crlf_only() {
         let idx = index("a\rb\r\nc\nd\u{2028}e\u{2029}f\u{85}g\u{b}h\u{c}i");
         assert_eq!(idx.line_count(), 4);
@@ -348,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn rope_edits_after_unicode_separators_land_on_the_protocol_line() {
+    fn edits_after_unicode_separators_land_on_the_protocol_line() {
         let mut doc = DocumentText::new("a\u{2028}b\u{85}c\rd\n");
         doc.apply(
             &TextEdit {
@@ -361,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn rope_edits_use_utf16_positions() {
+    fn edits_use_utf16_positions() {
         let mut doc = DocumentText::new("x: 😀\ny: 1\n");
         doc.apply(
             &TextEdit {
