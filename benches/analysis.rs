@@ -1,6 +1,6 @@
 //! Parse + lower + resolve + diagnose a generated 2,000-step workflow: once from scratch (a
 //! file opened) and once per keystroke (one character typed into one step's prompt, reusing
-//! the previous analysis). Run with `cargo bench --bench analysis`; prints percentiles of one run.
+//! the previous analysis), then the semantic tokens of the whole document. Run with `cargo bench --bench analysis`; prints percentiles of one run.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use stepwise::analysis::Analysis;
 use stepwise::analysis::generate::large_workflow;
+use stepwise::analysis::semantic_tokens::semantic_tokens;
 use stepwise::model::workspace::Workspace;
 
 const RUNS: usize = 200;
@@ -62,6 +63,20 @@ fn main() {
     println!(
         "  of which parse + lower (Analysis::update): {}",
         percentiles(&mut update)
+    );
+
+    // What `semanticTokens/full` computes on the analysis the editor already has.
+    let mut tokens: Vec<f64> = (0..RUNS / 4)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(semantic_tokens(&previous, None));
+            ms(start)
+        })
+        .collect();
+    println!(
+        "semantic tokens, whole document ({} tokens): {}",
+        semantic_tokens(&previous, None).len(),
+        percentiles(&mut tokens)
     );
 }
 

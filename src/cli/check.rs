@@ -80,17 +80,24 @@ pub struct Checked {
 /// is the one just after the last character (as SARIF and GitHub annotations count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
+    /// First line.
     pub start_line: usize,
+    /// Column of the first character.
     pub start_column: usize,
+    /// Last line.
     pub end_line: usize,
+    /// Column just after the last character.
     pub end_column: usize,
 }
 
 /// A 1-based line and its column in characters and in UTF-16 code units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
+    /// The line.
     pub line: usize,
+    /// The column in Unicode characters.
     pub column: usize,
+    /// The column in UTF-16 code units (as LSP clients count by default).
     pub utf16_column: usize,
 }
 
