@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 fn stepwise(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args).env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("stepwise-tests-no-config-home"),
+    );
     for var in [
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
@@ -104,6 +107,7 @@ fn check_without_paths_walks_the_current_folder() {
     let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .arg("check")
         .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("no-config-home"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -18,6 +18,8 @@ fn stepwise(project: &Project, args: &[&str]) -> Command {
     cmd.args(args)
         .current_dir(project.dir.path())
         .env("ANTHROPIC_API_KEY", support::KEY)
+        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
+        .env("STEPWISE_TRUST_WORKSPACE", "1")
         .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -124,6 +126,7 @@ fn dry_run_of_the_example_works_without_keys() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/launch-brief.flow.yaml");
     let output = Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .args(["run", example, "--dry-run"])
+        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("OPENAI_API_KEY")
         .env_remove("GEMINI_API_KEY")

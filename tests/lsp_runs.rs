@@ -69,6 +69,7 @@ fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'stati
         &[
             ("ANTHROPIC_API_KEY", "sk-test-anthropic"),
             ("OPENAI_API_KEY", "sk-test-openai"),
+            ("STEPWISE_TRUST_WORKSPACE", "1"),
         ],
         capabilities,
     );

@@ -298,8 +298,8 @@ fn template_scope(prefix: &str) -> Option<TemplateScope> {
     if let Some(head) = before.strip_suffix('.') {
         let head = head.trim_end();
         let ident_start = head
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            .len();
         return match &head[ident_start..] {
             "inputs" => Some(TemplateScope::Inputs),
             "steps" => Some(TemplateScope::Steps),
@@ -541,4 +541,15 @@ pub fn effective_at(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> 
         ..repaired
     };
     resolve_step(&workflow, &step, ws, &Overrides::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dot_after_a_multibyte_word_in_a_template_is_no_known_scope() {
+        assert_eq!(template_scope("prompt: \"{{ é."), None);
+        assert_eq!(template_scope("prompt: \"{{ é steps."), Some(TemplateScope::Steps));
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{Analysis, StepChunk, syntax_errors};
+use crate::model::catalog::Availability;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::{find_secrets, redact};
@@ -47,6 +48,13 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
                 err.path.display(),
                 err.message
             ),
+        ));
+    }
+    for (dir, reason) in &ws.library.refused_dirs {
+        out.push(Diagnostic::new(
+            Code::InvalidConfig,
+            Span::empty(0),
+            format!("persona folder {} is not read: {reason}", dir.display()),
         ));
     }
     let wf = &analysis.workflow;
@@ -230,7 +238,13 @@ impl Checker<'_> {
                 false
             }
             Some(info) => {
-                if let Some(reason) = info.unavailable_reason() {
+                if let Availability::Untrusted(reason) = &info.availability {
+                    let message = format!(
+                        "{what} `{}` is unavailable, untrusted workspace: {reason}; trust this workspace (`stepwise trust`) to use it",
+                        info.id
+                    );
+                    self.push(Diagnostic::new(Code::UntrustedWorkspace, p.span, message));
+                } else if let Some(reason) = info.unavailable_reason() {
                     let alternatives: Vec<String> = catalog.healthy().map(|p| p.id.clone()).collect();
                     let message = format!(
                         "{what} `{}` is unavailable: {reason}{}",

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use crate::analysis::Analysis;
 use crate::model::catalog::ProcessEnv;
-use crate::model::config::load_for_dir;
 use crate::model::diagnostic::{Diagnostic, Severity};
 use crate::model::workspace::Workspace;
 use crate::syntax::text::{LineIndex, PositionEncoding, Span};
@@ -249,7 +248,7 @@ fn check_files(files: &[PathBuf]) -> Report {
         };
         let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        let config = load_for_dir(&dir);
+        let config = Workspace::config_for(&dir, &ProcessEnv);
         let workspace = workspaces
             .entry(config.root.clone())
             .or_insert_with(|| Arc::new(Workspace::from_config(config, &ProcessEnv)))
@@ -261,6 +260,12 @@ fn check_files(files: &[PathBuf]) -> Report {
     let mut roots: Vec<&Arc<Workspace>> = workspaces.values().collect();
     roots.sort_by(|a, b| a.config.root.cmp(&b.config.root));
     for ws in roots {
+        if let (Some(path), Some(text)) = (&ws.config.path, &ws.config.text) {
+            let diagnostics = ws.trust.config_diagnostics();
+            if !diagnostics.is_empty() {
+                checked.push(Checked::new(path.clone(), Arc::from(text.as_str()), diagnostics));
+            }
+        }
         for lp in ws.library.personas.values().filter(|lp| !lp.diagnostics.is_empty()) {
             checked.push(Checked::new(
                 lp.path.clone(),

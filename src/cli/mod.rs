@@ -8,6 +8,7 @@ mod format_json;
 mod format_sarif;
 mod models;
 mod run;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,10 @@ enum Command {
     Run(run::RunArgs),
     /// List providers, their availability and models.
     Models(models::ModelsArgs),
+    /// Trust a workspace's stepwise.toml (printing what that allows), or list trusted ones.
+    Trust(trust::TrustArgs),
+    /// Remove a workspace's trust.
+    Untrust(trust::UntrustArgs),
     /// Serve the Language Server Protocol on stdin/stdout.
     Lsp,
 }
@@ -68,6 +73,8 @@ pub fn main() -> ExitCode {
         }
         Command::Run(args) => run::run(args),
         Command::Models(args) => models::run(args),
+        Command::Trust(args) => trust::trust(args),
+        Command::Untrust(args) => trust::untrust(args),
         Command::Lsp => match crate::server::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

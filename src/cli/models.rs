@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::engine::Engine;
 use crate::engine::models::{MODELS_MAX_AGE, ModelCache};
 use crate::engine::probe::probe_into;
-use crate::model::catalog::{ProcessEnv, ProviderKind};
+use crate::model::catalog::{Availability, ProcessEnv, ProviderKind};
 use crate::model::reach::Reachability;
 use crate::model::workspace::Workspace;
 
@@ -74,6 +74,9 @@ pub fn run(args: ModelsArgs) -> ExitCode {
             if !provider.knows_model(id) {
                 println!("    {id:<28} listed by the provider");
             }
+        }
+        if let Availability::Untrusted(reason) = &provider.availability {
+            println!("    (model listing skipped, untrusted workspace: {reason}; run `stepwise trust` to allow it)");
         }
         if let Some(error) = errors.get(&provider.id) {
             println!("    (model listing failed: {error})");

@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Print the requests that would be sent, without sending any.
     #[arg(long)]
     dry_run: bool,
+    /// Trust this workspace's stepwise.toml for this run only (as STEPWISE_TRUST_WORKSPACE=1).
+    #[arg(long)]
+    trust_workspace: bool,
 }
 
 /// Runs the command.
@@ -71,7 +74,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let workspace = Arc::new(Workspace::load(dir, &ProcessEnv));
+    let workspace = Arc::new(Workspace::load_trusting(dir, &ProcessEnv, args.trust_workspace));
     let target = match (&args.step, args.resume) {
         (Some(step), _) => RunTarget::Step(step.clone()),
         (None, true) => RunTarget::Resume,
@@ -92,6 +95,9 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let engine = Engine::default();
     if args.dry_run {
+        if let Some(why) = engine.refusal(&request) {
+            eprintln!("note: a run would refuse: {why}");
+        }
         return match engine.dry_run(&request) {
             Ok(planned) => {
                 let mut out = std::io::stdout().lock();
@@ -154,6 +160,10 @@ fn report_error(file: &Path, text: &Arc<str>, error: EngineError) -> ExitCode {
         EngineError::Invalid(diagnostics) => {
             print_diagnostics(file, text, &diagnostics);
             eprintln!("error: not running: the workflow has errors");
+        }
+        EngineError::Untrusted(why) => {
+            eprintln!("error: not running: {why}");
+            return ExitCode::from(2);
         }
         other => eprintln!("error: {other}"),
     }

@@ -27,7 +27,9 @@
 pub mod error;
 pub mod graph;
 pub mod health;
+pub mod lock;
 pub mod models;
+pub mod own_file;
 pub mod probe;
 pub mod providers;
 pub mod record;
@@ -35,6 +37,7 @@ pub mod render;
 pub mod retry;
 mod scheduler;
 pub mod secret;
+mod trust_gate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -163,6 +166,12 @@ pub enum EngineError {
     /// The record could not be written.
     #[error("cannot write the run record: {0}")]
     Io(#[from] std::io::Error),
+    /// Another run of the workflow is in progress, or its lock could not be taken.
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// Engine settings that are not in `stepwise.toml`; `None` fields come from it.
@@ -216,14 +225,26 @@ impl Engine {
     }
 
     /// Runs `request` to the end (or until `cancel`), sending progress to `events`, and
-    /// returns the final record (also written under the workspace's `runs_dir`).
+    /// returns the final record (also written under the workspace's `runs_dir`). Refused
+    /// while another run of the same workflow file holds its [`lock::RunLock`].
     pub async fn run(
         &self,
         request: RunRequest,
         events: UnboundedSender<RunEvent>,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
+        if let Some(why) = self.refusal(&request) {
+            return Err(EngineError::Untrusted(why));
+        }
+        let _lock = lock::RunLock::acquire(&request.workspace.config.runs_dir(), &request.path)?;
         scheduler::run(self, request, events, cancel).await
+    }
+
+    /// Why `request` may not run in its untrusted workspace (a provider it would call or its
+    /// runs folder needs trust), if it may not. Sends and writes nothing.
+    pub fn refusal(&self, request: &RunRequest) -> Option<String> {
+        let analysis = crate::analysis::Analysis::new(request.text.clone(), request.workspace.clone());
+        trust_gate::refusal(request, &analysis.workflow)
     }
 
     /// The requests a run would send, without sending any or reading any key. Outputs of

@@ -327,6 +327,7 @@ pub fn latest(runs_dir: &Path, workflow: &Path) -> Option<RunRecord> {
 /// Writes `bytes` to `path` so a reader sees the old or the new file, never a mix: a temp
 /// file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    super::own_file::ensure_replaceable(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();

@@ -42,6 +42,8 @@ pub enum Availability {
     Unchecked,
     /// A keyless provider that did not answer its last probe.
     NotAnswering,
+    /// The untrusted workspace's `stepwise.toml` aims its key elsewhere (the reason says how).
+    Untrusted(String),
 }
 
 /// A provider as the rest of the product sees it: where to call it and what it offers.
@@ -91,16 +93,17 @@ impl ProviderInfo {
     /// Why it cannot be called now, e.g. `OPENAI_API_KEY is not set`; `None` when it can, or
     /// when nobody has asked yet.
     pub fn unavailable_reason(&self) -> Option<String> {
-        match self.availability {
+        match &self.availability {
             Availability::Available | Availability::Unchecked => None,
             Availability::MissingKey => Some(format!("{} is not set", self.api_key_env.join(" or "))),
             Availability::NotAnswering => Some(format!("not answering at {}", self.base_url)),
+            Availability::Untrusted(reason) => Some(format!("untrusted workspace: {reason}")),
         }
     }
 
     /// A short status for completion details and hovers: never the key itself.
     pub fn status_label(&self) -> String {
-        let mut label = match self.availability {
+        let mut label = match &self.availability {
             Availability::Available if self.is_keyless() => "available (no key needed)".to_string(),
             Availability::Available => "available".to_string(),
             Availability::MissingKey => {
@@ -108,6 +111,9 @@ impl ProviderInfo {
             }
             Availability::Unchecked => "not checked yet (no key needed)".to_string(),
             Availability::NotAnswering => format!("unavailable: not answering at {}", self.base_url),
+            Availability::Untrusted(reason) => {
+                format!("unavailable, untrusted workspace: {reason} (`stepwise trust` allows it)")
+            }
         };
         if let Some(reason) = &self.degraded {
             label.push_str(&format!(" · degraded: {reason}"));
@@ -335,7 +341,8 @@ impl Catalog {
 
     /// Sets the availability of keyless providers from probe answers.
     pub fn apply_reachability(&mut self, reach: &Reachability) {
-        for p in self.providers.iter_mut().filter(|p| p.is_keyless()) {
+        let probed = |p: &ProviderInfo| p.is_keyless() && !matches!(p.availability, Availability::Untrusted(_));
+        for p in self.providers.iter_mut().filter(|p| probed(p)) {
             p.availability = match reach.answer(&p.base_url) {
                 Some(true) => Availability::Available,
                 Some(false) => Availability::NotAnswering,
@@ -369,6 +376,15 @@ impl Catalog {
         urls.sort();
         urls.dedup();
         urls
+    }
+
+    /// Marks every provider for which `blocked` gives a reason as unavailable, untrusted.
+    pub fn restrict(&mut self, blocked: impl Fn(&str) -> Option<String>) {
+        for p in &mut self.providers {
+            if let Some(reason) = blocked(&p.id) {
+                p.availability = Availability::Untrusted(reason);
+            }
+        }
     }
 
     /// The provider with this ID.

@@ -81,10 +81,14 @@ pub struct LoadedConfig {
     pub root: PathBuf,
     /// The config file, when one was found.
     pub path: Option<PathBuf>,
-    /// The settings (defaults when the file is missing or broken).
+    /// The settings: the user's config below the workspace's (defaults where neither says).
     pub config: Config,
     /// Why the file could not be used, if it could not.
     pub error: Option<ConfigError>,
+    /// The workspace file's text, as read (for trust: its digest and spans).
+    pub text: Option<String>,
+    /// The settings without the workspace file: defaults and the user's config.
+    pub baseline: Config,
 }
 
 impl Config {
@@ -94,46 +98,101 @@ impl Config {
     }
 }
 
-/// Finds the `stepwise.toml` governing `dir` by walking up, and loads it.
-pub fn load_for_dir(dir: &Path) -> LoadedConfig {
-    let found = dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file());
-    match found {
-        None => LoadedConfig {
-            root: dir.to_path_buf(),
-            path: None,
-            config: Config::default(),
-            error: None,
-        },
-        Some(path) => {
-            let root = path.parent().unwrap_or(dir).to_path_buf();
-            let (config, error) = match std::fs::read_to_string(&path) {
-                Err(e) => (
-                    Config::default(),
-                    Some(ConfigError {
-                        path: path.clone(),
-                        message: format!("cannot read: {e}"),
-                        span: None,
-                    }),
-                ),
-                Ok(text) => match Config::parse(&text) {
-                    Ok(c) => (c, None),
-                    Err(e) => (
-                        Config::default(),
-                        Some(ConfigError {
-                            path: path.clone(),
-                            message: e.message().to_string(),
-                            span: e.span(),
-                        }),
-                    ),
-                },
-            };
-            LoadedConfig {
-                root,
-                path: Some(path),
-                config,
-                error,
+/// Why a config file cannot be used, or its table.
+fn read_table(path: &Path) -> Result<(String, toml::Table), ConfigError> {
+    let error = |message: String, span| ConfigError {
+        path: path.to_path_buf(),
+        message,
+        span,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}"), None))?;
+    Config::parse(&text).map_err(|e| error(e.message().to_string(), e.span()))?;
+    let table = text
+        .parse::<toml::Table>()
+        .map_err(|e| error(e.message().to_string(), e.span()))?;
+    Ok((text, table))
+}
+
+/// `upper` over `lower`, merging `[providers.ID]` tables key by key.
+fn layer(lower: &toml::Table, upper: &toml::Table) -> toml::Table {
+    let mut merged = lower.clone();
+    for (key, value) in upper {
+        match (merged.get_mut(key), value) {
+            (Some(toml::Value::Table(below)), toml::Value::Table(above)) if key == "providers" => {
+                for (id, provider) in above {
+                    match (below.get_mut(id), provider) {
+                        (Some(toml::Value::Table(b)), toml::Value::Table(a)) => {
+                            b.extend(a.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                        _ => {
+                            below.insert(id.clone(), provider.clone());
+                        }
+                    }
+                }
+            }
+            _ => {
+                merged.insert(key.clone(), value.clone());
             }
         }
+    }
+    merged
+}
+
+fn to_config(table: toml::Table) -> Config {
+    Config::deserialize(toml::Value::Table(table)).unwrap_or_default()
+}
+
+/// Finds the `stepwise.toml` governing `dir` by walking up, and loads it (no user config).
+pub fn load_for_dir(dir: &Path) -> LoadedConfig {
+    load_layered(dir, None)
+}
+
+/// Finds the `stepwise.toml` governing `dir` by walking up, and loads it over the user's
+/// config file `user` (always trusted, below the workspace's file). A `stepwise.toml` that
+/// is a link to outside its own folder is not read.
+pub fn load_layered(dir: &Path, user: Option<&Path>) -> LoadedConfig {
+    let found = dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file());
+    let (user_table, user_error) = match user.filter(|p| p.is_file()).map(read_table) {
+        Some(Ok((_, table))) => (table, None),
+        Some(Err(e)) => (toml::Table::new(), Some(e)),
+        None => (toml::Table::new(), None),
+    };
+    let baseline = to_config(user_table.clone());
+    let Some(path) = found else {
+        return LoadedConfig {
+            root: dir.to_path_buf(),
+            path: None,
+            config: baseline.clone(),
+            error: user_error,
+            text: None,
+            baseline,
+        };
+    };
+    let root = path.parent().unwrap_or(dir).to_path_buf();
+    let escapes = std::fs::canonicalize(&path)
+        .ok()
+        .zip(std::fs::canonicalize(&root).ok())
+        .is_none_or(|(file, root)| file.parent() != Some(root.as_path()));
+    let read = if escapes {
+        Err(ConfigError {
+            path: path.clone(),
+            message: "it is a link to a file outside the workspace folder, which stepwise does not read".to_string(),
+            span: None,
+        })
+    } else {
+        read_table(&path)
+    };
+    let (config, error, text) = match read {
+        Ok((text, table)) => (to_config(layer(&user_table, &table)), user_error, Some(text)),
+        Err(e) => (baseline.clone(), Some(e), None),
+    };
+    LoadedConfig {
+        root,
+        path: Some(path),
+        config,
+        error,
+        text,
+        baseline,
     }
 }
 

@@ -66,6 +66,8 @@ pub enum Code {
     InvalidConfig,
     /// The step failed in its last run.
     StepFailed,
+    /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
+    UntrustedWorkspace,
 }
 
 impl Code {
@@ -91,11 +93,12 @@ impl Code {
             Code::SecretInDocument => "secret-in-document",
             Code::InvalidConfig => "invalid-config",
             Code::StepFailed => "step-failed",
+            Code::UntrustedWorkspace => "untrusted-workspace",
         }
     }
 
     /// Every code, in the order of the enum (SARIF rule indexes follow it).
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 20] = [
         Code::YamlSyntax,
         Code::UnknownKey,
         Code::WrongType,
@@ -115,6 +118,7 @@ impl Code {
         Code::SecretInDocument,
         Code::InvalidConfig,
         Code::StepFailed,
+        Code::UntrustedWorkspace,
     ];
 
     /// What the code means, in one sentence (CI tools show it as the rule's description).
@@ -139,6 +143,9 @@ impl Code {
             Code::SecretInDocument => "An API key pasted into the document.",
             Code::InvalidConfig => "`stepwise.toml` or a persona file is broken.",
             Code::StepFailed => "The step failed in its last run.",
+            Code::UntrustedWorkspace => {
+                "The workspace is untrusted and its `stepwise.toml` asks for what only trust allows."
+            }
         }
     }
 
@@ -181,6 +188,9 @@ impl Code {
                 "Remove the key from the document, revoke it, and set it in the environment instead."
             }
             Code::InvalidConfig => "Fix the file named in the message; its problems are listed at their place.",
+            Code::UntrustedWorkspace => {
+                "Review the hosts and key variables `stepwise.toml` names, then run `stepwise trust` in the workspace."
+            }
             Code::StepFailed => {
                 "Read the failure in the run record, fix the cause or switch provider, and re-run the step."
             }
@@ -190,7 +200,7 @@ impl Code {
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
         match self {
-            Code::UnknownModel | Code::ProviderUnavailable => Severity::Warning,
+            Code::UnknownModel | Code::ProviderUnavailable | Code::UntrustedWorkspace => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -291,7 +301,7 @@ mod tests {
         }
         assert_eq!(
             Code::ALL.last(),
-            Some(&Code::StepFailed),
+            Some(&Code::UntrustedWorkspace),
             "a new code goes into Code::ALL too"
         );
     }

@@ -13,5 +13,6 @@ pub mod schema;
 pub mod secrets;
 pub mod template;
 pub mod template_env;
+pub mod trust;
 pub mod workflow;
 pub mod workspace;

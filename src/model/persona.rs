@@ -26,6 +26,8 @@ pub struct LibraryPersona {
 pub struct PersonaLibrary {
     /// Personas by ID.
     pub personas: BTreeMap<String, LibraryPersona>,
+    /// Persona folders not read, and why (outside the workspace).
+    pub refused_dirs: Vec<(PathBuf, String)>,
 }
 
 /// Whether `path` looks like a persona file (`*.yaml` / `*.yml`).
@@ -75,11 +77,71 @@ pub fn parse_persona_file(path: &Path, text: String) -> Option<LibraryPersona> {
     })
 }
 
+/// The largest persona file stepwise reads.
+pub const MAX_PERSONA_BYTES: u64 = 1024 * 1024;
+
+/// Why a persona file or folder is not read: never its content, only what it is.
+fn refusal(root: &Path, path: &Path) -> Option<String> {
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return Some("the workspace folder cannot be resolved".to_string());
+    };
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Some("it cannot be resolved".to_string());
+    };
+    if !real.starts_with(&root) {
+        return Some(format!("it resolves to {}, outside the workspace", real.display()));
+    }
+    match std::fs::metadata(&real) {
+        Err(e) => Some(format!("cannot read it: {e}")),
+        Ok(m) if m.is_dir() => None,
+        Ok(m) if !m.is_file() => Some("it is not a regular file".to_string()),
+        Ok(m) if m.len() > MAX_PERSONA_BYTES => Some(format!("it is larger than {MAX_PERSONA_BYTES} bytes")),
+        Ok(_) => None,
+    }
+}
+
+/// Reads at most one byte past the limit, so a file that grows meanwhile cannot exhaust memory.
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_PERSONA_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_PERSONA_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {MAX_PERSONA_BYTES} bytes"
+        )));
+    }
+    Ok(text)
+}
+
+/// A persona file stepwise refused to read: its ID, with an `invalid-config` diagnostic that
+/// names the path and the reason, and no text.
+fn refused(path: &Path, reason: &str) -> Option<LibraryPersona> {
+    let mut lp = parse_persona_file(path, String::new())?;
+    lp.diagnostics = vec![Diagnostic::new(
+        Code::InvalidConfig,
+        Span::empty(0),
+        format!("not read: {reason}"),
+    )];
+    Some(lp)
+}
+
 impl PersonaLibrary {
-    /// Loads every persona file in `dirs` (missing folders are simply empty).
-    pub fn load(dirs: &[PathBuf]) -> PersonaLibrary {
+    /// Loads every persona file in `dirs` (missing folders are simply empty). Only regular
+    /// files inside `root` after symlinks are resolved, of at most [`MAX_PERSONA_BYTES`],
+    /// are read; any other is kept as a refused entry, so references to it say why.
+    pub fn load(root: &Path, dirs: &[PathBuf]) -> PersonaLibrary {
         let mut personas = BTreeMap::new();
+        let mut refused_dirs = Vec::new();
         for dir in dirs {
+            if !dir.exists() {
+                continue;
+            }
+            if let Some(reason) = refusal(root, dir) {
+                refused_dirs.push((dir.clone(), reason));
+                continue;
+            }
             let Ok(read) = std::fs::read_dir(dir) else {
                 continue;
             };
@@ -89,15 +151,19 @@ impl PersonaLibrary {
                 .collect();
             files.sort();
             for path in files {
-                let Ok(text) = std::fs::read_to_string(&path) else {
-                    continue;
+                let loaded = match refusal(root, &path) {
+                    Some(reason) => refused(&path, &reason),
+                    None => match read_limited(&path) {
+                        Ok(text) => parse_persona_file(&path, text),
+                        Err(e) => refused(&path, &e.to_string()),
+                    },
                 };
-                if let Some(lp) = parse_persona_file(&path, text) {
+                if let Some(lp) = loaded {
                     personas.entry(lp.persona.id.value.clone()).or_insert(lp);
                 }
             }
         }
-        PersonaLibrary { personas }
+        PersonaLibrary { personas, refused_dirs }
     }
 
     /// The persona with this ID.

@@ -100,9 +100,87 @@ pub fn mask(text: &str) -> String {
     out
 }
 
+/// The shortest run of a key's characters that [`KeyScrubber`] removes: a provider echoing
+/// part of a key (`sk-proj-Abc…`) must not leave a usable prefix or suffix behind.
+pub const MIN_KEY_RUN: usize = 8;
+
+/// Removes the user's actual keys from text: every run of [`MIN_KEY_RUN`] or more bytes that
+/// also occurs in one of the keys (a key shorter than that, wherever it occurs whole).
+#[derive(Debug, Clone, Default)]
+pub struct KeyScrubber {
+    keys: Vec<String>,
+    windows: rustc_hash::FxHashSet<[u8; MIN_KEY_RUN]>,
+}
+
+impl KeyScrubber {
+    /// A scrubber for these key values.
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> KeyScrubber {
+        let mut scrubber = KeyScrubber::default();
+        for key in keys.into_iter().filter(|k| !k.is_empty()) {
+            for w in key.as_bytes().windows(MIN_KEY_RUN) {
+                scrubber.windows.insert(w.try_into().expect("window length"));
+            }
+            scrubber.keys.push(key.to_string());
+        }
+        scrubber
+    }
+
+    /// `text` with every run of a key replaced by `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        if self.keys.is_empty() {
+            return text.to_string();
+        }
+        let mut text = text.to_string();
+        for short in self.keys.iter().filter(|k| k.len() < MIN_KEY_RUN) {
+            text = text.replace(short.as_str(), "***");
+        }
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let (mut i, mut copied) = (0, 0);
+        while i + MIN_KEY_RUN <= bytes.len() {
+            let window: &[u8; MIN_KEY_RUN] = bytes[i..i + MIN_KEY_RUN].try_into().expect("window length");
+            if !self.windows.contains(window) || !text.is_char_boundary(i) {
+                i += 1;
+                continue;
+            }
+            let mut end = i + MIN_KEY_RUN;
+            while end < bytes.len() && self.keys.iter().any(|k| contains(k.as_bytes(), &bytes[i..=end])) {
+                end += 1;
+            }
+            if !text.is_char_boundary(end) {
+                i += 1;
+                continue;
+            }
+            out.push_str(&text[copied..i]);
+            out.push_str("***");
+            copied = end;
+            i = end;
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_run_of_eight_key_characters_is_scrubbed() {
+        let key = "sk-proj-AbCdEfGh0123456789XyZ";
+        let scrubber = KeyScrubber::new([key]);
+        let echoed = format!("bad key {key}; prefix sk-proj-AbCd, tail 456789XyZ, short 0123456 ok");
+        let scrubbed = scrubber.scrub(&echoed);
+        assert_eq!(scrubbed, "bad key ***; prefix ***, tail ***, short 0123456 ok");
+        let long = format!("{}{}", "x".repeat(480), &key[..20]);
+        assert_eq!(scrubber.scrub(&long), format!("{}***", "x".repeat(480)));
+        assert_eq!(KeyScrubber::new([]).scrub("same"), "same");
+        assert_eq!(KeyScrubber::new(["abc"]).scrub("xabcx ü"), "x***x ü");
+    }
 
     #[test]
     fn finds_vendor_keys_but_not_words() {

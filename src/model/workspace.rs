@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use super::catalog::{Catalog, EnvLookup};
-use super::config::{LoadedConfig, load_for_dir};
+use super::config::{Config, LoadedConfig, load_layered};
 use super::health::Health;
 use super::persona::{LibraryPersona, PersonaLibrary};
+use super::trust::{self, USER_CONFIG_FILE, WorkspaceTrust, config_home};
 use super::workflow::{Persona, Workflow};
 
 /// A workspace's configuration, personas and providers.
@@ -18,6 +19,8 @@ pub struct Workspace {
     pub library: PersonaLibrary,
     /// Providers and models.
     pub catalog: Catalog,
+    /// Whether the workspace is trusted, and what in `stepwise.toml` needs it.
+    pub trust: WorkspaceTrust,
 }
 
 /// A persona as a reference finds it: inline in the workflow or in the library.
@@ -42,19 +45,46 @@ impl<'a> PersonaRef<'a> {
 impl Workspace {
     /// Loads the workspace governing a document in `dir`.
     pub fn load(dir: &Path, env: &dyn EnvLookup) -> Workspace {
-        let config = load_for_dir(dir);
-        Workspace::from_config(config, env)
+        Workspace::load_trusting(dir, env, false)
+    }
+
+    /// Loads the workspace governing `dir`; `process_trust` trusts it for this process
+    /// (`--trust-workspace`, the editor's Workspace Trust).
+    pub fn load_trusting(dir: &Path, env: &dyn EnvLookup, process_trust: bool) -> Workspace {
+        Workspace::from_config_trusting(Workspace::config_for(dir, env), env, process_trust)
+    }
+
+    /// The configuration governing `dir`: its `stepwise.toml` over the user's config file.
+    pub fn config_for(dir: &Path, env: &dyn EnvLookup) -> LoadedConfig {
+        let user = config_home(env).map(|d| d.join(USER_CONFIG_FILE));
+        load_layered(dir, user.as_deref())
     }
 
     /// Builds the rest of a workspace from its configuration.
     pub fn from_config(config: LoadedConfig, env: &dyn EnvLookup) -> Workspace {
-        let library = PersonaLibrary::load(&config.persona_dirs());
-        let health = Health::load(&config.runs_dir());
-        let catalog = Catalog::build(&config.config, env, &health);
+        Workspace::from_config_trusting(config, env, false)
+    }
+
+    /// Builds the rest of a workspace; what needs trust is blocked unless it is trusted.
+    pub fn from_config_trusting(mut config: LoadedConfig, env: &dyn EnvLookup, process_trust: bool) -> Workspace {
+        let baseline = Catalog::build(&config.baseline, env, &Health::default());
+        let unchecked = Catalog::build(&config.config, env, &Health::default());
+        let needs = trust::assess(&config, &baseline, &unchecked);
+        let trust = trust::decide(&config, needs, env, process_trust);
+        let health = if trust.blocks_runs_dir() {
+            config.config.runs_dir = Config::default().runs_dir;
+            Health::default()
+        } else {
+            Health::load(&config.runs_dir())
+        };
+        let library = PersonaLibrary::load(&config.root, &config.persona_dirs());
+        let mut catalog = Catalog::build(&config.config, env, &health);
+        catalog.restrict(|id| trust.blocks_provider(id));
         Workspace {
             config,
             library,
             catalog,
+            trust,
         }
     }
 
@@ -65,12 +95,15 @@ impl Workspace {
             path: None,
             config: Default::default(),
             error: None,
+            text: None,
+            baseline: Default::default(),
         };
         let catalog = Catalog::build(&config.config, env, &Health::default());
         Workspace {
             config,
             library: PersonaLibrary::default(),
             catalog,
+            trust: WorkspaceTrust::default(),
         }
     }
 

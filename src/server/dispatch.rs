@@ -48,6 +48,12 @@ impl Ordered {
             "textDocument/didOpen" => {
                 if let Some(p) = parse::<DidOpenTextDocumentParams>(method, params) {
                     let doc = p.text_document;
+                    tracing::debug!(
+                        "opened {} version {} ({} bytes)",
+                        doc.uri.as_str(),
+                        doc.version,
+                        doc.text.len()
+                    );
                     let old = self.shared.session().open(doc.uri.clone(), doc.version, &doc.text);
                     drop_later(old);
                     self.shared.send(Event::Analyze(doc.uri));
@@ -57,6 +63,13 @@ impl Ordered {
                 if let Some(p) = parse::<DidChangeTextDocumentParams>(method, params) {
                     let edits: Vec<TextEdit> = p.content_changes.into_iter().map(text_edit).collect();
                     let uri = p.text_document.uri;
+                    let bytes: usize = edits.iter().map(|e| e.text.len()).sum();
+                    tracing::debug!(
+                        "changed {} to version {} ({} edits, {bytes} bytes inserted)",
+                        uri.as_str(),
+                        p.text_document.version,
+                        edits.len()
+                    );
                     let changed = self.shared.session().change(&uri, p.text_document.version, &edits);
                     match changed {
                         Some(old) => {

@@ -71,8 +71,12 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                 .map(|s| s.uri.clone())
                 .collect();
         }
+        let any = !analyze.is_empty();
         for uri in analyze {
             publish(&shared, &uri).await;
+        }
+        if any {
+            super::trust::publish_config_diagnostics(&shared).await;
         }
         if reload || runs_changed {
             refresh_hints(&shared).await;
@@ -118,15 +122,19 @@ fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
 
 /// Reloads every open document's workspace off the lock, then swaps them in.
 async fn reload_workspaces(shared: &Shared) {
-    let (dirs, reach) = {
+    let (dirs, reach, trusted) = {
         let session = shared.session();
-        (session.workspace_dirs(), session.reachability().clone())
+        (
+            session.workspace_dirs(),
+            session.reachability().clone(),
+            session.editor_trust(),
+        )
     };
     let loaded = tokio::task::spawn_blocking(move || {
         let mut by_root: HashMap<std::path::PathBuf, Arc<Workspace>> = HashMap::new();
         dirs.into_iter()
             .map(|dir| {
-                let mut ws = Workspace::load(&dir, &ProcessEnv);
+                let mut ws = Workspace::load_trusting(&dir, &ProcessEnv, trusted);
                 ws.catalog.apply_reachability(&reach);
                 let ws = by_root
                     .entry(ws.config.root.clone())

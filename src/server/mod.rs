@@ -1,4 +1,5 @@
-//! The language server (`stepwise lsp`): LSP over stdio on tower-lsp-server.
+//! The language server (`stepwise lsp`): LSP over stdio (framed by `transport`) on
+//! tower-lsp-server's service.
 //!
 //! Three rules shape it. Document updates are applied synchronously, in arrival order, before
 //! any later message is dispatched (`dispatch`), so no request can overtake the `didChange`
@@ -14,15 +15,17 @@ mod probes;
 mod requests;
 mod runs;
 mod session;
+mod transport;
+mod trust;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 pub use events::Event;
 use session::{Session, Snapshot};
@@ -46,6 +49,8 @@ pub(crate) struct Shared {
     capabilities: Mutex<ClientCapabilities>,
     /// The engine that runs steps, made on first use (it builds an HTTP client).
     engine: std::sync::OnceLock<crate::engine::Engine>,
+    /// What was last published on each `stepwise.toml` (messages), to publish only changes.
+    config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
 }
 
 impl Shared {
@@ -116,6 +121,9 @@ impl LanguageServer for Backend {
         }
         let encoding = negotiate_encoding(&params.capabilities);
         self.shared.session().set_encoding(encoding);
+        if trust::trusted_by_editor(params.initialization_options.as_ref()) {
+            self.shared.session().set_editor_trust(true);
+        }
         *self.shared.capabilities.lock().unwrap_or_else(|e| e.into_inner()) = params.capabilities;
         tracing::info!("initialized with {encoding:?} positions");
         Ok(InitializeResult {
@@ -175,6 +183,9 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        if [trust::TRUST_COMMAND, trust::STATUS_COMMAND].contains(&params.command.as_str()) {
+            return trust::execute(self.shared.clone(), params).await;
+        }
         runs::execute(self.shared.clone(), params).await
     }
 
@@ -278,6 +289,13 @@ impl Backend {
         self.shared.session().cancel_progress(&token);
     }
 
+    /// `stepwise/workspaceTrusted`: the user granted trust in the editor; it counts until
+    /// the server exits.
+    async fn workspace_trusted(&self, _: serde_json::Value) {
+        self.shared.session().set_editor_trust(true);
+        self.shared.send(Event::WorkspaceChanged);
+    }
+
     /// `stepwise/crashTest`: panics inside a handler when the server was started with
     /// [`CRASH_TEST_ENV`] set, so tests can check that a panic costs one reply, not the server.
     async fn crash_test(&self) -> Result<()> {
@@ -325,6 +343,7 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
         execute_command_provider: Some(ExecuteCommandOptions {
             commands: crate::analysis::actions::COMMANDS
                 .iter()
+                .chain(&[trust::TRUST_COMMAND, trust::STATUS_COMMAND])
                 .map(|c| c.to_string())
                 .collect(),
             ..Default::default()
@@ -345,6 +364,13 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
     }
 }
 
+/// Whether an event is tower-lsp-server's trace of a whole message: those carry documents'
+/// text (and any key pasted into them), so they are never logged; `dispatch` logs each
+/// document's version and size instead.
+fn is_message_trace(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("tower_lsp_server") && *meta.level() == tracing::Level::TRACE
+}
+
 /// Logs to stderr only (stdout is the protocol); the filter comes from [`LOG_ENV`] and may be
 /// changed once by the client's initialization options.
 fn init_logging() -> SetLogLevel {
@@ -352,7 +378,8 @@ fn init_logging() -> SetLogLevel {
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(false);
+        .with_ansi(false)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| !is_message_trace(meta)));
     // A second initialisation (tests calling `run` twice) keeps the first subscriber.
     let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();
     std::panic::set_hook(Box::new(|info| {
@@ -373,7 +400,7 @@ pub fn run() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         let (service, socket) = LspService::build(|client| Backend {
             shared: Arc::new(Shared {
@@ -382,20 +409,23 @@ pub fn run() -> anyhow::Result<()> {
                 events: events_tx,
                 capabilities: Mutex::new(ClientCapabilities::default()),
                 engine: std::sync::OnceLock::new(),
+                config_diagnostics: Mutex::default(),
             }),
             set_log_level,
         })
         .custom_method("stepwise/crashTest", Backend::crash_test)
         .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
+        .custom_method(trust::TRUSTED_NOTIFICATION, Backend::workspace_trusted)
         .finish();
         let shared = service.inner().shared.clone();
         tokio::spawn(events::run(shared.clone(), events_rx));
         let service = dispatch::Ordered::new(service, shared);
-        tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-            .serve(service)
-            .await;
+        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, service).await
     });
+    if let Err(err) = &served {
+        tracing::error!("stopping: {err}");
+    }
     // Blocking tasks still computing for a client that left must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    Ok(())
+    Ok(served?)
 }

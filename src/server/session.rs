@@ -133,6 +133,8 @@ pub struct Session {
     reach: Reachability,
     /// Base URLs being probed now.
     probing: HashSet<String>,
+    /// The editor trusts the workspace (VS Code's Workspace Trust), for as long as it runs.
+    editor_trust: bool,
 }
 
 /// The folder a document's workspace is looked up from (the process's folder for non-files).
@@ -148,12 +150,28 @@ impl Session {
         self.encoding = encoding;
     }
 
+    /// The negotiated position encoding.
+    pub fn encoding(&self) -> PositionEncoding {
+        self.encoding
+    }
+
+    /// Records that the editor trusts the workspace (until the server exits).
+    pub fn set_editor_trust(&mut self, trusted: bool) {
+        self.editor_trust = trusted;
+    }
+
+    /// Whether the editor trusts the workspace.
+    pub fn editor_trust(&self) -> bool {
+        self.editor_trust
+    }
+
     /// The workspace for documents in `dir`, loaded once per folder.
     fn workspace_for(&mut self, dir: PathBuf) -> Arc<Workspace> {
+        let trusted = self.editor_trust;
         self.workspaces
             .entry(dir)
             .or_insert_with_key(|dir| {
-                let mut workspace = Workspace::load(dir, &ProcessEnv);
+                let mut workspace = Workspace::load_trusting(dir, &ProcessEnv, trusted);
                 workspace.catalog.apply_reachability(&self.reach);
                 Arc::new(workspace)
             })

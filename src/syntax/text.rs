@@ -1,5 +1,8 @@
 //! Document text and positions: the one place that converts between byte offsets and
 //! editor positions (UTF-8 or UTF-16 columns), so every layer above speaks byte offsets.
+//!
+//! Lines are the protocol's: they end at `\n`, `\r\n` or a lone `\r`, and nowhere else
+//! (not at U+2028, U+2029, U+0085, VT or FF), for edits and positions alike.
 
 use std::sync::Arc;
 
@@ -101,7 +104,7 @@ impl LineIndex {
     /// Indexes `text`; O(n) once per snapshot.
     pub fn new(text: Arc<str>) -> LineIndex {
         let mut line_starts = vec![0];
-        line_starts.extend(memchr_newlines(&text));
+        line_starts.extend(line_break_ends(&text));
         LineIndex { text, line_starts }
     }
 
@@ -122,16 +125,9 @@ impl LineIndex {
 
     /// Byte offset of the end of `line`, excluding its line break.
     pub fn line_end(&self, line: usize) -> usize {
+        let start = self.line_start(line);
         let next = self.line_start(line + 1);
-        let bytes = self.text.as_bytes();
-        let mut end = next;
-        if end > self.line_start(line) && end <= bytes.len() && line + 1 < self.line_starts.len() {
-            end -= 1;
-            if end > self.line_start(line) && bytes[end - 1] == b'\r' {
-                end -= 1;
-            }
-        }
-        end
+        start + content_len(&self.text[start..next])
     }
 
     /// The zero-based line containing byte `offset`.
@@ -179,11 +175,24 @@ impl LineIndex {
     }
 }
 
-fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
-    text.bytes()
-        .enumerate()
-        .filter(|&(_, b)| b == b'\n')
-        .map(|(i, _)| i + 1)
+/// The byte offsets just past each line break: `\n`, `\r\n` (one break) and a lone `\r`.
+fn line_break_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().filter_map(move |(i, &b)| match b {
+        b'\n' => Some(i + 1),
+        b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
+        _ => None,
+    })
+}
+
+/// The length of a line without its line break (the line may have none: the last one).
+fn content_len(line: &str) -> usize {
+    let without = line
+        .strip_suffix("\r\n")
+        .or_else(|| line.strip_suffix('\n'))
+        .or_else(|| line.strip_suffix('\r'))
+        .unwrap_or(line);
+    without.len()
 }
 
 /// Converts a column within one line to a byte offset within that line, clamping to its end.
@@ -259,9 +268,12 @@ impl DocumentText {
         }
         let line_start = self.rope.line_to_char(line);
         let slice = self.rope.line(line);
+        // Columns never reach into the line break (one of `\n`, `\r\n`, `\r`).
         let mut len = slice.len_chars();
-        // Columns never reach into the line break.
-        while len > 0 && matches!(slice.char(len - 1), '\n' | '\r') {
+        if len > 0 && slice.char(len - 1) == '\n' {
+            len -= 1;
+        }
+        if len > 0 && slice.char(len - 1) == '\r' {
             len -= 1;
         }
         let col = pos.col as usize;
@@ -322,6 +334,33 @@ mod tests {
     }
 
     #[test]
+    fn lines_break_at_cr_lf_and_crlf_only() {
+        let idx = index("a\rb\r\nc\nd\u{2028}e\u{2029}f\u{85}g\u{b}h\u{c}i");
+        assert_eq!(idx.line_count(), 4);
+        assert_eq!(idx.line_text(0), "a");
+        assert_eq!(idx.line_text(1), "b");
+        assert_eq!(idx.line_text(2), "c");
+        assert_eq!(idx.line_text(3), "d\u{2028}e\u{2029}f\u{85}g\u{b}h\u{c}i");
+        assert_eq!(
+            idx.position("a\rb\r\nc\nd".len(), PositionEncoding::Utf16),
+            LineCol { line: 3, col: 1 }
+        );
+    }
+
+    #[test]
+    fn rope_edits_after_unicode_separators_land_on_the_protocol_line() {
+        let mut doc = DocumentText::new("a\u{2028}b\u{85}c\rd\n");
+        doc.apply(
+            &TextEdit {
+                range: Some((LineCol { line: 1, col: 0 }, LineCol { line: 1, col: 1 })),
+                text: "D".into(),
+            },
+            PositionEncoding::Utf16,
+        );
+        assert_eq!(&*doc.to_arc_str(), "a\u{2028}b\u{85}c\rD\n");
+    }
+
+    #[test]
     fn rope_edits_use_utf16_positions() {
         let mut doc = DocumentText::new("x: 😀\ny: 1\n");
         doc.apply(
@@ -332,5 +371,55 @@ mod tests {
             PositionEncoding::Utf16,
         );
         assert_eq!(&*doc.to_arc_str(), "x: 😀!\ny: 1\n");
+    }
+
+    /// The position of byte `offset` by the protocol's rules, written apart from `LineIndex`.
+    fn protocol_position(text: &str, offset: usize) -> LineCol {
+        let before = &text[..offset];
+        let breaks = before.matches(['\n', '\r']).count() - before.matches("\r\n").count();
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        LineCol {
+            line: breaks as u32,
+            col: before[line_start..].encode_utf16().count() as u32,
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "a", "é", "日本", "😀", "\n", "\r\n", "\r", "\u{2028}", "\u{2029}", "\u{85}", "\u{b}", "\u{c}", "  ", "",
+    ];
+
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(PIECES), 0..4).prop_map(|p| p.concat())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn edits_by_protocol_positions_match_the_same_edits_on_a_string(
+            start in piece(),
+            edits in proptest::collection::vec((0.0..=1.0f64, 0.0..=1.0f64, piece()), 1..20),
+        ) {
+            let mut expected = start.clone();
+            let mut doc = DocumentText::new(&start);
+            for (a, b, insert) in edits {
+                let boundaries: Vec<usize> = (0..=expected.len())
+                    .filter(|&i| expected.is_char_boundary(i))
+                    .filter(|&i| !(i > 0 && expected.as_bytes()[i - 1] == b'\r' && expected.as_bytes().get(i) == Some(&b'\n')))
+                    .collect();
+                let pick = |f: f64| boundaries[((boundaries.len() - 1) as f64 * f) as usize];
+                let (from, to) = (pick(a.min(b)), pick(a.max(b)));
+                let range = (protocol_position(&expected, from), protocol_position(&expected, to));
+                doc.apply(&TextEdit { range: Some(range), text: insert.clone() }, PositionEncoding::Utf16);
+                expected.replace_range(from..to, &insert);
+                prop_assert_eq!(&*doc.to_arc_str(), expected.as_str());
+                let index = LineIndex::new(Arc::from(expected.as_str()));
+                let after = from + insert.len();
+                if !(expected[..after].ends_with('\r') && expected[after..].starts_with('\n')) {
+                    prop_assert_eq!(index.position(after, PositionEncoding::Utf16), protocol_position(&expected, after));
+                    prop_assert_eq!(index.offset(protocol_position(&expected, after), PositionEncoding::Utf16), after);
+                }
+            }
+        }
     }
 }

@@ -291,6 +291,31 @@ local function main()
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   check('checkhealth stepwise has no ERROR', health:find('stepwise') ~= nil and not health:find('ERROR'), health)
   check('checkhealth finds the server', health:find('server found', 1, true) ~= nil, health)
+  check('checkhealth says whether the workspace is trusted', health:find('is not trusted; its stepwise.toml needs no trust', 1, true) ~= nil, health)
+  vim.cmd('tabclose')
+
+  -- :StepwiseTrust asks (the server's showMessageRequest through vim.ui.select), then records trust.
+  local asked
+  local select = vim.ui.select
+  vim.ui.select = function(items, opts, on_choice)
+    asked = opts.prompt
+    for i, item in ipairs(items) do
+      if (type(item) == 'table' and item.title or item) == 'Trust' then
+        return on_choice(item, i)
+      end
+    end
+    on_choice(nil, nil)
+  end
+  vim.cmd('StepwiseTrust')
+  local trusted = vim.wait(5000, function()
+    local t = stepwise.trust_status(buf)
+    return t ~= nil and t.trusted
+  end, 50)
+  vim.ui.select = select
+  check(':StepwiseTrust asks and records trust', trusted and asked ~= nil and asked:find('Trust the workspace', 1, true) ~= nil, tostring(asked))
+  vim.cmd('checkhealth stepwise')
+  health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  check('checkhealth says the workspace is trusted', health:find('is trusted (stepwise trust)', 1, true) ~= nil, health)
   vim.cmd('tabclose')
 
   client:stop()

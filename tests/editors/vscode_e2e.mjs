@@ -284,13 +284,21 @@ try {
   // The client side of running: switch the server to a stand-in (tests/editors/stub_server.py) by
   // editing settings.json, as a user would; it offers the commands and reports slow $/progress.
   if (process.env.E2E_STUB) {
-    // Workspace settings (.vscode/settings.json in the folder), which VS Code watches.
-    mkdirSync(join(ws, ".vscode"), { recursive: true });
     const settings = {
       "stepwise.server.path": process.env.E2E_STUB,
       "stepwise.server.env": { STUB_LOG: process.env.E2E_STUB_LOG, STUB_DELAY: "2" },
     };
+    // A repository's own .vscode/settings.json cannot choose the executable (`stepwise.server.path`
+    // is machine-scoped): the client stays on the real server, hints and all.
+    mkdirSync(join(ws, ".vscode"), { recursive: true });
     writeFileSync(join(ws, ".vscode", "settings.json"), JSON.stringify(settings, null, 2));
+    await new Promise((r) => setTimeout(r, 6000));
+    const kept = await waitText(".monaco-editor .view-lines", /creative-marketer \(step\)/, 5000);
+    check("a workspace's .vscode/settings.json cannot choose the server executable", kept);
+    // The user's own settings can.
+    const userSettings = join(process.env.E2E_USER_DATA, "User", "settings.json");
+    const current = JSON.parse(readFileSync(userSettings, "utf8"));
+    writeFileSync(userSettings, JSON.stringify({ ...current, ...settings }, null, 2));
     // The client restarts on the stub: its hints vanish (the stub has none).
     const switched = await waitText(".monaco-editor .view-lines", /^(?![\s\S]*creative-marketer \(step\))/, 20000);
     check("changing stepwise.server.path restarts the client on the new server", switched);

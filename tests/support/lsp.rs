@@ -55,6 +55,11 @@ pub fn write_message(writer: &mut impl Write, value: &Value) {
     writer.flush().unwrap();
 }
 
+/// A config folder that does not exist: no user config, no trust store.
+pub fn no_config_home() -> std::path::PathBuf {
+    std::env::temp_dir().join("stepwise-tests-no-config-home")
+}
+
 /// The `file://` URI of a path.
 pub fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
@@ -73,12 +78,16 @@ impl TestServer {
     /// The `stepwise lsp` command with `env`, and without the test's own API keys.
     pub fn command(env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-        cmd.arg("lsp").env("STEPWISE_LOG", "error");
+        // No user config and no trust store unless a test gives its own config folder.
+        cmd.arg("lsp")
+            .env("STEPWISE_LOG", "error")
+            .env("XDG_CONFIG_HOME", no_config_home());
         for key in [
             "ANTHROPIC_API_KEY",
             "OPENAI_API_KEY",
             "GEMINI_API_KEY",
             "GOOGLE_API_KEY",
+            "STEPWISE_TRUST_WORKSPACE",
         ] {
             cmd.env_remove(key);
         }
@@ -147,6 +156,12 @@ impl TestServer {
             &mut self.stdin,
             &json!({ "jsonrpc": "2.0", "method": method, "params": params }),
         );
+    }
+
+    /// Writes raw bytes to the server's input, framed or not (for malformed-input tests).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
     }
 
     /// Sends a request without waiting; returns its ID.

@@ -43,12 +43,15 @@ impl Project {
         self.dir.path().join(".stepwise/runs")
     }
 
-    /// A run request with every provider key set.
+    /// A run request with every provider key set, the workspace trusted for this process
+    /// (its `stepwise.toml` points the providers at local fake servers).
     pub fn request(&self, target: RunTarget) -> RunRequest {
-        let env: BTreeMap<String, String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY"]
-            .iter()
-            .map(|k| (k.to_string(), KEY.to_string()))
-            .collect();
+        let mut env: BTreeMap<String, String> =
+            ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY"]
+                .iter()
+                .map(|k| (k.to_string(), KEY.to_string()))
+                .collect();
+        env.insert("STEPWISE_TRUST_WORKSPACE".to_string(), "1".to_string());
         let workspace = Workspace::load(self.dir.path(), &env);
         RunRequest {
             path: self.flow.clone(),

@@ -16,11 +16,13 @@ import {
   ProgressTracker,
   ProgressValue,
   SERVER_COMMANDS,
+  TRUST_NOTIFICATION,
   WATCH_GLOB,
   WORKFLOW_GLOBS,
   YamlExtensionMode,
   commandArgument,
   findServer,
+  initializationOptions,
   isWorkflowPath,
   outputView,
   serverEnv,
@@ -96,6 +98,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     debug: { command: found.command, args: ["lsp"], options: { env } },
   };
   const clientOptions: LanguageClientOptions = {
+    initializationOptions: initializationOptions(vscode.workspace.isTrusted),
     documentSelector: WORKFLOW_GLOBS.flatMap((pattern) => [
       { scheme: "file", pattern },
       { scheme: "untitled", pattern },
@@ -143,6 +146,10 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     trackProgress(c, params.token);
     return null;
   });
+  // Trust granted later (the "Trust" banner) counts from then on, without a restart.
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void c.sendNotification(TRUST_NOTIFICATION, {})),
+  );
   context.subscriptions.push({ dispose: () => void c.stop() });
 }
 

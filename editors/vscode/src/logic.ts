@@ -12,6 +12,15 @@ export const SERVER_COMMANDS = {
   openOutput: "stepwise.openOutput",
 } as const;
 
+/** The notification telling the server that the user granted Workspace Trust. */
+export const TRUST_NOTIFICATION = "stepwise/workspaceTrusted";
+
+/** What the server is told at start: whether VS Code trusts the workspace (it then counts as
+ * trusted while the editor runs, as `stepwise trust` would make it). */
+export function initializationOptions(isTrusted: boolean): { workspaceTrusted: boolean } {
+  return { workspaceTrusted: isTrusted };
+}
+
 export const INSTALL_HINT = "cargo install --path .";
 
 /** Glob patterns of the documents the server handles. */

@@ -4,8 +4,10 @@ import { test } from "node:test";
 import {
   ProgressTracker,
   SERVER_COMMANDS,
+  TRUST_NOTIFICATION,
   commandArgument,
   findServer,
+  initializationOptions,
   isWorkflowPath,
   outputView,
   serverEnv,
@@ -209,4 +211,18 @@ test("open output: uri, text or nothing", () => {
     kind: "message",
     text: "stepwise: step `x` failed: anthropic overloaded (529)",
   });
+});
+
+test("workspace trust: limited support, the server path and env are the user's, isTrusted reaches the server", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require("../../package.json");
+  const untrusted = pkg.capabilities.untrustedWorkspaces;
+  assert.equal(untrusted.supported, "limited");
+  assert.deepEqual(untrusted.restrictedConfigurations, ["stepwise.server.path", "stepwise.server.env"]);
+  assert.ok(untrusted.description.length > 20);
+  const settings = pkg.contributes.configuration.properties ?? pkg.contributes.configuration[0].properties;
+  assert.equal(settings["stepwise.server.path"].scope, "machine");
+  assert.deepEqual(initializationOptions(true), { workspaceTrusted: true });
+  assert.deepEqual(initializationOptions(false), { workspaceTrusted: false });
+  assert.equal(TRUST_NOTIFICATION, "stepwise/workspaceTrusted");
 });

@@ -15,6 +15,7 @@ use super::error::{ErrorClass, ProviderError, error_message};
 use super::retry::read_retry_headers;
 use super::secret::ApiKey;
 use crate::model::catalog::{ProviderInfo, ProviderKind};
+use crate::model::secrets::KeyScrubber;
 
 /// Generation parameters after resolution, as plain values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -275,6 +276,8 @@ async fn response(
         .ok()
         .and_then(|r| r.ok())
         .unwrap_or_default();
+    // Scrubbed before the message is cut to length, so no fragment of the key survives.
+    let body = scrubber(req).scrub(&body);
     let mut error = ProviderError::new(ErrorClass::from_status(status), error_message(&body));
     error.status = Some(status);
     read_retry_headers(&headers, &mut error);
@@ -296,13 +299,17 @@ pub async fn send(
         .map_err(|e| scrub_key(e, req))
 }
 
-/// Removes the request's own key from an error message, should a provider echo it back.
-fn scrub_key(mut error: ProviderError, req: &HttpRequest) -> ProviderError {
-    if let Some(AuthHeader { key: Some(key), .. }) = &req.auth
-        && !key.expose().is_empty()
-    {
-        error.message = error.message.replace(key.expose(), "***");
+/// The scrubber of the key this request carries: the one key its provider could echo back.
+fn scrubber(req: &HttpRequest) -> KeyScrubber {
+    match &req.auth {
+        Some(AuthHeader { key: Some(key), .. }) => KeyScrubber::new([key.expose()]),
+        _ => KeyScrubber::default(),
     }
+}
+
+/// Removes every run of the request's key from an error message (wire errors included).
+fn scrub_key(mut error: ProviderError, req: &HttpRequest) -> ProviderError {
+    error.message = scrubber(req).scrub(&error.message);
     error
 }
 
@@ -314,6 +321,7 @@ async fn stream(
     on_text: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Completion, ProviderError> {
     let resp = response(client, req, timeout).await?;
+    let scrubber = scrubber(req);
     let mut decoder = decoder(kind);
     let mut stream = resp.bytes_stream();
     let mut buffer: Vec<u8> = Vec::new();
@@ -343,7 +351,7 @@ async fn stream(
             take_lines(&mut buffer)
         };
         for (event, data) in frames {
-            match decoder.event(event.as_deref(), &data) {
+            match decoder.event(event.as_deref(), &scrubber.scrub(&data)) {
                 Ok(Some(delta)) => {
                     on_text(&delta);
                     text.push_str(&delta);
@@ -362,6 +370,7 @@ async fn stream(
             vec![(None, trailing)]
         };
         for (event, data) in frames {
+            let data = scrubber.scrub(&data);
             if let Some(delta) = decoder.event(event.as_deref(), &data).map_err(|e| partial(e, &text))? {
                 on_text(&delta);
                 text.push_str(&delta);

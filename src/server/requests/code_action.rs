@@ -29,7 +29,7 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
     let mut diagnostics = analysis.diagnostics();
     diagnostics.extend(run_diagnostics(&analysis, &s.runs));
     let actions = code_actions(&analysis, &s.runs, s.uri.as_str(), span, &diagnostics);
-    let reply = actions
+    let mut reply: Vec<CodeActionOrCommand> = actions
         .into_iter()
         .map(|a| {
             let edit = (!a.edits.is_empty()).then(|| {
@@ -62,5 +62,6 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
             })
         })
         .collect();
+    reply.extend(crate::server::trust::code_action(s, span, &diagnostics));
     Some(reply)
 }

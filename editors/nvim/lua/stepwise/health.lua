@@ -60,6 +60,21 @@ function M.check()
       client.root_dir or '(none)',
       #vim.lsp.get_buffers_by_client_id(client.id)
     ))
+    for _, bufnr in ipairs(vim.lsp.get_buffers_by_client_id(client.id)) do
+      local trust = stepwise.trust_status(bufnr)
+      if trust and trust.trusted then
+        h.ok(('workspace %s is trusted (%s)'):format(trust.root, trust.grantedBy))
+      elseif trust and #(trust.needs or {}) == 0 then
+        h.ok(('workspace %s is not trusted; its stepwise.toml needs no trust'):format(trust.root))
+      elseif trust then
+        h.warn(('workspace %s is not trusted%s: %s'):format(
+          trust.root,
+          trust.lapsed and ' (stepwise.toml changed since it was trusted)' or '',
+          table.concat(trust.needs, '; ')
+        ), { ':StepwiseTrust (or `stepwise trust` in a terminal) if you trust this repository' })
+      end
+      break
+    end
     local cmds = stepwise.server_commands(client)
     if #cmds > 0 then
       h.ok('server commands: ' .. table.concat(cmds, ', '))

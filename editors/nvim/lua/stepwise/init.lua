@@ -30,6 +30,8 @@ M.commands = {
   resume = 'stepwise.resume',
   cancel = 'stepwise.cancel',
   open_output = 'stepwise.openOutput',
+  trust = 'stepwise.trustWorkspace',
+  trust_status = 'stepwise.trustStatus',
 }
 
 local group = vim.api.nvim_create_augroup('stepwise', { clear = true })
@@ -230,6 +232,34 @@ function M.cancel()
   return M.execute(M.commands.cancel, {})
 end
 
+--- Asks the server to trust this buffer's workspace: it names every host and key variable the
+--- workspace's stepwise.toml would be allowed, asks (vim.ui.select), and records trust as
+--- `stepwise trust` does.
+function M.trust()
+  return M.execute(M.commands.trust, {}, 0, function(err, result)
+    if not err and result then
+      if result.trusted then
+        notify('workspace trusted: ' .. tostring(result.root))
+      else
+        notify('workspace not trusted: ' .. tostring(result.root), vim.log.levels.WARN)
+      end
+    end
+  end)
+end
+
+--- Whether the workspace of `bufnr` is trusted: `{ root, trusted, grantedBy, lapsed, needs }`, or nil.
+function M.trust_status(bufnr)
+  local client = M.client(bufnr)
+  if not client or not vim.tbl_contains(M.server_commands(client), M.commands.trust_status) then
+    return nil
+  end
+  local resp = client:request_sync('workspace/executeCommand', {
+    command = M.commands.trust_status,
+    arguments = { { uri = vim.uri_from_bufnr(bufnr) } },
+  }, 2000, bufnr)
+  return resp and resp.result or nil
+end
+
 --- Shows what `stepwise.openOutput` returns: a location/URI is opened, text goes to a scratch split.
 local function show_output(result, step)
   if result == nil or result == vim.NIL then
@@ -390,6 +420,12 @@ local user_commands = {
       M.cancel()
     end,
     { desc = 'stepwise: cancel the run in progress' },
+  },
+  StepwiseTrust = {
+    function()
+      M.trust()
+    end,
+    { desc = "stepwise: trust this workspace's stepwise.toml (asks first, naming hosts and key variables)" },
   },
   StepwiseOutput = {
     function(c)
