@@ -5,8 +5,10 @@ mod fixture;
 
 use fixture::{all_keys, analyse};
 use stepwise::analysis::Analysis;
-use stepwise::analysis::actions::{Action, RunCommand, code_actions, code_lenses, run_diagnostics};
-use stepwise::model::runs::{RunView, StepRun, StepStatus};
+use stepwise::analysis::actions::{Action, RunAction, code_actions, code_lenses, run_diagnostics, step_on_line};
+use stepwise::model::runs::{
+    ErrorClass, Failure, ProviderModel, RunView, StepAttempt, StepError, StepRecord, StepStatus,
+};
 use stepwise::syntax::text::Span;
 
 const FLOW: &str = "version: 1
@@ -40,13 +42,7 @@ fn apply(text: &str, action: &Action) -> String {
 
 fn actions_at(analysis: &Analysis, view: &RunView, needle: &str) -> Vec<Action> {
     let at = analysis.text().find(needle).unwrap();
-    code_actions(
-        analysis,
-        view,
-        "file:///w/brief.flow.yaml",
-        Span::empty(at),
-        &analysis.diagnostics(),
-    )
+    code_actions(analysis, view, Span::empty(at), &analysis.diagnostics())
 }
 
 fn find<'a>(actions: &'a [Action], title: &str) -> &'a Action {
@@ -99,9 +95,9 @@ fn run_actions_are_offered_per_available_provider_and_disabled_during_a_run() {
     let idle = actions_at(&analysis, &RunView::default(), "Summarize");
     let run = find(&idle, "Run step `summarize`");
     assert!(run.disabled.is_none());
-    assert!(matches!(&run.command, Some(RunCommand::RunStep(a)) if a.step == "summarize" && a.provider.is_none()));
+    assert!(matches!(&run.command, Some(RunAction::RunStep { step, provider: None }) if step == "summarize"));
     let with_openai = find(&idle, "Run `summarize` with openai (this run only)");
-    assert!(matches!(&with_openai.command, Some(RunCommand::RunStep(a)) if a.provider.as_deref() == Some("openai")));
+    assert!(matches!(&with_openai.command, Some(RunAction::RunStep { provider: Some(p), .. }) if p == "openai"));
     let busy = RunView {
         in_progress: true,
         ..RunView::default()
@@ -115,13 +111,21 @@ fn failed_view() -> RunView {
     let mut view = RunView::default();
     view.steps.insert(
         "ideas".to_string(),
-        StepRun {
-            status: Some(StepStatus::Failed),
-            label: "✗ 529 overloaded".to_string(),
-            lens: "✗ overloaded (529) · anthropic".to_string(),
-            error: Some("anthropic overloaded (529) after 3 attempts: Overloaded".to_string()),
-            failed_provider: Some("anthropic".to_string()),
-            ..StepRun::default()
+        StepRecord {
+            status: StepStatus::Failed,
+            attempts: vec![StepAttempt {
+                error: Some(StepError {
+                    failure: Failure {
+                        class: ErrorClass::Overloaded,
+                        status: Some(529),
+                        message: "Overloaded".to_string(),
+                    },
+                    provider: "anthropic".to_string(),
+                    attempts: 3,
+                }),
+                ..StepAttempt::new(StepStatus::Failed)
+            }],
+            ..StepRecord::pending("ideas")
         },
     );
     view
@@ -141,17 +145,17 @@ fn a_failed_step_has_a_diagnostic_on_its_id_and_a_switch_and_rerun_fix() {
         d.message
     );
     assert!(!d.suggestions.contains(&"anthropic".to_string()));
-    let actions = code_actions(&analysis, &view, "file:///w/brief.flow.yaml", d.span, &diagnostics);
+    let actions = code_actions(&analysis, &view, d.span, &diagnostics);
     let fix = find(&actions, "Switch to openai and re-run");
     assert!(fix.preferred || d.suggestions[0] != "openai");
-    assert!(matches!(&fix.command, Some(RunCommand::RunStep(a)) if a.step == "ideas"));
+    assert!(matches!(&fix.command, Some(RunAction::RunStep { step, .. }) if step == "ideas"));
     assert!(apply(FLOW, fix).contains("    provider: openai\n    model: gpt-4o   # fast\n"));
 }
 
 #[test]
 fn lenses_show_run_or_rerun_and_the_last_result() {
     let analysis = analyse(FLOW, all_keys());
-    let titles: Vec<String> = code_lenses(&analysis, &failed_view(), "file:///w/brief.flow.yaml")
+    let titles: Vec<String> = code_lenses(&analysis, &failed_view())
         .into_iter()
         .map(|l| l.title)
         .collect();
@@ -159,15 +163,17 @@ fn lenses_show_run_or_rerun_and_the_last_result() {
 }
 
 #[test]
-fn commands_round_trip_through_their_json_arguments() {
-    let command = RunCommand::parse(
-        "stepwise.runStep",
-        serde_json::json!({ "uri": "file:///w/a.flow.yaml", "step": "ideas", "provider": "openai" }),
-    )
-    .unwrap();
-    assert_eq!(command.name(), "stepwise.runStep");
-    assert_eq!(RunCommand::parse(command.name(), command.argument()).unwrap(), command);
-    assert!(RunCommand::parse("stepwise.runStep", serde_json::json!({ "uri": 1 })).is_err());
+fn a_position_anywhere_on_a_steps_lines_is_on_that_step() {
+    let analysis = analyse(FLOW, all_keys());
+    let line_of = |needle: &str| FLOW[..FLOW.find(needle).unwrap()].matches('\n').count();
+    let first = line_of("- id: summarize");
+    assert_eq!(step_on_line(&analysis, first).as_deref(), Some("summarize"));
+    assert_eq!(step_on_line(&analysis, first + 1).as_deref(), Some("summarize"));
+    assert_eq!(
+        step_on_line(&analysis, line_of("- id: ideas")).as_deref(),
+        Some("ideas")
+    );
+    assert_eq!(step_on_line(&analysis, 0), None);
 }
 
 #[test]
@@ -175,7 +181,7 @@ fn run_from_here_is_offered_on_every_step() {
     let analysis = analyse(FLOW, all_keys());
     let actions = actions_at(&analysis, &RunView::default(), "Summarize");
     let from = find(&actions, "Run from `summarize` (this step and everything downstream)");
-    assert!(matches!(&from.command, Some(RunCommand::RunFrom(a)) if a.step == "summarize"));
+    assert!(matches!(&from.command, Some(RunAction::RunFrom { step }) if step == "summarize"));
 }
 
 #[test]
@@ -187,25 +193,27 @@ fn a_step_edited_since_its_run_shows_stale() {
     let mut view = RunView::default();
     view.steps.insert(
         "summarize".to_string(),
-        StepRun {
-            status: Some(StepStatus::Completed),
-            label: "✓ 1.0s".to_string(),
-            lens: "✓ 1.0s · anthropic/claude-sonnet-4-5".to_string(),
-            fingerprint: Some(step_fingerprint(
-                &analysis.workflow,
-                step,
-                &analysis.workspace,
-                &effective,
-            )),
-            ..StepRun::default()
+        StepRecord {
+            status: StepStatus::Completed,
+            attempts: vec![StepAttempt {
+                duration_ms: Some(1000),
+                answered_by: Some(ProviderModel {
+                    provider: "anthropic".to_string(),
+                    model: "claude-sonnet-4-5".to_string(),
+                }),
+                output: Some("out".to_string()),
+                fingerprint: Some(step_fingerprint(
+                    &analysis.workflow,
+                    step,
+                    &analysis.workspace,
+                    &effective,
+                )),
+                ..StepAttempt::new(StepStatus::Completed)
+            }],
+            ..StepRecord::pending("summarize")
         },
     );
-    let titles = |a: &Analysis| -> Vec<String> {
-        code_lenses(a, &view, "file:///w/brief.flow.yaml")
-            .into_iter()
-            .map(|l| l.title)
-            .collect()
-    };
+    let titles = |a: &Analysis| -> Vec<String> { code_lenses(a, &view).into_iter().map(|l| l.title).collect() };
     assert_eq!(titles(&analysis)[1], "✓ 1.0s · anthropic/claude-sonnet-4-5");
     let edited = analyse(
         &FLOW.replace("Summarize skates.", "Summarize skates briefly."),

@@ -101,6 +101,50 @@ async fn ctrl_c_cancels_the_run_and_records_cancelled() {
     assert!(record.finished_at.is_some());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_one_time_rerun_keeps_the_output_and_resume_has_nothing_to_do() {
+    let server = FakeProvider::start(|r| anthropic_stream(&[&format!("R({})", prompt_of(r))], 1, 1)).await;
+    // Ollama is not running: its port is closed.
+    let config = config_for(&server.url, "max_retries = 0").replace(
+        &format!("[providers.ollama]\nbase_url = \"{}\"", server.url),
+        "[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"",
+    );
+    let project = Project::new(&config, FLOW);
+    let first = stepwise(&project, &["run", "test.flow.yaml"]).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let good = latest(&project.runs_dir(), &project.flow).unwrap();
+
+    let rerun = stepwise(
+        &project,
+        &["run", "test.flow.yaml", "--step", "a", "--provider", "ollama"],
+    )
+    .output()
+    .unwrap();
+    assert!(!rerun.status.success());
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(stderr.contains("— last attempt ✗ ollama connection"), "{stderr}");
+    let after = latest(&project.runs_dir(), &project.flow).unwrap();
+    let a = after.step("a").unwrap();
+    assert_eq!(a.status, StepStatus::Completed);
+    assert_eq!(a.output(), good.step("a").unwrap().output());
+    assert_eq!(a.last().unwrap().status, StepStatus::Failed);
+    assert!(a.last().unwrap().one_time);
+    assert_eq!(after.step("b").unwrap().status, StepStatus::Completed);
+    assert_eq!(after.step("c").unwrap().status, StepStatus::Completed);
+
+    let planned = stepwise(&project, &["run", "test.flow.yaml", "--resume", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(planned.status.success(), "{}", String::from_utf8_lossy(&planned.stderr));
+    assert_eq!(String::from_utf8_lossy(&planned.stdout), "", "nothing to plan");
+    let sent = server.count();
+    let resumed = stepwise(&project, &["run", "test.flow.yaml", "--resume"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(server.count(), sent, "nothing sent again");
+}
+
 #[test]
 fn dry_run_prints_exact_requests_with_keys_redacted_and_sends_nothing() {
     let project = Project::new(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stepwise::engine::error::ErrorClass;
-use stepwise::engine::record::{StepRecord, StepStatus};
+use stepwise::engine::record::{StepAttempt, StepStatus};
 use stepwise::engine::{RunEvent, RunTarget};
 use stepwise::model::health::Health;
 use support::fake_provider::{
@@ -15,18 +15,15 @@ use support::fake_provider::{
 };
 use support::{KEY, Project, config_for, fast_engine, one_step, run, tree_contains};
 
-async fn run_one(project: &Project, retries: u32) -> StepRecord {
+async fn run_one(project: &Project, retries: u32) -> StepAttempt {
     let (record, _) = run(&fast_engine(retries), project.request(RunTarget::Workflow))
         .await
         .unwrap();
-    record.step("only").unwrap().clone()
+    record.step("only").unwrap().last().unwrap().clone()
 }
 
-fn classes(step: &StepRecord) -> Vec<Option<ErrorClass>> {
-    step.attempts
-        .iter()
-        .map(|a| a.error.as_ref().map(|e| e.class))
-        .collect()
+fn classes(step: &StepAttempt) -> Vec<Option<ErrorClass>> {
+    step.calls.iter().map(|a| a.error.as_ref().map(|e| e.class)).collect()
 }
 
 #[tokio::test]
@@ -174,7 +171,7 @@ async fn rate_limit_429_waits_retry_after_then_succeeds() {
     let step = run_one(&project, 2).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
     assert_eq!(classes(&step), vec![Some(ErrorClass::RateLimit), None]);
-    assert_eq!(step.attempts[0].error.as_ref().unwrap().message, "slow down");
+    assert_eq!(step.calls[0].error.as_ref().unwrap().message, "slow down");
     assert_eq!(step.output.as_deref(), Some("fine"));
 }
 
@@ -219,7 +216,7 @@ async fn overloaded_529_is_retried_then_fails_and_marks_the_provider_degraded() 
     assert_eq!(step.status, StepStatus::Failed);
     let error = step.error.unwrap();
     assert_eq!(
-        error.summary(),
+        stepwise::analysis::run_text::error_summary(&error),
         "anthropic overloaded (529) after 3 attempts: Overloaded"
     );
     let health = Health::load(&project.runs_dir());
@@ -262,7 +259,7 @@ async fn service_unavailable_503_is_retried() {
         classes(&step),
         vec![Some(ErrorClass::Server), Some(ErrorClass::Server), None]
     );
-    assert_eq!(step.attempts[0].error.as_ref().unwrap().message, "upstream unavailable");
+    assert_eq!(step.calls[0].error.as_ref().unwrap().message, "upstream unavailable");
 }
 
 #[tokio::test]
@@ -296,7 +293,7 @@ async fn stall_mid_stream_fails_as_timeout_with_partial_output_discarded() {
     let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let step = run_one(&project, 0).await;
     assert_eq!(classes(&step), vec![Some(ErrorClass::Timeout)]);
-    assert_eq!(step.attempts[0].discarded_chars, 4);
+    assert_eq!(step.calls[0].discarded_chars, 4);
 }
 
 #[tokio::test]
@@ -310,14 +307,14 @@ async fn stream_cut_mid_way_discards_partial_output_and_retries() {
     let (record, events) = run(&fast_engine(1), project.request(RunTarget::Workflow))
         .await
         .unwrap();
-    let step = record.step("only").unwrap();
+    let step = record.step("only").unwrap().last().unwrap();
     assert_eq!(classes(step), vec![Some(ErrorClass::StreamBroken), None]);
-    assert_eq!(step.attempts[0].discarded_chars, "partial ".len());
+    assert_eq!(step.calls[0].discarded_chars, "partial ".len());
     assert_eq!(step.output.as_deref(), Some("whole answer"));
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, RunEvent::AttemptFailed { discarded_chars: 8, .. }))
+            .any(|e| matches!(e, RunEvent::CallFailed { call, .. } if call.discarded_chars == 8))
     );
 }
 
@@ -348,7 +345,7 @@ async fn anthropic_error_event_after_200_is_classed_by_its_type() {
     .await;
     let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
     let step = run_one(&project, 0).await;
-    let attempt = &step.attempts[0];
+    let attempt = &step.calls[0];
     assert_eq!(attempt.error.as_ref().unwrap().class, ErrorClass::Overloaded);
     assert_eq!(attempt.error.as_ref().unwrap().message, "Overloaded");
     assert_eq!(attempt.discarded_chars, "so far".len());
@@ -391,7 +388,7 @@ async fn unauthorized_401_fails_at_once_without_retry_or_fallback() {
     let error = step.error.unwrap();
     assert_eq!(error.failure.class, ErrorClass::Auth);
     assert_eq!(
-        error.summary(),
+        stepwise::analysis::run_text::error_summary(&error),
         "anthropic auth (401) after 1 attempt: invalid x-api-key"
     );
     assert_eq!(Health::load(&project.runs_dir()).degraded_reason("anthropic"), None);
@@ -415,7 +412,7 @@ async fn fallback_chain_skips_two_providers_that_are_down() {
     );
     let step = run_one(&project, 1).await;
     let tried: Vec<(&str, Option<ErrorClass>)> = step
-        .attempts
+        .calls
         .iter()
         .map(|a| (a.provider.as_str(), a.error.as_ref().map(|e| e.class)))
         .collect();

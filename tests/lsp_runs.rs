@@ -45,7 +45,7 @@ fn is_anthropic(r: &Received) -> bool {
 }
 
 /// A workspace whose anthropic and openai providers point at one fake server answering with
-/// `handler`, and an initialized server with `flow` open. The client does not offer
+/// `handler` (ollama at a closed port: not running), and an initialized server with `flow` open. The client does not offer
 /// server-created progress, so runs never wait for it to answer `workDoneProgress/create`.
 fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -54,7 +54,7 @@ fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'stati
     std::fs::write(
         dir.path().join("stepwise.toml"),
         format!(
-            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n",
+            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
             provider.url
         ),
     )
@@ -475,4 +475,124 @@ fn after_a_failure_the_offered_provider_reruns_the_step_with_it() {
     let last = s.provider.received().pop().unwrap();
     assert!(last.path.ends_with("/chat/completions"));
     assert_eq!(prompt_of(&last), "Summarize rocket skates.");
+}
+
+#[test]
+fn a_failed_one_time_rerun_keeps_the_output_shows_both_and_resume_has_nothing_to_do() {
+    let mut s = setup(FLOW, answer_everything);
+    assert_eq!(run_step(&mut s, "draft", json!({})).unwrap()["status"], "completed");
+    let reply = run_step(&mut s, "summarize", json!({ "provider": "ollama" })).unwrap();
+    assert_eq!(reply["status"], "failed", "{reply}");
+    let titles = lenses(&mut s);
+    assert!(
+        titles.iter().any(|t| t.starts_with("✓")
+            && t.contains("anthropic/claude-sonnet-4-5")
+            && t.ends_with("— last attempt ✗ ollama connection")),
+        "{titles:?}"
+    );
+    assert!(
+        !titles.iter().any(|t| t.starts_with("stale")),
+        "draft stays fresh: {titles:?}"
+    );
+    let hints = s
+        .server
+        .request(
+            "textDocument/inlayHint",
+            json!({ "textDocument": { "uri": s.uri }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } } }),
+        )
+        .unwrap();
+    assert!(
+        hints.to_string().contains("— last attempt ✗ ollama connection"),
+        "{hints}"
+    );
+    let (line, col) = pos_of(FLOW, "id: summarize", 5);
+    let hover = s.server.at("textDocument/hover", &s.uri.clone(), line, col).unwrap();
+    assert!(
+        hover.to_string().contains("Last attempt, with ollama (this run only)"),
+        "{hover}"
+    );
+    let sent = s.provider.count();
+    let resumed = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.resume", "arguments": [{ "uri": s.uri }] }),
+        )
+        .unwrap();
+    assert_eq!(resumed["steps"], json!([]), "{resumed}");
+    assert_eq!(s.provider.count(), sent, "nothing sent again");
+}
+
+#[test]
+fn a_step_command_given_a_position_runs_the_step_on_that_line() {
+    let mut s = setup(FLOW, answer_everything);
+    let (line, _) = pos_of(FLOW, "Draft from", 0);
+    let reply = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "position": { "line": line, "character": 0 } }] }),
+        )
+        .unwrap();
+    let ran: Vec<&str> = reply["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["summarize", "draft"], "{reply}");
+    let output = s
+        .server
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "stepwise.openOutput", "arguments": [{ "uri": s.uri, "position": { "line": line, "character": 0 } }] }),
+        )
+        .unwrap();
+    assert_eq!(output["step"], "draft", "{output}");
+    let outside = s.server.request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runStep", "arguments": [{ "uri": s.uri, "position": { "line": 0, "character": 0 } }] }),
+    );
+    let message = outside.unwrap_err()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("no step at line 1"), "{message}");
+}
+
+/// The `stepwise.*` strings between `start` and the next `end` of an editor client's source.
+fn commands_in(path: &str, start: &str, end: &str) -> Vec<String> {
+    let source = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let block = &source[source.find(start).unwrap_or_else(|| panic!("no {start} in {path}"))..];
+    let block = &block[..block.find(end).unwrap()];
+    let mut ids: Vec<String> = block
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("stepwise.") && !s.contains(' '))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_editor_clients_list_exactly_the_commands_the_server_offers() {
+    let (_server, init) = TestServer::initialized(&[], json!({}));
+    let mut offered: Vec<String> = init["capabilities"]["executeCommandProvider"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    offered.sort();
+    let logic = "editors/vscode/src/logic.ts";
+    let mut vscode = commands_in(logic, "export const SERVER_COMMANDS = {", "} as const");
+    vscode.extend(commands_in(
+        logic,
+        "export const SERVER_COMMANDS_NOT_SENT = [",
+        "] as const",
+    ));
+    vscode.sort();
+    assert_eq!(vscode, offered, "{logic}: SERVER_COMMANDS and SERVER_COMMANDS_NOT_SENT");
+    assert_eq!(
+        commands_in("editors/nvim/lua/stepwise/init.lua", "M.commands = {", "\n}"),
+        offered,
+        "editors/nvim/lua/stepwise/init.lua M.commands"
+    );
 }

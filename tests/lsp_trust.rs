@@ -244,3 +244,32 @@ fn partial_key_echoes_reach_no_editor_message() {
     assert!(seen.contains("auth"), "{seen}");
     assert_eq!(key_fragments_in(&seen), Vec::<&str>::new(), "{seen}");
 }
+
+#[test]
+fn trust_granted_in_a_terminal_reaches_the_open_editor() {
+    let s = setup();
+    let mut server = server(&s, json!({}));
+    let registered = server.wait_for("client/registerCapability", |_| true);
+    let store_dir = s.config_home.path().join("stepwise");
+    assert!(
+        registered.to_string().contains(&uri(&store_dir)) && registered.to_string().contains("trust.toml"),
+        "{registered}"
+    );
+    server.diagnostics(&s.uri, 1);
+    assert!(run_step(&mut server, &s).is_err());
+    let trusted = std::process::Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(["trust", s.dir.path().to_str().unwrap()])
+        .env("XDG_CONFIG_HOME", s.config_home.path())
+        .output()
+        .unwrap();
+    assert!(trusted.status.success());
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&store_dir.join("trust.toml")), "type": 1 }] }),
+    );
+    server.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == s.uri.as_str() && !p.to_string().contains("untrusted-workspace")
+    });
+    assert_eq!(run_step(&mut server, &s).unwrap()["status"], "completed");
+    assert_eq!(keyed(&s), 1);
+}

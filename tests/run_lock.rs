@@ -19,6 +19,7 @@ fn stepwise(project: &Project, args: &[&str]) -> Command {
     cmd.args(args)
         .current_dir(project.dir.path())
         .env("ANTHROPIC_API_KEY", support::KEY)
+        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
         .env("STEPWISE_TRUST_WORKSPACE", "1")
         .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::null())

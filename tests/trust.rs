@@ -516,3 +516,16 @@ async fn a_run_that_uses_no_untrusted_provider_goes_ahead_without_its_keys() {
     assert!(repo.listener.received().iter().any(|r| r.path == "/api/chat"));
     assert!(repo.keyed_requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_points_at_stepwise_toml_lines_without_printing_the_file() {
+    let repo = Repo::new(&format!("{ATTACK}# PRIVATE-CONFIG-COMMENT\n"), FLOW).await;
+    let check = repo.output(&["check"]);
+    let shown = text(&check);
+    assert!(shown.contains("stepwise.toml:2:12"), "{shown}");
+    assert!(shown.contains("untrusted-workspace"), "{shown}");
+    assert!(
+        !shown.contains("PRIVATE-CONFIG-COMMENT") && !shown.contains("base_url ="),
+        "{shown}"
+    );
+}

@@ -1,110 +1,65 @@
 //! Code actions, code lenses and run results on steps (SPEC §5): typed commands and text edits,
 //! computed from a snapshot and the last run results, with no LSP types and no I/O.
 
-use serde::{Deserialize, Serialize};
-
 use super::Analysis;
-use crate::model::diagnostic::{Code, Diagnostic};
-use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
-use crate::model::runs::{RunView, StepRun, StepStatus};
-use crate::model::workflow::Step;
+use super::run_text;
+use crate::model::diagnostic::{Code, Diagnostic, Severity};
+use crate::model::resolve::{Overrides, resolve_step};
+use crate::model::runs::{RunView, StepStatus};
+use crate::model::workflow::{Step, Workflow};
 use crate::syntax::text::Span;
 
-/// A command the server executes (`workspace/executeCommand`), with its typed argument.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", content = "argument")]
-pub enum RunCommand {
-    /// `stepwise.runStep`: run one step (upstream steps without output first).
-    #[serde(rename = "stepwise.runStep")]
-    RunStep(StepArgs),
-    /// `stepwise.runFrom`: run one step and everything downstream of it.
-    #[serde(rename = "stepwise.runFrom")]
-    RunFrom(StepArgs),
-    /// `stepwise.runWorkflow`: run every step.
-    #[serde(rename = "stepwise.runWorkflow")]
-    RunWorkflow(DocumentArgs),
-    /// `stepwise.resume`: run what is pending, failed or stale.
-    #[serde(rename = "stepwise.resume")]
-    Resume(DocumentArgs),
-    /// `stepwise.cancel`: stop the run in progress.
-    #[serde(rename = "stepwise.cancel")]
-    Cancel(DocumentArgs),
-    /// `stepwise.openOutput`: the step's last output.
-    #[serde(rename = "stepwise.openOutput")]
-    OpenOutput(StepArgs),
+/// What a run action or lens does when chosen, on the document it belongs to; the server
+/// turns it into one of its commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunAction {
+    /// Run one step (upstream steps without output first), with another provider this run
+    /// only when `provider` is set.
+    RunStep {
+        /// The step ID.
+        step: String,
+        /// Provider for this run only.
+        provider: Option<String>,
+    },
+    /// Run one step and everything downstream of it.
+    RunFrom {
+        /// The step ID.
+        step: String,
+    },
+    /// Stop the run in progress.
+    Cancel,
+    /// Show the step's last output.
+    OpenOutput {
+        /// The step ID.
+        step: String,
+    },
 }
 
-/// Names of every command, as listed in the server's capabilities.
-pub const COMMANDS: [&str; 6] = [
-    "stepwise.runStep",
-    "stepwise.runWorkflow",
-    "stepwise.resume",
-    "stepwise.cancel",
-    "stepwise.openOutput",
-    "stepwise.runFrom",
-];
-
-/// The argument of a whole-document command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocumentArgs {
-    /// The workflow document.
-    pub uri: String,
+/// The workflow a run starts from, or the error diagnostics that forbid running it.
+pub fn runnable(analysis: &Analysis) -> Result<Workflow, Vec<Diagnostic>> {
+    let errors: Vec<Diagnostic> = analysis
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        Ok(analysis.workflow.clone())
+    } else {
+        Err(errors)
+    }
 }
 
-/// The argument of a one-step command, with one-time overrides.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct StepArgs {
-    /// The workflow document.
-    pub uri: String,
-    /// The step ID.
-    pub step: String,
-    /// Provider for this run only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    /// Model for this run only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Persona for this run only (`null` would mean none; absent means the step's own).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub persona: Option<String>,
-}
-
-impl RunCommand {
-    /// The command's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            RunCommand::RunStep(_) => COMMANDS[0],
-            RunCommand::RunWorkflow(_) => COMMANDS[1],
-            RunCommand::Resume(_) => COMMANDS[2],
-            RunCommand::Cancel(_) => COMMANDS[3],
-            RunCommand::OpenOutput(_) => COMMANDS[4],
-            RunCommand::RunFrom(_) => COMMANDS[5],
-        }
-    }
-
-    /// The command's single JSON argument.
-    pub fn argument(&self) -> serde_json::Value {
-        let value = match self {
-            RunCommand::RunStep(a) | RunCommand::RunFrom(a) | RunCommand::OpenOutput(a) => serde_json::to_value(a),
-            RunCommand::RunWorkflow(a) | RunCommand::Resume(a) | RunCommand::Cancel(a) => serde_json::to_value(a),
-        };
-        value.unwrap_or_default()
-    }
-
-    /// Parses a command from its name and JSON argument.
-    pub fn parse(name: &str, argument: serde_json::Value) -> Result<RunCommand, String> {
-        let tagged = serde_json::json!({ "command": name, "argument": argument });
-        serde_json::from_value(tagged).map_err(|e| format!("bad arguments for {name}: {e}"))
-    }
-
-    /// The one-time overrides a `runStep` carries.
-    pub fn overrides(args: &StepArgs) -> Overrides {
-        Overrides {
-            provider: args.provider.clone(),
-            model: args.model.clone(),
-            persona: args.persona.clone().map(Some),
-        }
-    }
+/// The ID of the step whose lines include line `line` (0-based): where a command given a
+/// position acts.
+pub fn step_on_line(analysis: &Analysis, line: usize) -> Option<String> {
+    let index = &analysis.line_index;
+    analysis.workflow.steps.iter().find_map(|step| {
+        let first = index.line_of(step.span.start);
+        let last = index.line_of(step.span.end.saturating_sub(1).max(step.span.start));
+        (first..=last)
+            .contains(&line)
+            .then(|| step.id.as_ref().map(|i| i.value.clone()))?
+    })
 }
 
 /// A replacement of a byte range.
@@ -137,7 +92,7 @@ pub struct Action {
     /// Edits to the document, applied first.
     pub edits: Vec<Edit>,
     /// A command to run after the edits.
-    pub command: Option<RunCommand>,
+    pub command: Option<RunAction>,
     /// Why it cannot be used now (shown greyed out).
     pub disabled: Option<String>,
     /// The diagnostic it fixes.
@@ -147,7 +102,7 @@ pub struct Action {
 }
 
 impl Action {
-    fn run(title: String, command: RunCommand, view: &RunView) -> Action {
+    fn run(title: String, command: RunAction, view: &RunView) -> Action {
         Action {
             title,
             kind: ActionKind::Run,
@@ -236,19 +191,13 @@ pub fn switch_provider_edits(analysis: &Analysis, step: &Step, provider: &str) -
 
 /// Code actions for the byte range `span`: run actions for the step there, edits, and quick
 /// fixes for `diagnostics` that overlap it.
-pub fn code_actions(
-    analysis: &Analysis,
-    view: &RunView,
-    uri: &str,
-    span: Span,
-    diagnostics: &[Diagnostic],
-) -> Vec<Action> {
+pub fn code_actions(analysis: &Analysis, view: &RunView, span: Span, diagnostics: &[Diagnostic]) -> Vec<Action> {
     let mut actions = Vec::new();
     for d in diagnostics
         .iter()
         .filter(|d| d.span.start <= span.end && span.start <= d.span.end)
     {
-        actions.extend(quick_fixes(analysis, view, uri, d));
+        actions.extend(quick_fixes(analysis, view, d));
     }
     let Some(index) = analysis.workflow.step_at(span.start) else {
         return actions;
@@ -260,29 +209,25 @@ pub fn code_actions(
     let ws = &analysis.workspace;
     let effective = resolve_step(&analysis.workflow, step, ws, &Overrides::default());
     let current = effective.provider.as_ref().map(|p| p.value.clone());
-    let args = |provider: Option<&str>| StepArgs {
-        uri: uri.to_string(),
+    let run_step = |provider: Option<&str>| RunAction::RunStep {
         step: id.clone(),
         provider: provider.map(str::to_string),
-        ..StepArgs::default()
     };
-    let last = view.step(&id);
-    let has_record = last.is_some_and(|r| r.status.is_some());
-    let title = if has_record {
+    let title = if view.step(&id).is_some() {
         format!("Re-run step `{id}`")
     } else {
         format!("Run step `{id}`")
     };
-    actions.push(Action::run(title, RunCommand::RunStep(args(None)), view));
+    actions.push(Action::run(title, run_step(None), view));
     actions.push(Action::run(
         format!("Run from `{id}` (this step and everything downstream)"),
-        RunCommand::RunFrom(args(None)),
+        RunAction::RunFrom { step: id.clone() },
         view,
     ));
     for p in ws.catalog.healthy().filter(|p| Some(&p.id) != current.as_ref()) {
         actions.push(Action::run(
             format!("Run `{id}` with {} (this run only)", p.id),
-            RunCommand::RunStep(args(Some(&p.id))),
+            run_step(Some(&p.id)),
             view,
         ));
     }
@@ -329,12 +274,12 @@ pub fn code_actions(
     actions
 }
 
-fn quick_fixes(analysis: &Analysis, view: &RunView, uri: &str, d: &Diagnostic) -> Vec<Action> {
+fn quick_fixes(analysis: &Analysis, view: &RunView, d: &Diagnostic) -> Vec<Action> {
     let replace = |s: &String| Edit {
         span: d.span,
         new_text: s.clone(),
     };
-    let fix = |title: String, edits: Vec<Edit>, command: Option<RunCommand>, preferred: bool| Action {
+    let fix = |title: String, edits: Vec<Edit>, command: Option<RunAction>, preferred: bool| Action {
         title,
         kind: ActionKind::QuickFix,
         edits,
@@ -372,11 +317,10 @@ fn quick_fixes(analysis: &Analysis, view: &RunView, uri: &str, d: &Diagnostic) -
                 .iter()
                 .enumerate()
                 .map(|(i, provider)| {
-                    let command = RunCommand::RunStep(StepArgs {
-                        uri: uri.to_string(),
+                    let command = RunAction::RunStep {
                         step: id.clone(),
-                        ..StepArgs::default()
-                    });
+                        provider: None,
+                    };
                     let edits = switch_provider_edits(analysis, step, provider);
                     fix(format!("Switch to {provider} and re-run"), edits, Some(command), i == 0)
                 })
@@ -397,17 +341,17 @@ pub fn run_diagnostics(analysis: &Analysis, view: &RunView) -> Vec<Diagnostic> {
         .filter_map(|step| {
             let id = step.id.as_ref()?;
             let run = view.step(&id.value)?;
-            if run.status != Some(StepStatus::Failed) || run.running {
+            if run.status != StepStatus::Failed || view.is_running(&id.value) {
                 return None;
             }
-            let failed = run.failed_provider.as_deref();
+            let failed = run.failure().map(|e| e.provider.as_str());
             let alternatives: Vec<String> = ws
                 .catalog
                 .healthy()
                 .filter(|p| Some(p.id.as_str()) != failed)
                 .map(|p| p.id.clone())
                 .collect();
-            let message = format!("last run failed: {}", run.error.as_deref().unwrap_or("the step failed"));
+            let message = run_text::failed_message(run);
             Some(Diagnostic::new(Code::StepFailed, id.span, message).with_suggestions(alternatives))
         })
         .collect()
@@ -421,61 +365,36 @@ pub struct Lens {
     /// Its title.
     pub title: String,
     /// What clicking it runs (`None`: informational).
-    pub command: Option<RunCommand>,
+    pub command: Option<RunAction>,
 }
 
 /// Lenses above each step: run or re-run, and its last result.
-pub fn code_lenses(analysis: &Analysis, view: &RunView, uri: &str) -> Vec<Lens> {
+pub fn code_lenses(analysis: &Analysis, view: &RunView) -> Vec<Lens> {
     let mut lenses = Vec::new();
     for step in &analysis.workflow.steps {
         let Some(id) = &step.id else { continue };
         let span = Span::new(step.span.start, id.span.end);
         let last = view.step(&id.value);
-        let args = StepArgs {
-            uri: uri.to_string(),
+        let run_step = RunAction::RunStep {
             step: id.value.clone(),
-            ..StepArgs::default()
+            provider: None,
         };
+        let running = view.is_running(&id.value);
         let (title, command) = match last {
-            Some(r) if r.running => (
-                "⏳ running…".to_string(),
-                Some(RunCommand::Cancel(DocumentArgs { uri: uri.to_string() })),
-            ),
+            _ if running => ("⏳ running…".to_string(), Some(RunAction::Cancel)),
             _ if view.in_progress => ("▶ Run (a run is in progress)".to_string(), None),
-            Some(r) if r.status.is_some() => ("↻ Re-run".to_string(), Some(RunCommand::RunStep(args.clone()))),
-            _ => ("▶ Run".to_string(), Some(RunCommand::RunStep(args.clone()))),
+            Some(_) => ("↻ Re-run".to_string(), Some(run_step)),
+            None => ("▶ Run".to_string(), Some(run_step)),
         };
         lenses.push(Lens { span, title, command });
-        if let Some(r) = last.filter(|r| !r.lens.is_empty() && !r.running) {
+        let result = last.filter(|_| !running).map(|r| run_text::labels(analysis, step, r).1);
+        if let Some(title) = result.filter(|t| !t.is_empty()) {
             lenses.push(Lens {
                 span,
-                title: run_labels(analysis, step, r).1,
-                command: Some(RunCommand::OpenOutput(args)),
+                title,
+                command: Some(RunAction::OpenOutput { step: id.value.clone() }),
             });
         }
     }
     lenses
-}
-
-/// Whether `step` was edited (prompt, settings, persona, params) since the run that produced
-/// its recorded output.
-pub fn edited_since_run(analysis: &Analysis, step: &Step, run: &StepRun) -> bool {
-    let Some(recorded) = &run.fingerprint else {
-        return false;
-    };
-    if !matches!(run.status, Some(StepStatus::Completed | StepStatus::Stale)) || run.running {
-        return false;
-    }
-    let ws = &analysis.workspace;
-    let effective = resolve_step(&analysis.workflow, step, ws, &Overrides::default());
-    *recorded != step_fingerprint(&analysis.workflow, step, ws, &effective)
-}
-
-/// The hint label and lens text of a step's last run, `stale` when it was edited since.
-pub fn run_labels(analysis: &Analysis, step: &Step, run: &StepRun) -> (String, String) {
-    if edited_since_run(analysis, step, run) {
-        ("stale (edited)".to_string(), "stale · edited since its run".to_string())
-    } else {
-        (run.label.clone(), run.lens.clone())
-    }
 }

@@ -30,13 +30,11 @@ pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -
             }
             let effective = resolve_step(wf, step, ws, &Overrides::default());
             let mut label = label(&effective);
-            if let Some(run) = runs.step(&id.value).filter(|r| !r.label.is_empty()) {
+            if runs.is_running(&id.value) {
+                label.push_str(" · running…");
+            } else if let Some(run) = runs.step(&id.value) {
                 label.push_str(" · ");
-                if run.running {
-                    label.push_str("running…");
-                } else {
-                    label.push_str(&super::actions::run_labels(analysis, step, run).0);
-                }
+                label.push_str(&super::run_text::labels(analysis, step, run).0);
             }
             Some(StepHint {
                 offset: index.line_end(index.line_of(id.span.start)),

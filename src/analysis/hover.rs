@@ -4,7 +4,7 @@
 use super::Analysis;
 use super::navigation::{Target, occurrence_at};
 use crate::model::resolve::{EffectiveParams, Overrides, resolve_step};
-use crate::model::runs::{RunView, StepRun};
+use crate::model::runs::RunView;
 use crate::model::workflow::PersonaOrigin;
 use crate::model::workspace::PersonaRef;
 use crate::syntax::text::Span;
@@ -167,7 +167,7 @@ fn step(analysis: &Analysis, runs: &RunView, id: &str) -> Option<String> {
         out.push_str(&format!("\n\nFalls back to {}", targets.join(", ")));
     }
     if let Some(run) = runs.step(id) {
-        out.push_str(&run_section(run));
+        out.push_str(&super::run_text::hover(run));
     }
     Some(out)
 }
@@ -196,27 +196,6 @@ fn params_section(params: &EffectiveParams) -> String {
         })
         .collect();
     format!("\n\nParams:\n{}", lines.join("\n"))
-}
-
-/// The last run of a step: status, who answered, the error, and the output's first lines.
-fn run_section(run: &StepRun) -> String {
-    let mut out = format!(
-        "\n\n---\n\nLast run: {}",
-        if run.lens.is_empty() { &run.label } else { &run.lens }
-    );
-    if let Some(error) = &run.error {
-        out.push_str(&format!("\n\nError: {error}"));
-    }
-    if let Some(output) = &run.output {
-        let lines: Vec<&str> = output.lines().take(8).collect();
-        let more = if output.lines().count() > lines.len() {
-            "\n…"
-        } else {
-            ""
-        };
-        out.push_str(&format!("\n\nOutput:\n```text\n{}{more}\n```", lines.join("\n")));
-    }
-    out
 }
 
 fn input(analysis: &Analysis, name: &str) -> Option<String> {

@@ -72,6 +72,8 @@ pub struct Checked {
     pub text: Arc<str>,
     /// What the editor would show.
     pub diagnostics: Vec<Diagnostic>,
+    /// Whether output may quote the file: only workflows and personas are ever printed.
+    pub quoted: bool,
     index: LineIndex,
 }
 
@@ -79,34 +81,28 @@ pub struct Checked {
 /// is the one just after the last character (as SARIF and GitHub annotations count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
-    /// First line.
     pub start_line: usize,
-    /// Column of the first character.
     pub start_column: usize,
-    /// Last line.
     pub end_line: usize,
-    /// Column just after the last character.
     pub end_column: usize,
 }
 
 /// A 1-based line and its column in characters and in UTF-16 code units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
-    /// The line.
     pub line: usize,
-    /// The column in Unicode characters.
     pub column: usize,
-    /// The column in UTF-16 code units (as LSP clients count by default).
     pub utf16_column: usize,
 }
 
 impl Checked {
-    fn new(path: PathBuf, text: Arc<str>, diagnostics: Vec<Diagnostic>) -> Checked {
+    fn new(path: PathBuf, text: Arc<str>, diagnostics: Vec<Diagnostic>, quoted: bool) -> Checked {
         let index = LineIndex::new(text.clone());
         Checked {
             path,
             text,
             diagnostics,
+            quoted,
             index,
         }
     }
@@ -255,7 +251,7 @@ fn check_files(files: &[PathBuf]) -> Report {
             .clone();
         let analysis = Analysis::new(text.clone(), workspace);
         let diagnostics = analysis.diagnostics();
-        checked.push(Checked::new(path.clone(), text, diagnostics));
+        checked.push(Checked::new(path.clone(), text, diagnostics, true));
     }
     let mut roots: Vec<&Arc<Workspace>> = workspaces.values().collect();
     roots.sort_by(|a, b| a.config.root.cmp(&b.config.root));
@@ -263,7 +259,7 @@ fn check_files(files: &[PathBuf]) -> Report {
         if let (Some(path), Some(text)) = (&ws.config.path, &ws.config.text) {
             let diagnostics = ws.trust.config_diagnostics();
             if !diagnostics.is_empty() {
-                checked.push(Checked::new(path.clone(), Arc::from(text.as_str()), diagnostics));
+                checked.push(Checked::new(path.clone(), Arc::from(text.as_str()), diagnostics, false));
             }
         }
         for lp in ws.library.personas.values().filter(|lp| !lp.diagnostics.is_empty()) {
@@ -271,6 +267,7 @@ fn check_files(files: &[PathBuf]) -> Report {
                 lp.path.clone(),
                 Arc::from(lp.text.as_str()),
                 lp.diagnostics.clone(),
+                true,
             ));
         }
     }

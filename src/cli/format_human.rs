@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet, renderer::DecorStyle};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, renderer::DecorStyle};
 
 use crate::model::diagnostic::Severity;
 use crate::model::secrets::mask;
@@ -39,12 +39,13 @@ pub fn render(report: &Report) -> String {
                         .label(r.message.as_str()),
                 );
             }
-            let mut groups = vec![
-                level
-                    .primary_title(d.message.as_str())
-                    .id(d.code.as_str())
-                    .element(snippet),
-            ];
+            let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+            let mut groups = vec![if file.quoted {
+                title.element(snippet)
+            } else {
+                let at = file.point(d.span.start);
+                title.element(Origin::path(path.as_str()).line(at.line).char_column(at.column))
+            }];
             if d.suggestions.len() > 1 {
                 let alternatives = d
                     .suggestions

@@ -12,11 +12,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::record::{RunRecord, StepStatus};
+use crate::analysis::Analysis;
+use crate::analysis::actions::runnable;
+use crate::analysis::run_text::{TABLE_HEADER, asked, call_failed_line, finished_line, table_row};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::Diagnostic;
 use crate::model::resolve::Overrides;
+use crate::model::runs::{RunRecord, StepStatus};
 use crate::model::secrets::redact;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::LineIndex;
@@ -75,6 +78,14 @@ pub fn run(args: RunArgs) -> ExitCode {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let workspace = Arc::new(Workspace::load_trusting(dir, &ProcessEnv, args.trust_workspace));
+    let workflow = match runnable(&Analysis::new(text.clone(), workspace.clone())) {
+        Ok(workflow) => Arc::new(workflow),
+        Err(diagnostics) => {
+            print_diagnostics(&args.file, &text, &diagnostics);
+            eprintln!("error: not running: the workflow has errors");
+            return ExitCode::FAILURE;
+        }
+    };
     let target = match (&args.step, args.resume) {
         (Some(step), _) => RunTarget::Step(step.clone()),
         (None, true) => RunTarget::Resume,
@@ -82,7 +93,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let request = RunRequest {
         path: args.file.clone(),
-        text: text.clone(),
+        workflow,
         workspace,
         env: Arc::new(ProcessEnv),
         target,
@@ -111,7 +122,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => report_error(&args.file, &text, e),
+            Err(e) => report_error(e),
         };
     }
     let runtime = match tokio::runtime::Runtime::new() {
@@ -142,7 +153,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             print_outputs(&record, single.as_deref());
             print_summary(&record);
             let succeeded = match single.as_deref() {
-                Some(id) => record.step(id).is_some_and(|s| s.status == StepStatus::Completed),
+                Some(id) => record
+                    .step(id)
+                    .and_then(|s| s.last())
+                    .is_some_and(|a| a.status == StepStatus::Completed),
                 None => record.succeeded(),
             };
             if succeeded {
@@ -151,16 +165,12 @@ pub fn run(args: RunArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Err(e) => report_error(&args.file, &text, e),
+        Err(e) => report_error(e),
     }
 }
 
-fn report_error(file: &Path, text: &Arc<str>, error: EngineError) -> ExitCode {
+fn report_error(error: EngineError) -> ExitCode {
     match error {
-        EngineError::Invalid(diagnostics) => {
-            print_diagnostics(file, text, &diagnostics);
-            eprintln!("error: not running: the workflow has errors");
-        }
         EngineError::Untrusted(why) => {
             eprintln!("error: not running: {why}");
             return ExitCode::from(2);
@@ -201,18 +211,13 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
             RunEvent::RunStarted { run_id, steps, .. } => {
                 say(&multi, format!("run {run_id}: {} step(s)", steps.len()));
             }
-            RunEvent::StepStarted {
-                step,
-                provider,
-                model,
-                items,
-            } => {
+            RunEvent::StepStarted { step, attempt, items } => {
                 let pb = match items {
                     Some(total) => multi.add(ProgressBar::new(total as u64).with_style(bar.clone())),
                     None => multi.add(ProgressBar::new_spinner().with_style(spinner.clone())),
                 };
                 pb.set_prefix(step.clone());
-                let label = format!("{provider}/{model}");
+                let label = asked(&attempt);
                 pb.set_message(label.clone());
                 pb.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(step, (pb, label, String::new()));
@@ -233,47 +238,18 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.set_message(format!("{label} · {}", redact(&tail)));
                 }
             }
-            RunEvent::AttemptFailed {
-                step,
-                provider,
-                error,
-                discarded_chars,
-            } => {
-                let discarded = if discarded_chars > 0 {
-                    format!(" ({discarded_chars} streamed characters discarded)")
-                } else {
-                    String::new()
-                };
-                say(&multi, format!("  ! {step}: {provider} {}{discarded}", redact(&error)));
+            RunEvent::CallFailed { step, call } => {
+                say(&multi, redact(&call_failed_line(&step, &call)));
                 if let Some((_, _, streamed)) = bars.get_mut(&step) {
                     streamed.clear();
                 }
             }
-            RunEvent::StepFinished {
-                step,
-                status,
-                answered_by,
-                duration,
-                usage,
-                error,
-            } => {
-                if let Some((pb, ..)) = bars.remove(&step) {
+            RunEvent::StepFinished { step, .. } => {
+                if let Some((pb, ..)) = bars.remove(&step.id) {
                     pb.finish_and_clear();
                     multi.remove(&pb);
                 }
-                let mark = status_mark(status);
-                let who = answered_by
-                    .map(|a| format!("{}/{}", a.provider, a.model))
-                    .unwrap_or_default();
-                let line = match error {
-                    Some(e) => format!("{mark} {step}  {}", redact(&e)),
-                    None => format!(
-                        "{mark} {step}  {who}  {:.1}s  {} tokens",
-                        duration.as_secs_f64(),
-                        usage.input_tokens + usage.output_tokens
-                    ),
-                };
-                say(&multi, line);
+                say(&multi, redact(&finished_line(&step)));
             }
         }
     }
@@ -288,15 +264,6 @@ fn say(multi: &MultiProgress, line: String) {
     }
 }
 
-fn status_mark(status: StepStatus) -> &'static str {
-    match status {
-        StepStatus::Completed => "✓",
-        StepStatus::Failed => "✗",
-        StepStatus::Cancelled => "⊘",
-        _ => "·",
-    }
-}
-
 /// Prints the output of the step that was asked for, or of the workflow's final steps.
 fn print_outputs(record: &RunRecord, single: Option<&str>) {
     let shown: Vec<&str> = match single {
@@ -304,11 +271,10 @@ fn print_outputs(record: &RunRecord, single: Option<&str>) {
         None => record.steps.last().map(|s| s.id.as_str()).into_iter().collect(),
     };
     for id in shown {
-        if let Some(output) = record
+        let ran = record
             .step(id)
-            .filter(|s| s.status == StepStatus::Completed)
-            .and_then(|s| s.output.as_ref())
-        {
+            .filter(|s| s.last().is_some_and(|a| a.status == StepStatus::Completed));
+        if let Some(output) = ran.and_then(|s| s.output()) {
             println!("{output}");
         }
     }
@@ -316,28 +282,8 @@ fn print_outputs(record: &RunRecord, single: Option<&str>) {
 
 /// The table at the end: one row per step.
 fn print_summary(record: &RunRecord) {
-    let rows: Vec<[String; 5]> = record
-        .steps
-        .iter()
-        .map(|s| {
-            let who = s
-                .answered_by
-                .as_ref()
-                .map(|a| format!("{}/{}", a.provider, a.model))
-                .or_else(|| s.error.as_ref().map(|e| redact(&e.summary())))
-                .unwrap_or_default();
-            [
-                s.id.clone(),
-                format!("{} {}", status_mark(s.status), s.status.as_str()),
-                who,
-                s.duration_ms
-                    .map(|d| format!("{:.1}s", d as f64 / 1000.0))
-                    .unwrap_or_default(),
-                (s.usage.input_tokens + s.usage.output_tokens).to_string(),
-            ]
-        })
-        .collect();
-    let header = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS"].map(str::to_string);
+    let rows: Vec<[String; 5]> = record.steps.iter().map(|s| table_row(s).map(|c| redact(&c))).collect();
+    let header = TABLE_HEADER.map(str::to_string);
     let widths: Vec<usize> = (0..5)
         .map(|c| {
             std::iter::once(&header)

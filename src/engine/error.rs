@@ -4,81 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::secrets::redact;
 
-/// What kind of failure a request ended in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// 401 or 403: the key is missing, wrong or lacks permission.
-    Auth,
-    /// 400 or 422: the request itself is wrong (bad prompt, bad parameter).
-    BadRequest,
-    /// 404: unknown model or endpoint.
-    NotFound,
-    /// 429.
-    RateLimit,
-    /// Anthropic's 529, or an `overloaded` error event.
-    Overloaded,
-    /// 5xx, 408-less server trouble, 409, or an error event mid-stream.
-    Server,
-    /// No answer within the timeout.
-    Timeout,
-    /// The connection could not be made or was reset.
-    Connection,
-    /// The stream ended early or carried data that is not the wire format.
-    StreamBroken,
-    /// The request could not be built: the prompt failed to render, or no key is set.
-    Prompt,
-}
-
-impl ErrorClass {
-    /// The label used in records and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Auth => "auth",
-            ErrorClass::BadRequest => "bad_request",
-            ErrorClass::NotFound => "not_found",
-            ErrorClass::RateLimit => "rate_limit",
-            ErrorClass::Overloaded => "overloaded",
-            ErrorClass::Server => "server",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Connection => "connection",
-            ErrorClass::StreamBroken => "stream_broken",
-            ErrorClass::Prompt => "prompt",
-        }
-    }
-
-    /// Whether the failure says the provider is down rather than the request wrong: these
-    /// are retried, move on to the fallback list and mark the provider degraded.
-    pub fn is_outage(self) -> bool {
-        !matches!(
-            self,
-            ErrorClass::Auth | ErrorClass::BadRequest | ErrorClass::NotFound | ErrorClass::Prompt
-        )
-    }
-
-    /// The class of an HTTP error status.
-    pub fn from_status(status: u16) -> ErrorClass {
-        match status {
-            401 | 403 => ErrorClass::Auth,
-            404 => ErrorClass::NotFound,
-            408 => ErrorClass::Timeout,
-            429 => ErrorClass::RateLimit,
-            529 => ErrorClass::Overloaded,
-            409 | 500..=599 => ErrorClass::Server,
-            _ => ErrorClass::BadRequest,
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::model::runs::ErrorClass;
 
 /// One failed request.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,6 +12,8 @@ pub struct Graph {
     pub ids: Vec<String>,
     /// For each step, the indices of the steps it depends on.
     pub deps: Vec<Vec<usize>>,
+    /// For each step, the indices of the steps that depend on it.
+    pub readers: Vec<Vec<usize>>,
 }
 
 impl Graph {
@@ -28,8 +30,14 @@ impl Graph {
                     .filter_map(|d| index.get(d.value.as_str()).copied())
                     .collect()
             })
-            .collect();
-        Graph { ids, deps }
+            .collect::<Vec<Vec<usize>>>();
+        let mut readers = vec![Vec::new(); ids.len()];
+        for (i, d) in deps.iter().enumerate() {
+            for &dep in d {
+                readers[dep].push(i);
+            }
+        }
+        Graph { ids, deps, readers }
     }
 
     /// The index of step `id`.
@@ -54,8 +62,8 @@ impl Graph {
         let mut seen = BTreeSet::new();
         let mut stack = vec![step];
         while let Some(s) = stack.pop() {
-            for (i, deps) in self.deps.iter().enumerate() {
-                if deps.contains(&s) && seen.insert(i) {
+            for &i in &self.readers[s] {
+                if seen.insert(i) {
                     stack.push(i);
                 }
             }

@@ -10,9 +10,9 @@
 //! let cancel = tokio_util::sync::CancellationToken::new(); // keep a clone for "cancel"
 //! let run = tokio::spawn(async move { engine.run(request, events, cancel).await });
 //! while let Some(event) = received.recv().await {
-//!     if let RunEvent::StepFinished { step, status, .. } = event {
-//!         // refresh hints, lenses and diagnostics of `step`
-//!         let _ = (step, status);
+//!     if let RunEvent::StepFinished { step, stale } = event {
+//!         // show `step` (its status and attempts) and mark the `stale` steps
+//!         let _ = (step, stale);
 //!     }
 //! }
 //! let record = run.await.expect("run task").expect("run started");
@@ -24,19 +24,25 @@
 //! output, who answered) and [`models::ModelCache::load`] the cached model listings; neither
 //! touches the network.
 
+mod dry_run;
 pub mod error;
+mod failover;
 pub mod graph;
 pub mod health;
+pub mod journal;
 pub mod lock;
 pub mod models;
 pub mod own_file;
+pub mod planner;
 pub mod probe;
 pub mod providers;
 pub mod record;
 pub mod render;
+pub mod requests;
 pub mod retry;
 mod scheduler;
 pub mod secret;
+mod step;
 mod trust_gate;
 
 use std::collections::BTreeMap;
@@ -48,11 +54,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::catalog::EnvLookup;
-use crate::model::diagnostic::Diagnostic;
 use crate::model::resolve::Overrides;
+use crate::model::runs::{Call, RunRecord, StepAttempt, StepRecord};
+use crate::model::workflow::Workflow;
 use crate::model::workspace::Workspace;
-use providers::{HttpRequest, Usage};
-use record::{ProviderModel, RunRecord, StepStatus};
+use providers::HttpRequest;
 pub use record::{RunTarget, latest};
 use retry::RetryPolicy;
 
@@ -61,8 +67,9 @@ use retry::RetryPolicy;
 pub struct RunRequest {
     /// The workflow file (run records are kept per file).
     pub path: PathBuf,
-    /// Its text (the editor's buffer, possibly unsaved).
-    pub text: Arc<str>,
+    /// The workflow as lowered from the editor's buffer (possibly unsaved) or the file; the
+    /// caller refuses to run one with error diagnostics.
+    pub workflow: Arc<Workflow>,
     /// The workspace it belongs to.
     pub workspace: Arc<Workspace>,
     /// Where API keys are read from (the process environment outside tests).
@@ -82,19 +89,18 @@ pub enum RunEvent {
     RunStarted {
         /// The run ID.
         run_id: uuid::Uuid,
-        /// The record file.
+        /// The record file, written when the run ends (its journal beside it meanwhile).
         record_path: PathBuf,
         /// Steps to run.
         steps: Vec<String>,
     },
-    /// A step started.
+    /// A step started an attempt.
     StepStarted {
         /// Step ID.
         step: String,
-        /// Provider tried first.
-        provider: String,
-        /// Model tried first.
-        model: String,
+        /// The attempt, running: its provider, model and persona with their sources, and
+        /// whether one-time overrides apply.
+        attempt: Box<StepAttempt>,
         /// Number of fan-out items (`None` without fan-out).
         items: Option<usize>,
     },
@@ -114,40 +120,27 @@ pub enum RunEvent {
         /// The new text.
         text: String,
     },
-    /// An attempt failed and will be retried or passed on to a fallback.
-    AttemptFailed {
+    /// A request failed and will be retried or passed on to a fallback, or was the last.
+    CallFailed {
         /// Step ID.
         step: String,
-        /// Provider that failed.
-        provider: String,
-        /// The failure, e.g. `overloaded (529): Overloaded`.
-        error: String,
-        /// Streamed text that was discarded (the next attempt starts over).
-        discarded_chars: usize,
+        /// The request: provider, model, item, failure (class, status, message), streamed
+        /// characters discarded, and the wait before a retry.
+        call: Call,
     },
-    /// A step ended.
+    /// A step's attempt ended.
     StepFinished {
-        /// Step ID.
-        step: String,
-        /// Completed, failed or cancelled.
-        status: StepStatus,
-        /// Who answered.
-        answered_by: Option<ProviderModel>,
-        /// How long it took.
-        duration: Duration,
-        /// Tokens used.
-        usage: Usage,
-        /// The failure summary, for a failed step.
-        error: Option<String>,
+        /// The step's record: its status, its output's attempt and the attempt that ended
+        /// (the last).
+        step: StepRecord,
+        /// Steps that read its output, which changed: now `stale`.
+        stale: Vec<String>,
     },
 }
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The document has error-severity diagnostics.
-    #[error("the workflow has {} error(s)", .0.len())]
-    Invalid(Vec<Diagnostic>),
     /// A required input has no value.
     #[error("input `{0}` is required: pass --input {0}=VALUE")]
     MissingInput(String),
@@ -243,13 +236,12 @@ impl Engine {
     /// Why `request` may not run in its untrusted workspace (a provider it would call or its
     /// runs folder needs trust), if it may not. Sends and writes nothing.
     pub fn refusal(&self, request: &RunRequest) -> Option<String> {
-        let analysis = crate::analysis::Analysis::new(request.text.clone(), request.workspace.clone());
-        trust_gate::refusal(request, &analysis.workflow)
+        trust_gate::refusal(request, &request.workflow)
     }
 
     /// The requests a run would send, without sending any or reading any key. Outputs of
     /// steps that would run first appear as `<output of step ID>`.
     pub fn dry_run(&self, request: &RunRequest) -> Result<Vec<PlannedRequest>, EngineError> {
-        scheduler::dry_run(request)
+        dry_run::dry_run(request)
     }
 }

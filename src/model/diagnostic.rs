@@ -142,10 +142,10 @@ impl Code {
             Code::ProviderUnavailable => "The provider's API key is not set in the environment.",
             Code::SecretInDocument => "An API key pasted into the document.",
             Code::InvalidConfig => "`stepwise.toml` or a persona file is broken.",
-            Code::StepFailed => "The step failed in its last run.",
             Code::UntrustedWorkspace => {
-                "The workspace is untrusted and its `stepwise.toml` asks for what only trust allows."
+                "The untrusted workspace's `stepwise.toml` asks for what only trust allows (a key to another host, a key variable, a runs folder outside)."
             }
+            Code::StepFailed => "The step failed in its last run.",
         }
     }
 
@@ -189,7 +189,7 @@ impl Code {
             }
             Code::InvalidConfig => "Fix the file named in the message; its problems are listed at their place.",
             Code::UntrustedWorkspace => {
-                "Review the hosts and key variables `stepwise.toml` names, then run `stepwise trust` in the workspace."
+                "Run `stepwise trust` in the workspace (or use the editor's \"Trust this workspace…\") once you have read its `stepwise.toml`."
             }
             Code::StepFailed => {
                 "Read the failure in the run record, fix the cause or switch provider, and re-run the step."

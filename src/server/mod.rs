@@ -8,6 +8,7 @@
 //! that reports back later (diagnostics now, runs in a later version) goes through one
 //! event channel (`events`).
 
+mod commands;
 mod convert;
 mod dispatch;
 mod events;
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     capabilities: Mutex<ClientCapabilities>,
     /// The engine that runs steps, made on first use (it builds an HTTP client).
     engine: std::sync::OnceLock<crate::engine::Engine>,
+    /// Woken whenever a run ends, for work waiting to start a run of the same document.
+    run_ended: tokio::sync::Notify,
     /// What was last published on each `stepwise.toml` (messages), to publish only changes.
     config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
 }
@@ -156,6 +159,7 @@ impl LanguageServer for Backend {
                 glob_pattern: GlobPattern::String(glob.to_string()),
                 kind: None,
             })
+            .chain(trust::store_watcher())
             .collect();
         let registration = Registration {
             id: "stepwise-watched-files".to_string(),
@@ -183,9 +187,6 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
-        if [trust::TRUST_COMMAND, trust::STATUS_COMMAND].contains(&params.command.as_str()) {
-            return trust::execute(self.shared.clone(), params).await;
-        }
         runs::execute(self.shared.clone(), params).await
     }
 
@@ -194,6 +195,7 @@ impl LanguageServer for Backend {
             c.uri.to_file_path().is_some_and(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 name == crate::model::config::CONFIG_FILE
+                    || trust::is_store(&p)
                     || (crate::model::persona::is_persona_file(&p)
                         && !name.ends_with(".flow.yaml")
                         && !name.ends_with(".flow.yml"))
@@ -341,11 +343,7 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
             resolve_provider: Some(false),
         }),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: crate::analysis::actions::COMMANDS
-                .iter()
-                .chain(&[trust::TRUST_COMMAND, trust::STATUS_COMMAND])
-                .map(|c| c.to_string())
-                .collect(),
+            commands: commands::ServerCommand::IDS.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         }),
         inlay_hint_provider: Some(OneOf::Right(InlayHintServerCapabilities::Options(InlayHintOptions {
@@ -409,6 +407,7 @@ pub fn run() -> anyhow::Result<()> {
                 events: events_tx,
                 capabilities: Mutex::new(ClientCapabilities::default()),
                 engine: std::sync::OnceLock::new(),
+                run_ended: tokio::sync::Notify::new(),
                 config_diagnostics: Mutex::default(),
             }),
             set_log_level,

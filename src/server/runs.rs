@@ -15,13 +15,14 @@ use tower_lsp_server::ls_types::{
     ExecuteCommandParams, MessageActionItem, MessageType, NumberOrString, ProgressToken, Uri,
 };
 
+use super::commands::{ServerCommand, StepAt};
 use super::{Event, Shared};
-use crate::analysis::actions::{RunCommand, StepArgs};
-use crate::engine::record::{RunRecord, StepRecord};
-use crate::engine::{EngineError, RunEvent, RunRequest, RunTarget, latest};
+use crate::analysis::actions::{runnable, step_on_line};
+use crate::analysis::run_text::{asked, error_summary, provider_model, reason};
+use crate::engine::{RunEvent, RunRequest, RunTarget, latest};
 use crate::model::catalog::ProcessEnv;
 use crate::model::resolve::Overrides;
-use crate::model::runs::{RunView, StepRun, StepStatus};
+use crate::model::runs::{RunRecord, RunView, StepError, StepRecord, StepStatus};
 
 fn error(message: impl Into<String>) -> Error {
     Error {
@@ -37,60 +38,9 @@ fn file_of(uri: &Uri) -> Result<PathBuf> {
         .ok_or_else(|| error("only workflow files on disk can be run"))
 }
 
-/// The lens text of a step's record: `✓ 2.1s · openai/gpt-4o · 812 tok`, `✗ overloaded (529) · anthropic`.
-fn lens_text(s: &StepRecord) -> String {
-    match s.status {
-        StepStatus::Completed => {
-            let mut out = format!("✓ {:.1}s", s.duration_ms.unwrap_or(0) as f64 / 1000.0);
-            if let Some(pm) = &s.answered_by {
-                out.push_str(&format!(" · {}/{}", pm.provider, pm.model));
-            }
-            let tokens = s.usage.input_tokens + s.usage.output_tokens;
-            if tokens > 0 {
-                out.push_str(&format!(" · {tokens} tok"));
-            }
-            out
-        }
-        StepStatus::Failed => match &s.error {
-            Some(e) => {
-                let status = e.failure.status.map(|c| format!(" ({c})")).unwrap_or_default();
-                format!("✗ {}{status} · {}", e.failure.class, e.provider)
-            }
-            None => "✗ failed".to_string(),
-        },
-        StepStatus::Pending => String::new(),
-        other => other.as_str().to_string(),
-    }
-}
-
-/// What the editor shows of a run record.
-pub fn view_of(record: &RunRecord, in_progress: bool) -> RunView {
-    let steps = record
-        .steps
-        .iter()
-        .filter(|s| s.status != StepStatus::Pending || s.output.is_some())
-        .map(|s| {
-            let run = StepRun {
-                status: Some(s.status),
-                label: s.label(),
-                lens: lens_text(s),
-                answered_by: s.answered_by.as_ref().map(|pm| format!("{}/{}", pm.provider, pm.model)),
-                error: s.error.as_ref().map(|e| e.summary()),
-                failed_provider: s.error.as_ref().map(|e| e.provider.clone()),
-                output: s.output.clone(),
-                request_hash: s.request_hash.clone(),
-                fingerprint: s.fingerprint.clone(),
-                running: in_progress && s.status == StepStatus::Running,
-            };
-            (s.id.clone(), run)
-        })
-        .collect();
-    RunView { steps, in_progress }
-}
-
 /// The run results of a workflow file from its latest record (blocking I/O).
 pub fn load_view(runs_dir: &Path, file: &Path) -> RunView {
-    latest(runs_dir, file).map_or_else(RunView::default, |r| view_of(&r, false))
+    latest(runs_dir, file).map_or_else(RunView::default, |r| RunView::of(&r))
 }
 
 /// Loads the run results of `uri` once, when the document is first analysed.
@@ -109,51 +59,69 @@ pub(crate) async fn ensure_loaded(shared: &Shared, uri: &Uri) {
     }
 }
 
-/// Handles `workspace/executeCommand`.
+/// Handles `workspace/executeCommand` (the trust commands go to `server::trust`).
 pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -> Result<Option<Value>> {
-    let argument = params.arguments.into_iter().next().unwrap_or(Value::Null);
-    let command = RunCommand::parse(&params.command, argument).map_err(error)?;
-    let token = params.work_done_progress_params.work_done_token;
+    let argument = params.arguments.first().cloned().unwrap_or(Value::Null);
+    let command = ServerCommand::parse(&params.command, argument).map_err(error)?;
+    let token = params.work_done_progress_params.work_done_token.clone();
     let uri_of = |s: &str| s.parse::<Uri>().map_err(|e| error(format!("bad uri {s}: {e}")));
     match command {
-        RunCommand::Cancel(a) => {
+        ServerCommand::Cancel(a) => {
             let cancelled = shared.session().cancel_run(&uri_of(&a.uri)?);
             Ok(Some(json!({ "cancelled": cancelled })))
         }
-        RunCommand::OpenOutput(a) => {
+        ServerCommand::OpenOutput(a) => {
             let uri = uri_of(&a.uri)?;
+            let step = step_of(&shared, &uri, a.at).await?;
             let runs = shared.session().runs(&uri).unwrap_or_default();
-            let run = runs.step(&a.step);
+            let run = runs.step(&step);
+            let result = run.and_then(StepRecord::result);
             Ok(Some(json!({
-                "step": a.step,
-                "status": run.and_then(|r| r.status).map(|s| s.as_str()),
-                "answered_by": run.and_then(|r| r.answered_by.clone()),
-                "output": run.and_then(|r| r.output.clone()),
-                "error": run.and_then(|r| r.error.clone()),
+                "step": step,
+                "status": run.map(|r| r.status.as_str()),
+                "answered_by": result.and_then(|r| r.answered_by.as_ref()).map(provider_model),
+                "output": run.and_then(StepRecord::output),
+                "error": run.and_then(|r| r.last()?.error.as_ref()).map(error_summary),
             })))
         }
-        RunCommand::RunStep(a) => {
-            let overrides = RunCommand::overrides(&a);
+        ServerCommand::RunStep(a) => {
             let uri = uri_of(&a.uri)?;
-            run(shared, uri, RunTarget::Step(a.step), overrides, token).await
+            let overrides = a.overrides();
+            let step = step_of(&shared, &uri, a.at).await?;
+            run(shared, uri, RunTarget::Step(step), overrides, token).await
         }
-        RunCommand::RunFrom(a) => {
-            let overrides = RunCommand::overrides(&a);
+        ServerCommand::RunFrom(a) => {
             let uri = uri_of(&a.uri)?;
-            run(shared, uri, RunTarget::FromStep(a.step), overrides, token).await
+            let overrides = a.overrides();
+            let step = step_of(&shared, &uri, a.at).await?;
+            run(shared, uri, RunTarget::FromStep(step), overrides, token).await
         }
-        RunCommand::RunWorkflow(a) => {
-            run(
-                shared,
-                uri_of(&a.uri)?,
-                RunTarget::Workflow,
-                Overrides::default(),
-                token,
-            )
-            .await
+        ServerCommand::RunWorkflow(a) => {
+            let uri = uri_of(&a.uri)?;
+            run(shared, uri, RunTarget::Workflow, Overrides::default(), token).await
         }
-        RunCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
+        ServerCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
+        ServerCommand::TrustWorkspace(_) | ServerCommand::TrustStatus(_) => super::trust::execute(shared, params).await,
     }
+}
+
+/// The step a one-step command names: by ID, or the step on the line of its position in the
+/// open document.
+async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
+    let position = match at {
+        StepAt::Id { step } => return Ok(step),
+        StepAt::Position { position } => position,
+    };
+    let snapshot = shared
+        .session()
+        .snapshot(uri)
+        .ok_or_else(|| error("open the workflow in the editor first"))?;
+    let line = position.line as usize;
+    let found = tokio::task::spawn_blocking(move || step_on_line(&snapshot.analysis(), line)).await;
+    found
+        .ok()
+        .flatten()
+        .ok_or_else(|| error(format!("no step at line {}: put the cursor on a step", line + 1)))
 }
 
 /// Publishes new run results for `uri` and asks the event loop to refresh the editor.
@@ -213,6 +181,18 @@ async fn run(
         .snapshot(&uri)
         .ok_or_else(|| error("open the workflow in the editor to run it"))?;
     let file = file_of(&uri)?;
+    let analysis = {
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || snapshot.analysis())
+            .await
+            .map_err(|_| Error::internal_error())?
+    };
+    let workflow = runnable(&analysis).map_err(|errors| {
+        error(format!(
+            "the workflow has {} error(s); fix them first (see Problems)",
+            errors.len()
+        ))
+    })?;
     let cancel = CancellationToken::new();
     let token = progress_token(&shared, token).await;
     if !shared
@@ -223,8 +203,8 @@ async fn run(
     }
     amend(&shared, &uri, |view| view.in_progress = true);
     let request = RunRequest {
-        path: file.clone(),
-        text: snapshot.text().clone(),
+        path: file,
+        workflow: Arc::new(workflow),
         workspace: snapshot.workspace.clone(),
         env: Arc::new(ProcessEnv),
         target: target.clone(),
@@ -253,19 +233,17 @@ async fn run(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = shared.engine().clone();
     let handle = tokio::spawn(async move { engine.run(request, tx, cancel).await });
-    let runs_dir = snapshot.workspace.config.runs_dir();
     let mut streamed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ran: Vec<String> = Vec::new();
     while let Some(event) = rx.recv().await {
-        let message = match &event {
+        let message = match event {
             RunEvent::RunStarted { steps, .. } => Some(format!("{} step(s) to run", steps.len())),
-            RunEvent::StepStarted {
-                step, provider, model, ..
-            } => {
+            RunEvent::StepStarted { step, attempt, .. } => {
                 amend(&shared, &uri, |view| {
-                    view.steps.entry(step.clone()).or_default().running = true;
+                    view.running.insert(step.clone());
                     view.in_progress = true;
                 });
-                Some(format!("{step}: {provider}/{model}"))
+                Some(format!("{step}: {}", asked(&attempt)))
             }
             RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
             RunEvent::Text { step, text } => {
@@ -274,26 +252,26 @@ async fn run(
                 *chars += text.chars().count();
                 (*chars / 500 > before).then(|| format!("{step}: ~{} tokens", *chars / 4))
             }
-            RunEvent::AttemptFailed {
-                step, provider, error, ..
-            } => Some(format!("{step}: {provider} failed ({error}), trying again")),
-            RunEvent::StepFinished {
-                step, status, error, ..
-            } => {
-                let file = file.clone();
-                let dir = runs_dir.clone();
-                if let Ok(Some(record)) = tokio::task::spawn_blocking(move || latest(&dir, &file)).await {
-                    show(&shared, &uri, view_of(&record, true));
+            RunEvent::CallFailed { step, call } => {
+                let why = call.error.as_ref().map(reason).unwrap_or_default();
+                Some(format!("{step}: {} failed ({why})", call.provider))
+            }
+            RunEvent::StepFinished { step, stale } => {
+                ran.push(step.id.clone());
+                let message = format!("{}: {}", step.id, step.last().map_or("done", |a| a.status.as_str()));
+                if let Some(failed) = step.failure() {
+                    offer_switch(shared.clone(), uri.clone(), step.id.clone(), failed);
                 }
-                if *status == StepStatus::Failed {
-                    offer_switch(
-                        shared.clone(),
-                        uri.clone(),
-                        step.clone(),
-                        error.clone().unwrap_or_default(),
-                    );
-                }
-                Some(format!("{step}: {}", status.as_str()))
+                amend(&shared, &uri, |view| {
+                    view.running.remove(&step.id);
+                    for id in &stale {
+                        if let Some(reader) = view.steps.get_mut(id) {
+                            reader.status = StepStatus::Stale;
+                        }
+                    }
+                    view.steps.insert(step.id.clone(), step);
+                });
+                Some(message)
             }
         };
         if let (Some(p), Some(m)) = (&progress, message) {
@@ -302,20 +280,18 @@ async fn run(
     }
     let outcome = handle.await;
     shared.session().end_run(&uri);
+    shared.run_ended.notify_waiters();
     let result = match outcome {
         Ok(Ok(record)) => {
-            show(&shared, &uri, view_of(&record, false));
-            Ok(Some(summary(&record)))
+            show(&shared, &uri, RunView::of(&record));
+            Ok(Some(summary(&record, &ran)))
         }
         Ok(Err(err)) => {
-            amend(&shared, &uri, |view| view.in_progress = false);
-            Err(match err {
-                EngineError::Invalid(diagnostics) => error(format!(
-                    "the workflow has {} error(s); fix them first (see Problems)",
-                    diagnostics.len()
-                )),
-                other => error(other.to_string()),
-            })
+            amend(&shared, &uri, |view| {
+                view.in_progress = false;
+                view.running.clear();
+            });
+            Err(error(err.to_string()))
         }
         Err(join) => {
             tracing::error!("the run task failed: {join}");
@@ -332,27 +308,30 @@ async fn run(
     result
 }
 
-/// The command's reply: the run's status and, per step that ran, who answered and how long.
-fn summary(record: &RunRecord) -> Value {
-    let status = if record.steps.iter().any(|s| s.status == StepStatus::Cancelled) {
+/// The command's reply: the run's status (of the attempts it made) and, per step that ran
+/// (in `ran`, in the order they ended), who answered and how long.
+fn summary(record: &RunRecord, ran: &[String]) -> Value {
+    let ran: Vec<&StepRecord> = ran.iter().filter_map(|id| record.step(id)).collect();
+    let ended = |status: StepStatus| ran.iter().any(|s| s.last().is_some_and(|a| a.status == status));
+    let status = if ended(StepStatus::Cancelled) {
         "cancelled"
-    } else if record.steps.iter().any(|s| s.status == StepStatus::Failed) {
+    } else if ended(StepStatus::Failed) {
         "failed"
     } else {
         "completed"
     };
-    let steps: Vec<Value> = record
-        .steps
+    let steps: Vec<Value> = ran
         .iter()
-        .filter(|s| s.reused_from.is_none() && s.status != StepStatus::Pending)
         .map(|s| {
+            let last = s.last();
             json!({
                 "id": s.id,
                 "status": s.status.as_str(),
-                "answered_by": s.answered_by.as_ref().map(|pm| format!("{}/{}", pm.provider, pm.model)),
-                "duration_ms": s.duration_ms,
-                "tokens": s.usage.input_tokens + s.usage.output_tokens,
-                "error": s.error.as_ref().map(|e| e.summary()),
+                "attempt": last.map(|a| a.status.as_str()),
+                "answered_by": last.and_then(|a| a.answered_by.as_ref()).map(provider_model),
+                "duration_ms": last.and_then(|a| a.duration_ms),
+                "tokens": last.map_or(0, |a| a.tokens()),
+                "error": s.failure().map(error_summary),
             })
         })
         .collect();
@@ -361,44 +340,50 @@ fn summary(record: &RunRecord) -> Value {
 
 /// Offers to re-run a failed step with another available provider; choosing one re-runs
 /// that step with it (this run only) once the current run has ended.
-fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, error: String) {
-    let failed_provider = error.split_whitespace().next().unwrap_or_default().to_string();
+fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError) {
     let Some(snapshot) = shared.session().snapshot(&uri) else {
         return;
     };
-    let choices: Vec<MessageActionItem> = snapshot
+    let providers: Vec<String> = snapshot
         .workspace
         .catalog
         .healthy()
-        .filter(|p| p.id != failed_provider)
+        .filter(|p| p.id != failed.provider)
+        .map(|p| p.id.clone())
+        .collect();
+    if providers.is_empty() {
+        return;
+    }
+    let choices: Vec<MessageActionItem> = providers
+        .iter()
         .map(|p| MessageActionItem {
-            title: format!("Re-run with {}", p.id),
+            title: format!("Re-run with {p}"),
             properties: Default::default(),
         })
         .collect();
-    if choices.is_empty() {
-        return;
-    }
+    let message = format!("Step `{step}` failed: {}", error_summary(failed));
     tokio::spawn(async move {
-        let message = format!("Step `{step}` failed: {error}");
         let Ok(Some(choice)) = shared
             .client
-            .show_message_request(MessageType::ERROR, message, Some(choices))
+            .show_message_request(MessageType::ERROR, message, Some(choices.clone()))
             .await
         else {
             return;
         };
-        let provider = choice.title.trim_start_matches("Re-run with ").to_string();
-        while shared.session().run_in_progress(&uri) {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let args = StepArgs {
-            uri: uri.as_str().to_string(),
-            step: step.clone(),
-            provider: Some(provider),
-            ..StepArgs::default()
+        let Some(provider) = choices.iter().position(|c| *c == choice).map(|i| providers[i].clone()) else {
+            return;
         };
-        let overrides = RunCommand::overrides(&args);
+        loop {
+            let ended = shared.run_ended.notified();
+            if !shared.session().run_in_progress(&uri) {
+                break;
+            }
+            ended.await;
+        }
+        let overrides = Overrides {
+            provider: Some(provider),
+            ..Overrides::default()
+        };
         if let Err(err) = run(shared, uri, RunTarget::Step(step), overrides, None).await {
             tracing::warn!("re-run after a failure did not start: {}", err.message);
         }

@@ -91,11 +91,6 @@ impl Snapshot {
         same
     }
 
-    /// The document text of this version.
-    pub fn text(&self) -> &Arc<str> {
-        &self.text
-    }
-
     /// The analysis of this version; computed by the first caller, shared with the rest.
     pub fn analysis(&self) -> Arc<Analysis> {
         self.analysis

@@ -12,21 +12,22 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, Command, ExecuteCommandParams, MessageActionItem, MessageType, Uri,
+    CodeAction, CodeActionKind, CodeActionOrCommand, Command, ExecuteCommandParams, FileSystemWatcher, GlobPattern,
+    MessageActionItem, MessageType, OneOf, RelativePattern, Uri,
 };
 
 use super::session::Snapshot;
 use super::{Event, Shared, convert};
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::{Code, Diagnostic};
-use crate::model::trust::{self, Grant, WorkspaceTrust};
+use crate::model::trust::{self, Grant, TRUST_FILE, WorkspaceTrust, config_home};
 use crate::syntax::text::{LineIndex, Span};
 
 /// Asks the user to trust the workspace of `{uri}`, and records it on yes.
-pub const TRUST_COMMAND: &str = "stepwise.trustWorkspace";
+pub const TRUST_COMMAND: &str = super::commands::ServerCommand::TRUST_WORKSPACE;
 
 /// Tells whether the workspace of `{uri}` is trusted, and what it needs trust for.
-pub const STATUS_COMMAND: &str = "stepwise.trustStatus";
+pub const STATUS_COMMAND: &str = super::commands::ServerCommand::TRUST_STATUS;
 
 /// The client's notification that the user granted trust in the editor.
 pub const TRUSTED_NOTIFICATION: &str = "stepwise/workspaceTrusted";
@@ -50,6 +51,24 @@ pub fn trusted_by_editor(options: Option<&Value>) -> bool {
         .and_then(|o| o.get("workspaceTrusted"))
         .and_then(Value::as_bool)
         .unwrap_or(false)
+}
+
+/// A watcher of the trust store, so trust granted with `stepwise trust` in a terminal (or
+/// revoked) takes effect in the open editor.
+pub fn store_watcher() -> Option<FileSystemWatcher> {
+    let base = Uri::from_file_path(config_home(&ProcessEnv)?)?;
+    Some(FileSystemWatcher {
+        glob_pattern: GlobPattern::Relative(RelativePattern {
+            base_uri: OneOf::Right(base),
+            pattern: TRUST_FILE.to_string(),
+        }),
+        kind: None,
+    })
+}
+
+/// Whether `path` is the trust store.
+pub fn is_store(path: &std::path::Path) -> bool {
+    config_home(&ProcessEnv).is_some_and(|home| path == home.join(TRUST_FILE))
 }
 
 /// "Trust this workspace…" for the `untrusted-workspace` diagnostics overlapping `span`.

@@ -1,5 +1,5 @@
 -- The client side of running steps, against tests/editors/stub_server.py (a stand-in server that offers
--- the five stepwise commands, logs them, and reports $/progress): the user commands send the right
+-- the six stepwise commands, logs them, and reports $/progress): the user commands send the right
 -- command and argument, progress arrives through LspProgress, output opens. Run by nvim.sh.
 -- Env: STEPWISE_PACKROOT, STEPWISE_EXAMPLES, STUB_SERVER, STUB_LOG. Exit code = failures.
 local failures, passes = 0, 0
@@ -56,7 +56,7 @@ local function main()
     return
   end
 
-  -- :StepwiseRunStep on a line inside `ideas` (no document symbols from the stub: text fallback).
+  -- :StepwiseRunStep on a line inside `ideas`: the client sends the cursor's position.
   local lnum
   for i, l in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
     if l:match('Three campaign ideas') then
@@ -75,16 +75,18 @@ local function main()
   end, 5)
   local l = logged()
   check('runStep sent once', #l == 1 and l[1].command == 'stepwise.runStep', vim.inspect(l))
+  local at = { line = lnum - 1, character = 0 }
   check(
-    'runStep argument {uri, step, provider, model}',
-    #l == 1 and vim.deep_equal(l[1].argument, { uri = uri, step = 'ideas', provider = 'google', model = 'gemini-2.5-flash' }),
+    'runStep argument {uri, position, provider, model}',
+    #l == 1
+      and vim.deep_equal(l[1].argument, { uri = uri, position = at, provider = 'google', model = 'gemini-2.5-flash' }),
     vim.inspect(l[1] and l[1].argument)
   )
   local kinds = vim.tbl_map(function(v)
     return v.kind
   end, events)
   check('$/progress begin, report, end through LspProgress', table.concat(kinds, ',') == 'begin,report,end', table.concat(kinds, ','))
-  check('status() showed the run while it went on', status_seen:find('Run ideas', 1, true) ~= nil, status_seen)
+  check('status() showed the run while it went on', status_seen:find('Run line ' .. at.line, 1, true) ~= nil, status_seen)
   check('status() is empty after the run', stepwise.status() == '', stepwise.status())
 
   -- :StepwiseRunStep ID, :StepwiseRunWorkflow, :StepwiseResume, :StepwiseCancel
@@ -128,7 +130,7 @@ local function main()
     return #vim.api.nvim_list_wins() > wins
   end, 10)
   local text = shown and table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n') or ''
-  check(':StepwiseOutput shows the output', text == 'Fake output of ideas', text)
+  check(':StepwiseOutput sends the cursor position', text == 'Fake output of line ' .. at.line, text)
 
   client:stop()
   vim.wait(2000, function()

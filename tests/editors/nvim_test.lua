@@ -133,11 +133,6 @@ local function main()
   check('unknown references have a highlight of their own', hl.link ~= nil, vim.inspect(hl))
   vim.api.nvim_buf_set_lines(buf, dl, dl + 1, false, { dtext })
 
-  -- Step at cursor (document symbols): a line inside the `ideas` step.
-  local prompt_line = find_line(buf, 'Three campaign ideas')
-  vim.api.nvim_win_set_cursor(0, { prompt_line + 1, 0 })
-  check('step at cursor', stepwise.step_at_cursor(buf) == 'ideas', tostring(stepwise.step_at_cursor(buf)))
-
   -- Diagnostics for a broken line, while typing (no save).
   local pl = find_line(buf, '^    provider: openai$')
   vim.api.nvim_buf_set_lines(buf, pl, pl + 1, false, { '    provider: opnai' })
@@ -224,7 +219,7 @@ local function main()
   end
 
   -- User commands.
-  for _, name in ipairs({ 'StepwiseRunStep', 'StepwiseRunWorkflow', 'StepwiseResume', 'StepwiseCancel', 'StepwiseOutput' }) do
+  for _, name in ipairs({ 'StepwiseRunStep', 'StepwiseRunFrom', 'StepwiseRunWorkflow', 'StepwiseResume', 'StepwiseCancel', 'StepwiseOutput' }) do
     check(':' .. name .. ' exists', vim.fn.exists(':' .. name) == 2)
   end
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A stand-in language server for the editor tests of the client side of running steps: it offers the
-five stepwise commands, logs each `workspace/executeCommand` (one JSON line to $STUB_LOG), and reports a
+six stepwise commands, logs each `workspace/executeCommand` (one JSON line to $STUB_LOG), and reports a
 run with server-created `$/progress` (begin, report, end; $STUB_DELAY seconds between). `openOutput`
-answers `{"output": "Fake output of STEP"}`. Ignores its arguments (`lsp`)."""
+answers `{"output": "Fake output of STEP"}`, where a position stands for the step as `line N`. Ignores
+its arguments (`lsp`)."""
 import json
 import os
 import sys
@@ -11,7 +12,14 @@ import time
 
 LOG = os.environ.get("STUB_LOG", "/dev/null")
 DELAY = float(os.environ.get("STUB_DELAY", "0.2"))
-COMMANDS = ["stepwise.runStep", "stepwise.runWorkflow", "stepwise.resume", "stepwise.cancel", "stepwise.openOutput"]
+COMMANDS = [
+    "stepwise.runStep",
+    "stepwise.runFrom",
+    "stepwise.runWorkflow",
+    "stepwise.resume",
+    "stepwise.cancel",
+    "stepwise.openOutput",
+]
 
 out_lock = threading.Lock()
 pending = {}  # id of our requests -> threading.Event
@@ -49,6 +57,15 @@ def request(method, params):
     ev.wait(5)
 
 
+def target(arg):
+    """The step a one-step command names: its ID, else `line N` of its position."""
+    if arg.get("step"):
+        return arg["step"]
+    if "position" in arg:
+        return f"line {arg['position']['line']}"
+    return None
+
+
 def run(msg):
     params = msg.get("params") or {}
     command = params.get("command")
@@ -56,10 +73,10 @@ def run(msg):
     with open(LOG, "a") as f:
         f.write(json.dumps({"command": command, "argument": arg}) + "\n")
     result = None
-    if command in ("stepwise.runStep", "stepwise.runWorkflow", "stepwise.resume"):
+    if command in ("stepwise.runStep", "stepwise.runFrom", "stepwise.runWorkflow", "stepwise.resume"):
         token = f"run-{msg['id']}"
         request("window/workDoneProgress/create", {"token": token})
-        what = arg.get("step") or "workflow"
+        what = target(arg) or "workflow"
         send({"method": "$/progress", "params": {"token": token, "value": {
             "kind": "begin", "title": f"Run {what}", "cancellable": True, "message": "starting", "percentage": 0}}})
         time.sleep(DELAY)
@@ -68,7 +85,7 @@ def run(msg):
         time.sleep(DELAY)
         send({"method": "$/progress", "params": {"token": token, "value": {"kind": "end", "message": "done"}}})
     elif command == "stepwise.openOutput":
-        result = {"output": f"Fake output of {arg.get('step')}"}
+        result = {"output": f"Fake output of {target(arg)}"}
     send({"id": msg["id"], "result": result})
 
 

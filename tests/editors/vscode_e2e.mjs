@@ -295,10 +295,13 @@ try {
     await new Promise((r) => setTimeout(r, 6000));
     const kept = await waitText(".monaco-editor .view-lines", /creative-marketer \(step\)/, 5000);
     check("a workspace's .vscode/settings.json cannot choose the server executable", kept);
-    // The user's own settings can.
-    const userSettings = join(process.env.E2E_USER_DATA, "User", "settings.json");
-    const current = JSON.parse(readFileSync(userSettings, "utf8"));
-    writeFileSync(userSettings, JSON.stringify({ ...current, ...settings }, null, 2));
+    // The user's own machine settings can (in code-server, the extension host's machine is the
+    // "Remote" settings, `Machine/settings.json`; the workspace's `stepwise.server.env` above still
+    // applies, so the stub gets its log file).
+    const machineSettings = join(process.env.E2E_USER_DATA, "Machine", "settings.json");
+    const current = existsSync(machineSettings) ? JSON.parse(readFileSync(machineSettings, "utf8")) : {};
+    mkdirSync(join(process.env.E2E_USER_DATA, "Machine"), { recursive: true });
+    writeFileSync(machineSettings, JSON.stringify({ ...current, "stepwise.server.path": process.env.E2E_STUB }, null, 2));
     // The client restarts on the stub: its hints vanish (the stub has none).
     const switched = await waitText(".monaco-editor .view-lines", /^(?![\s\S]*creative-marketer \(step\))/, 20000);
     check("changing stepwise.server.path restarts the client on the new server", switched);
@@ -307,23 +310,30 @@ try {
     check("the TextMate grammar highlights template spans without the server", grammar.ok, JSON.stringify(grammar.pieces));
     const grammarBrace = colourOf(grammar.pieces, /^\s*\{\{\s*$/);
     check("`{{` has one colour with and without the server's tokens", grammarBrace === semanticBrace, `${grammarBrace} vs ${semanticBrace}`);
-    await gotoLine(lines.findIndex((l) => l.includes("Three campaign ideas")) + 1, 1);
+    const ideasLine = lines.findIndex((l) => l.includes("Three campaign ideas"));
+    await gotoLine(ideasLine + 1, 1);
     await palette("stepwise: Run Step at Cursor");
-    const shown = await waitText(".statusbar", /Run ideas/, 10000);
+    // The client sends the cursor's position; the stub names the step after its line.
+    const runTitle = `Run line ${ideasLine}`;
+    const shown = await waitText(".statusbar", new RegExp(runTitle), 10000);
     const statusText = norm(await page.locator(".statusbar").first().innerText()).replace(/\s+/g, " ");
     check("status bar item shows the run in progress", shown, statusText.slice(0, 300));
     await page.screenshot({ path: join(shots, "vscode-status.png") });
     // Click it: cancels the run.
-    await page.locator(".statusbar-item", { hasText: "Run ideas" }).first().click().catch(() => {});
-    const gone = await waitText(".statusbar", /^(?![\s\S]*Run ideas)/, 10000);
+    await page.locator(".statusbar-item", { hasText: runTitle }).first().click().catch(() => {});
+    const gone = await waitText(".statusbar", new RegExp(`^(?![\\s\\S]*${runTitle})`), 10000);
     check("status bar item goes away when the run ends", gone);
     const calls = existsSync(process.env.E2E_STUB_LOG)
       ? readFileSync(process.env.E2E_STUB_LOG, "utf8").trim().split("\n").map((l) => JSON.parse(l))
       : [];
     const run = calls.find((c) => c.command === "stepwise.runStep");
     check(
-      "Run Step at Cursor sends stepwise.runStep {uri, step}",
-      run && run.argument.step === "ideas" && /launch-brief\.flow\.yaml$/.test(run.argument.uri) && Object.keys(run.argument).length === 2,
+      "Run Step at Cursor sends stepwise.runStep {uri, position}",
+      run &&
+        run.argument.position &&
+        run.argument.position.line === ideasLine &&
+        /launch-brief\.flow\.yaml$/.test(run.argument.uri) &&
+        Object.keys(run.argument).length === 2,
       JSON.stringify(calls),
     );
     check("clicking the status bar item sends stepwise.cancel", calls.some((c) => c.command === "stepwise.cancel"), JSON.stringify(calls));

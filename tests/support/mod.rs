@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stepwise::analysis::Analysis;
+use stepwise::analysis::actions::runnable;
 use stepwise::engine::record::RunRecord;
 use stepwise::engine::retry::RetryPolicy;
 use stepwise::engine::{Engine, EngineError, EngineOptions, RunEvent, RunRequest, RunTarget};
@@ -52,11 +54,13 @@ impl Project {
                 .map(|k| (k.to_string(), KEY.to_string()))
                 .collect();
         env.insert("STEPWISE_TRUST_WORKSPACE".to_string(), "1".to_string());
-        let workspace = Workspace::load(self.dir.path(), &env);
+        let workspace = Arc::new(Workspace::load(self.dir.path(), &env));
+        let text: Arc<str> = std::fs::read_to_string(&self.flow).unwrap().into();
+        let workflow = runnable(&Analysis::new(text, workspace.clone())).expect("a workflow without errors");
         RunRequest {
             path: self.flow.clone(),
-            text: std::fs::read_to_string(&self.flow).unwrap().into(),
-            workspace: Arc::new(workspace),
+            workflow: Arc::new(workflow),
+            workspace,
             env: Arc::new(env),
             target,
             overrides: Overrides::default(),

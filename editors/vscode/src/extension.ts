@@ -1,7 +1,6 @@
 // stepwise for VS Code: a thin launcher for `stepwise lsp`. All language logic lives in the server.
 import * as vscode from "vscode";
 import {
-  DocumentSymbolRequest,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -28,8 +27,6 @@ import {
   serverEnv,
   serverOffers,
   shouldDropDiagnostic,
-  stepAtLine,
-  stepAtLineFromText,
 } from "./logic";
 
 const YAML_EXTENSION = "redhat.vscode-yaml";
@@ -182,29 +179,11 @@ async function readyClient(context: vscode.ExtensionContext): Promise<LanguageCl
   return client;
 }
 
-async function stepAtCursor(c: LanguageClient, ed: vscode.TextEditor): Promise<string | undefined> {
-  const line = ed.selection.active.line;
-  try {
-    const symbols = await c.sendRequest(DocumentSymbolRequest.type, {
-      textDocument: { uri: c.code2ProtocolConverter.asUri(ed.document.uri) },
-    });
-    const id = stepAtLine(symbols as never, line);
-    if (id) return id;
-  } catch (err) {
-    output.appendLine(`documentSymbol failed: ${String(err)}`);
-  }
-  return stepAtLineFromText(ed.document.getText(), line);
-}
-
 let tokenCounter = 0;
 
-/** Sends one of the server's commands with `{ uri, … }`; a progress token follows the run. */
-async function execute(
-  context: vscode.ExtensionContext,
-  command: string,
-  extra: { step?: string } = {},
-  needStep = false,
-): Promise<unknown> {
+/** Sends one of the server's commands with `{ uri }`, or `{ uri, position }` of the cursor for a
+ * one-step command (the server decides which step is there); a progress token follows the run. */
+async function execute(context: vscode.ExtensionContext, command: string, atCursor = false): Promise<unknown> {
   const ed = activeWorkflowEditor();
   if (!ed) return undefined;
   const c = await readyClient(context);
@@ -215,21 +194,14 @@ async function execute(
     );
     return undefined;
   }
-  let step = extra.step;
-  if (needStep && !step) {
-    step = await stepAtCursor(c, ed);
-    if (!step) {
-      void vscode.window.showWarningMessage("stepwise: put the cursor on a step to run it.");
-      return undefined;
-    }
-  }
+  const position = atCursor ? c.code2ProtocolConverter.asPosition(ed.selection.active) : undefined;
   if (ed.document.isDirty && config().get<boolean>("run.saveBeforeRun", true)) await ed.document.save();
   const workDoneToken = `stepwise-vscode-${process.pid}-${++tokenCounter}`;
   trackProgress(c, workDoneToken);
   try {
     return await c.sendRequest(ExecuteCommandRequest.type, {
       command,
-      arguments: [commandArgument(c.code2ProtocolConverter.asUri(ed.document.uri), { step })],
+      arguments: [commandArgument(c.code2ProtocolConverter.asUri(ed.document.uri), { position })],
       workDoneToken,
     });
   } catch (err) {
@@ -256,7 +228,7 @@ async function cancel(context: vscode.ExtensionContext) {
 }
 
 async function openOutput(context: vscode.ExtensionContext) {
-  const result = await execute(context, SERVER_COMMANDS.openOutput, {}, true);
+  const result = await execute(context, SERVER_COMMANDS.openOutput, true);
   const view = outputView(result);
   if (view.kind === "uri") {
     await vscode.window.showTextDocument(vscode.Uri.parse(view.uri), { preview: true, viewColumn: vscode.ViewColumn.Beside });
@@ -275,7 +247,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(output, statusItem);
 
   const reg = (id: string, fn: () => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  reg("stepwise.editor.runStep", () => execute(context, SERVER_COMMANDS.runStep, {}, true));
+  reg("stepwise.editor.runStep", () => execute(context, SERVER_COMMANDS.runStep, true));
+  reg("stepwise.editor.runFrom", () => execute(context, SERVER_COMMANDS.runFrom, true));
   reg("stepwise.editor.runWorkflow", () => execute(context, SERVER_COMMANDS.runWorkflow));
   reg("stepwise.editor.resume", () => execute(context, SERVER_COMMANDS.resume));
   reg("stepwise.editor.cancel", () => cancel(context));

@@ -3,9 +3,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-/** The server's `workspace/executeCommand` commands (SPEC §5). */
+/** The server's `workspace/executeCommand` commands: the list it advertises (a Rust test fails
+ * when this one drifts from it). */
 export const SERVER_COMMANDS = {
   runStep: "stepwise.runStep",
+  runFrom: "stepwise.runFrom",
   runWorkflow: "stepwise.runWorkflow",
   resume: "stepwise.resume",
   cancel: "stepwise.cancel",
@@ -20,6 +22,10 @@ export const TRUST_NOTIFICATION = "stepwise/workspaceTrusted";
 export function initializationOptions(isTrusted: boolean): { workspaceTrusted: boolean } {
   return { workspaceTrusted: isTrusted };
 }
+
+/** The server's commands this extension does not send: VS Code's own workspace trust (passed to the
+ * server at start) takes their place. */
+export const SERVER_COMMANDS_NOT_SENT = ["stepwise.trustWorkspace", "stepwise.trustStatus"] as const;
 
 export const INSTALL_HINT = "cargo install --path .";
 
@@ -122,50 +128,15 @@ export function serverEnv(
   return env;
 }
 
-/** The parts of LSP's DocumentSymbol used here. */
-export interface SymbolLike {
-  name: string;
-  detail?: string;
-  range?: { start: { line: number }; end: { line: number } };
-  location?: { range: { start: { line: number }; end: { line: number } } };
-  children?: SymbolLike[];
-}
-
-/** The ID of the step whose lines contain `line`, from the server's document symbols. */
-export function stepAtLine(symbols: SymbolLike[] | null | undefined, line: number): string | undefined {
-  let found: string | undefined;
-  const walk = (list: SymbolLike[] | undefined, parent: string | undefined) => {
-    for (const s of list ?? []) {
-      const r = s.range ?? s.location?.range;
-      if (!r || line < r.start.line || line > r.end.line) continue;
-      if (parent === "steps" || /^step/.test(s.detail ?? "")) found = s.name;
-      walk(s.children, s.name);
-    }
-  };
-  walk(symbols ?? [], undefined);
-  return found;
-}
-
-/** Text fallback: the `id:` of the step list item at or above `line`. */
-export function stepAtLineFromText(text: string, line: number): string | undefined {
-  const lines = text.split(/\r?\n/);
-  for (let l = Math.min(line, lines.length - 1); l >= 0; l--) {
-    const m = /^\s*-\s+id:\s*["']?([a-z][a-z0-9_-]*)/.exec(lines[l]);
-    if (m) return m[1];
-    if (l !== line && /^\s*-\s/.test(lines[l])) {
-      for (let k = l + 1; k < lines.length && !/^\s*-\s/.test(lines[k]); k++) {
-        const m2 = /^\s+id:\s*["']?([a-z][a-z0-9_-]*)/.exec(lines[k]);
-        if (m2) return m2[1];
-      }
-      return undefined;
-    }
-  }
-  return undefined;
+/** A position in the document, as LSP sends it: the server decides which step is there. */
+export interface Position {
+  line: number;
+  character: number;
 }
 
 export interface RunArgs {
   uri: string;
-  step?: string;
+  position?: Position;
   provider?: string;
   model?: string;
   persona?: string;
@@ -174,7 +145,8 @@ export interface RunArgs {
 /** The single JSON object argument of the server's commands; empty overrides are left out. */
 export function commandArgument(uri: string, extra: Omit<RunArgs, "uri"> = {}): RunArgs {
   const arg: RunArgs = { uri };
-  for (const k of ["step", "provider", "model", "persona"] as const) {
+  if (extra.position) arg.position = { line: extra.position.line, character: extra.position.character };
+  for (const k of ["provider", "model", "persona"] as const) {
     const v = extra[k];
     if (v !== undefined && v !== "") arg[k] = v;
   }

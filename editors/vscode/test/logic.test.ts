@@ -13,8 +13,6 @@ import {
   serverEnv,
   serverOffers,
   shouldDropDiagnostic,
-  stepAtLine,
-  stepAtLineFromText,
 } from "../src/logic";
 
 test("workflow paths", () => {
@@ -90,49 +88,15 @@ test("server environment: log level and extra variables", () => {
   assert.ok(!("STEPWISE_LOG" in serverEnv({}, undefined, undefined)));
 });
 
-const symbols = [
-  {
-    name: "Launch brief",
-    detail: "workflow",
-    range: { start: { line: 0 }, end: { line: 50 } },
-    children: [
-      { name: "product", detail: "input, default step by step", range: { start: { line: 11 }, end: { line: 11 } } },
-      { name: "summarize", detail: "step", range: { start: { line: 23 }, end: { line: 25 } } },
-      { name: "ideas", detail: "step", range: { start: { line: 26 }, end: { line: 35 } } },
-    ],
-  },
-];
-
-test("step at line from document symbols", () => {
-  assert.equal(stepAtLine(symbols, 23), "summarize");
-  assert.equal(stepAtLine(symbols, 25), "summarize");
-  assert.equal(stepAtLine(symbols, 30), "ideas");
-  assert.equal(stepAtLine(symbols, 11), undefined, "an input is no step even if its detail mentions one");
-  assert.equal(stepAtLine(symbols, 40), undefined);
-  assert.equal(stepAtLine(null, 3), undefined);
-});
-
-test("step at line: children of a `steps` symbol count as steps", () => {
-  const s = [{ name: "steps", range: { start: { line: 1 }, end: { line: 9 } }, children: [{ name: "a", range: { start: { line: 2 }, end: { line: 4 } } }] }];
-  assert.equal(stepAtLine(s, 3), "a");
-});
-
-test("step at line from text (fallback)", () => {
-  const text = ["steps:", "  - id: one", "    prompt: hi", "  - provider: openai", "    id: two", "    prompt: |", "      x"].join("\n");
-  assert.equal(stepAtLineFromText(text, 2), "one");
-  assert.equal(stepAtLineFromText(text, 1), "one");
-  assert.equal(stepAtLineFromText(text, 6), "two");
-  assert.equal(stepAtLineFromText(text, 0), undefined);
-});
-
 test("command argument: one object, empty overrides left out", () => {
-  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { step: "ideas", provider: "", model: undefined }), {
+  const position = { line: 23, character: 4 };
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { position, provider: "", model: undefined }), {
     uri: "file:///w/a.flow.yaml",
-    step: "ideas",
+    position,
   });
-  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { step: "x", provider: "openai", model: "gpt-4o", persona: "p" }), {
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { position, provider: "openai", model: "gpt-4o", persona: "p" }), {
     uri: "file:///w/a.flow.yaml",
-    step: "x",
+    position,
     provider: "openai",
     model: "gpt-4o",
     persona: "p",
@@ -145,6 +109,7 @@ test("server command names follow the spec", () => {
     "stepwise.cancel",
     "stepwise.openOutput",
     "stepwise.resume",
+    "stepwise.runFrom",
     "stepwise.runStep",
     "stepwise.runWorkflow",
   ]);

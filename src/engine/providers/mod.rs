@@ -98,22 +98,7 @@ impl HttpRequest {
     }
 }
 
-/// Token usage as the provider reported it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub input_tokens: u64,
-    /// Generated tokens.
-    pub output_tokens: u64,
-}
-
-impl Usage {
-    /// Adds another call's usage.
-    pub fn add(&mut self, other: Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-    }
-}
+pub use crate::model::runs::Usage;
 
 /// A finished answer.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,22 +4,13 @@
 use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionDisabled, CodeActionKind, CodeActionOrCommand, CodeActionParams, Command, TextEdit,
-    WorkspaceEdit,
+    CodeAction, CodeActionDisabled, CodeActionKind, CodeActionOrCommand, CodeActionParams, TextEdit, WorkspaceEdit,
 };
 
-use crate::analysis::actions::{ActionKind, RunCommand, code_actions, run_diagnostics};
+use crate::analysis::actions::{ActionKind, code_actions, run_diagnostics};
+use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;
-
-/// An LSP command for a typed run command.
-pub fn command(title: &str, command: &RunCommand) -> Command {
-    Command {
-        title: title.to_string(),
-        command: command.name().to_string(),
-        arguments: Some(vec![command.argument()]),
-    }
-}
 
 /// The actions at the requested range.
 pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOrCommand>> {
@@ -28,7 +19,7 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
     let span = convert::span(index, params.range, s.encoding);
     let mut diagnostics = analysis.diagnostics();
     diagnostics.extend(run_diagnostics(&analysis, &s.runs));
-    let actions = code_actions(&analysis, &s.runs, s.uri.as_str(), span, &diagnostics);
+    let actions = code_actions(&analysis, &s.runs, span, &diagnostics);
     let mut reply: Vec<CodeActionOrCommand> = actions
         .into_iter()
         .map(|a| {
@@ -54,7 +45,10 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
                     .as_ref()
                     .map(|d| vec![convert::diagnostic(index, &s.uri, d, s.encoding)]),
                 edit,
-                command: a.command.as_ref().map(|c| command(&a.title, c)),
+                command: a
+                    .command
+                    .as_ref()
+                    .map(|c| ServerCommand::lsp(&a.title, c, s.uri.as_str())),
                 is_preferred: a.preferred.then_some(true),
                 disabled: a.disabled.map(|reason| CodeActionDisabled { reason }),
                 title: a.title,

@@ -2,20 +2,20 @@
 
 use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command};
 
-use super::code_action::command;
 use crate::analysis::actions::code_lenses;
+use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;
 
 /// The lenses of the document.
 pub fn handle(s: &Snapshot, _: CodeLensParams) -> Option<Vec<CodeLens>> {
     let analysis = s.analysis();
-    let lenses = code_lenses(&analysis, &s.runs, s.uri.as_str())
+    let lenses = code_lenses(&analysis, &s.runs)
         .into_iter()
         .map(|l| CodeLens {
             range: convert::range(&analysis.line_index, l.span, s.encoding),
             command: Some(match &l.command {
-                Some(c) => command(&l.title, c),
+                Some(c) => ServerCommand::lsp(&l.title, c, s.uri.as_str()),
                 None => Command {
                     title: l.title.clone(),
                     command: String::new(),

@@ -24,8 +24,10 @@ M.defaults = {
 }
 
 M.name = 'stepwise'
+-- The server's executeCommand list (a Rust test fails when this one drifts from it).
 M.commands = {
   run_step = 'stepwise.runStep',
+  run_from = 'stepwise.runFrom',
   run_workflow = 'stepwise.runWorkflow',
   resume = 'stepwise.resume',
   cancel = 'stepwise.cancel',
@@ -95,78 +97,22 @@ function M.server_commands(client)
   return (caps.executeCommandProvider or {}).commands or {}
 end
 
--- Lines only: the cursor anywhere on a step's lines (also before its `- `) is on that step.
-local function range_contains(range, line)
-  return line >= range.start.line and line <= range['end'].line
-end
-
---- Finds the step ID among document symbols: the innermost symbol containing the cursor whose parent
---- is the `steps` list (or which the server marked as a step by its detail).
-local function step_from_symbols(symbols, line)
-  local found
-  local function walk(list, parent)
-    for _, sym in ipairs(list or {}) do
-      local range = sym.range or (sym.location and sym.location.range)
-      if range and range_contains(range, line) then
-        if parent == 'steps' or (sym.detail or ''):match('^step') then
-          found = sym.name
-        end
-        walk(sym.children, sym.name)
-      end
-    end
-  end
-  walk(symbols, nil)
-  return found
-end
-
---- Text fallback: the `id:` of the list item around the cursor.
-local function step_from_text(bufnr, line)
-  local lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-  for l = line + 1, 1, -1 do
-    local id = lines[l]:match('^%s*-%s+id:%s*["\']?([%a_][%w_-]*)')
-    if id then
-      return id
-    end
-    if l ~= line + 1 and lines[l]:match('^%s*-%s') then
-      -- The item starts here without `id` first: look for `id:` inside it.
-      local indent = #lines[l]:match('^(%s*)') + 2
-      for k = l, #lines do
-        local ind, key = lines[k]:match('^(%s*)-?%s*id:%s*["\']?([%a_][%w_-]*)')
-        if key and (#ind == indent or k == l) then
-          return key
-        end
-        if k > l and lines[k]:match('^%s*-%s') and #lines[k]:match('^(%s*)') < indent then
-          break
-        end
-      end
-      return nil
-    end
-  end
-  return nil
-end
-
---- The ID of the step under the cursor, from the server's document symbols, else from the text.
-function M.step_at_cursor(bufnr)
+--- The cursor's position in a buffer, as LSP sends it: one-step commands send it and the server
+--- decides which step is there.
+function M.cursor_position(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local win = vim.fn.bufwinid(bufnr)
-  local pos = vim.api.nvim_win_get_cursor(win ~= -1 and win or 0)
-  local line = pos[1] - 1
   local client = M.client(bufnr)
-  if client and client.server_capabilities.documentSymbolProvider then
-    local resp = client:request_sync(
-      'textDocument/documentSymbol',
-      { textDocument = vim.lsp.util.make_text_document_params(bufnr) },
-      2000,
-      bufnr
-    )
-    if resp and resp.result then
-      local id = step_from_symbols(resp.result, line)
-      if id then
-        return id
-      end
-    end
+  local encoding = client and client.offset_encoding or 'utf-16'
+  return vim.lsp.util.make_position_params(win ~= -1 and win or 0, encoding).position
+end
+
+--- `{ step = ID }` when the command names one, else `{ position = … }` of the cursor.
+local function step_target(args)
+  if not args.step then
+    args.position = M.cursor_position(0)
   end
-  return step_from_text(bufnr, line)
+  return args
 end
 
 --- Parses `ID provider=P model=M persona=X` command arguments.
@@ -211,13 +157,11 @@ function M.execute(command, args, bufnr, on_result)
 end
 
 function M.run_step(fargs)
-  local args = M.parse_args(fargs)
-  args.step = args.step or M.step_at_cursor(0)
-  if not args.step then
-    notify('the cursor is not on a step (or give its ID: :StepwiseRunStep ID)', vim.log.levels.WARN)
-    return false
-  end
-  return M.execute(M.commands.run_step, args)
+  return M.execute(M.commands.run_step, step_target(M.parse_args(fargs)))
+end
+
+function M.run_from(fargs)
+  return M.execute(M.commands.run_from, step_target(M.parse_args(fargs)))
 end
 
 function M.run_workflow()
@@ -304,8 +248,7 @@ local function show_output(result, step)
 end
 
 function M.open_output(fargs)
-  local args = M.parse_args(fargs)
-  args.step = args.step or M.step_at_cursor(0)
+  local args = step_target(M.parse_args(fargs))
   return M.execute(M.commands.open_output, args, 0, function(err, result)
     if not err then
       vim.schedule(function()
@@ -402,6 +345,12 @@ local user_commands = {
       M.run_step(c.fargs)
     end,
     { nargs = '*', desc = 'stepwise: run the step at the cursor (or ID) [provider=P model=M persona=X]' },
+  },
+  StepwiseRunFrom = {
+    function(c)
+      M.run_from(c.fargs)
+    end,
+    { nargs = '*', desc = 'stepwise: run the step at the cursor (or ID) and everything downstream' },
   },
   StepwiseRunWorkflow = {
     function()

@@ -1,0 +1,352 @@
+//! The words of run results: one place turns run data into the inlay hint (`✓ 2.1s`), the
+//! code lens (`✓ 2.1s · openai/gpt-4o · 812 tok`), the hover, the `step-failed` message and
+//! the CLI's lines and table. Where a later attempt failed after the output was made, both
+//! show: `✓ 2.1s · openai/gpt-4o — last attempt ✗ ollama connection`.
+
+use super::Analysis;
+use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
+use crate::model::runs::{Call, Failure, ProviderModel, StepAttempt, StepError, StepRecord, StepStatus};
+use crate::model::workflow::Step;
+
+/// `✓`, `✗`, `⊘` or `·`.
+pub fn mark(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Completed => "✓",
+        StepStatus::Failed => "✗",
+        StepStatus::Cancelled => "⊘",
+        _ => "·",
+    }
+}
+
+/// `provider/model`.
+pub fn provider_model(pm: &ProviderModel) -> String {
+    format!("{}/{}", pm.provider, pm.model)
+}
+
+/// The `provider/model` an attempt asks first.
+pub fn asked(attempt: &StepAttempt) -> String {
+    let model = attempt.model.as_ref().and_then(|m| m.value.as_deref()).unwrap_or("?");
+    format!("{}/{model}", attempt.provider_id().unwrap_or("?"))
+}
+
+/// Seconds with one decimal: `2.1s`.
+fn seconds(ms: Option<u64>) -> String {
+    format!("{:.1}s", ms.unwrap_or(0) as f64 / 1000.0)
+}
+
+/// `overloaded (529)` or `connection`.
+pub fn reason(failure: &Failure) -> String {
+    match failure.status {
+        Some(s) => format!("{} ({s})", failure.class),
+        None => failure.class.to_string(),
+    }
+}
+
+/// E.g. `anthropic overloaded (529) after 3 attempts: Overloaded`.
+pub fn error_summary(error: &StepError) -> String {
+    let attempts = match error.attempts {
+        0 => String::new(),
+        1 => " after 1 attempt".to_string(),
+        n => format!(" after {n} attempts"),
+    };
+    format!(
+        "{} {}{attempts}: {}",
+        error.provider,
+        reason(&error.failure),
+        error.failure.message
+    )
+}
+
+/// The end of an attempt in a few words: `✗ ollama connection`, `⊘ cancelled`.
+fn attempt_brief(attempt: &StepAttempt) -> String {
+    match (&attempt.status, &attempt.error) {
+        (StepStatus::Failed, Some(e)) => format!("✗ {} {}", e.provider, reason(&e.failure)),
+        (status, _) => format!("{} {}", mark(*status), status.as_str()),
+    }
+}
+
+/// ` — last attempt ✗ ollama connection` when a later attempt did not replace the output.
+fn later_suffix(step: &StepRecord) -> String {
+    step.later_attempt()
+        .map(|a| format!(" — last attempt {}", attempt_brief(a)))
+        .unwrap_or_default()
+}
+
+/// The inlay hint's status: `✓ 2.1s`, `✗ 529 overloaded`, `stale`, with a later failed
+/// attempt after the output's.
+pub fn hint(step: &StepRecord) -> String {
+    let status = match step.status {
+        StepStatus::Completed => format!("✓ {}", seconds(step.result().and_then(|a| a.duration_ms))),
+        StepStatus::Failed => match step.failure() {
+            Some(e) => match e.failure.status {
+                Some(s) => format!("✗ {s} {}", e.failure.class),
+                None => format!("✗ {}", e.failure.class),
+            },
+            None => "✗ failed".to_string(),
+        },
+        other => other.as_str().to_string(),
+    };
+    format!("{status}{}", later_suffix(step))
+}
+
+/// The code lens: `✓ 2.1s · openai/gpt-4o · 812 tok`, `✗ overloaded (529) · anthropic`,
+/// `stale`; empty for a step never run.
+pub fn lens(step: &StepRecord) -> String {
+    let status = match (step.status, step.result()) {
+        (StepStatus::Pending, None) if step.attempts.is_empty() => return String::new(),
+        (StepStatus::Completed, Some(result)) => {
+            let mut out = format!("✓ {}", seconds(result.duration_ms));
+            if let Some(pm) = &result.answered_by {
+                out.push_str(&format!(" · {}", provider_model(pm)));
+            }
+            if result.tokens() > 0 {
+                out.push_str(&format!(" · {} tok", result.tokens()));
+            }
+            out
+        }
+        (StepStatus::Failed, _) => match step.failure() {
+            Some(e) => format!("✗ {} · {}", reason(&e.failure), e.provider),
+            None => "✗ failed".to_string(),
+        },
+        (other, _) => other.as_str().to_string(),
+    };
+    format!("{status}{}", later_suffix(step))
+}
+
+/// The `step-failed` diagnostic's message.
+pub fn failed_message(step: &StepRecord) -> String {
+    let error = step
+        .failure()
+        .map_or_else(|| "the step failed".to_string(), error_summary);
+    format!("last run failed: {error}")
+}
+
+/// Whether `step` was edited (prompt, settings, persona, params) since the run that produced
+/// its recorded output.
+pub fn edited_since_run(analysis: &Analysis, step: &Step, record: &StepRecord) -> bool {
+    let Some(recorded) = record.result().and_then(|a| a.fingerprint.as_ref()) else {
+        return false;
+    };
+    if !matches!(record.status, StepStatus::Completed | StepStatus::Stale) {
+        return false;
+    }
+    let ws = &analysis.workspace;
+    let effective = resolve_step(&analysis.workflow, step, ws, &Overrides::default());
+    *recorded != step_fingerprint(&analysis.workflow, step, ws, &effective)
+}
+
+/// The hint and lens of a step's record, `stale` when it was edited since.
+pub fn labels(analysis: &Analysis, step: &Step, record: &StepRecord) -> (String, String) {
+    if edited_since_run(analysis, step, record) {
+        ("stale (edited)".to_string(), "stale · edited since its run".to_string())
+    } else {
+        (hint(record), lens(record))
+    }
+}
+
+/// The hover's section on the last run: status, who answered, the error, the output's first
+/// lines.
+pub fn hover(record: &StepRecord) -> String {
+    let lens = lens(record);
+    let mut out = format!(
+        "\n\n---\n\nLast run: {}",
+        if lens.is_empty() { hint(record) } else { lens }
+    );
+    if let Some(later) = record.later_attempt() {
+        let who = later.provider_id().unwrap_or("?");
+        let once = if later.one_time { " (this run only)" } else { "" };
+        out.push_str(&format!("\n\nLast attempt, with {who}{once}: {}", attempt_brief(later)));
+    }
+    if let Some(error) = record.last().and_then(|a| a.error.as_ref()) {
+        out.push_str(&format!("\n\nError: {}", error_summary(error)));
+    }
+    if let Some(output) = record.output() {
+        let lines: Vec<&str> = output.lines().take(8).collect();
+        let more = if output.lines().count() > lines.len() {
+            "\n…"
+        } else {
+            ""
+        };
+        out.push_str(&format!("\n\nOutput:\n```text\n{}{more}\n```", lines.join("\n")));
+    }
+    out
+}
+
+/// The CLI's line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens` or `✗ a  anthropic
+/// overloaded (529) after 3 attempts: Overloaded`.
+pub fn finished_line(record: &StepRecord) -> String {
+    let Some(last) = record.last() else {
+        return format!("· {}", record.id);
+    };
+    match &last.error {
+        Some(e) => format!(
+            "{} {}  {}{}",
+            mark(last.status),
+            record.id,
+            error_summary(e),
+            kept(record)
+        ),
+        None if last.status == StepStatus::Completed => format!(
+            "✓ {}  {}  {}  {} tokens",
+            record.id,
+            last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
+            seconds(last.duration_ms),
+            last.tokens()
+        ),
+        None => format!(
+            "{} {}  {}{}",
+            mark(last.status),
+            record.id,
+            last.status.as_str(),
+            kept(record)
+        ),
+    }
+}
+
+/// ` (kept the earlier output)` when a failed or cancelled attempt left one.
+fn kept(record: &StepRecord) -> &'static str {
+    if record.later_attempt().is_some() {
+        " (kept the earlier output)"
+    } else {
+        ""
+    }
+}
+
+/// The CLI's line when a request fails: `! a: anthropic overloaded (529): Overloaded (4
+/// streamed characters discarded)`.
+pub fn call_failed_line(step: &str, call: &Call) -> String {
+    let reason = call
+        .error
+        .as_ref()
+        .map(|f| format!("{}: {}", reason(f), f.message))
+        .unwrap_or_default();
+    let discarded = if call.discarded_chars > 0 {
+        format!(" ({} streamed characters discarded)", call.discarded_chars)
+    } else {
+        String::new()
+    };
+    format!("  ! {step}: {} {reason}{discarded}", call.provider)
+}
+
+/// The CLI summary table's header.
+pub const TABLE_HEADER: [&str; 5] = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS"];
+
+/// One row of the CLI summary table: step, status, who answered (or the error), time, tokens.
+pub fn table_row(record: &StepRecord) -> [String; 5] {
+    let shown = record.shown();
+    let mut who = shown
+        .and_then(|a| a.answered_by.as_ref())
+        .map(provider_model)
+        .or_else(|| record.failure().map(error_summary))
+        .unwrap_or_default();
+    if let Some(later) = record.later_attempt() {
+        who.push_str(&format!(" — last attempt {}", attempt_brief(later)));
+    }
+    [
+        record.id.clone(),
+        format!("{} {}", mark(record.status), record.status.as_str()),
+        who,
+        shown
+            .and_then(|a| a.duration_ms)
+            .map(|d| seconds(Some(d)))
+            .unwrap_or_default(),
+        shown.map_or(0, StepAttempt::tokens).to_string(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::runs::{ErrorClass, Usage};
+
+    fn attempt(status: StepStatus) -> StepAttempt {
+        StepAttempt {
+            duration_ms: Some(2140),
+            ..StepAttempt::new(status)
+        }
+    }
+
+    fn completed() -> StepAttempt {
+        StepAttempt {
+            answered_by: Some(ProviderModel {
+                provider: "openai".to_string(),
+                model: "gpt-4o".to_string(),
+            }),
+            usage: Usage {
+                input_tokens: 800,
+                output_tokens: 12,
+            },
+            output: Some("hi".to_string()),
+            ..attempt(StepStatus::Completed)
+        }
+    }
+
+    fn failed(provider: &str, class: ErrorClass, status: Option<u16>, message: &str) -> StepAttempt {
+        StepAttempt {
+            error: Some(StepError {
+                failure: Failure {
+                    class,
+                    status,
+                    message: message.to_string(),
+                },
+                provider: provider.to_string(),
+                attempts: 3,
+            }),
+            ..attempt(StepStatus::Failed)
+        }
+    }
+
+    fn step(status: StepStatus, attempts: Vec<StepAttempt>) -> StepRecord {
+        StepRecord {
+            status,
+            attempts,
+            ..StepRecord::pending("a")
+        }
+    }
+
+    #[test]
+    fn a_completed_step_shows_time_who_answered_and_tokens() {
+        let s = step(StepStatus::Completed, vec![completed()]);
+        assert_eq!(hint(&s), "✓ 2.1s");
+        assert_eq!(lens(&s), "✓ 2.1s · openai/gpt-4o · 812 tok");
+    }
+
+    #[test]
+    fn a_failed_step_shows_the_class_status_and_provider() {
+        let s = step(
+            StepStatus::Failed,
+            vec![failed("anthropic", ErrorClass::Overloaded, Some(529), "Overloaded")],
+        );
+        assert_eq!(hint(&s), "✗ 529 overloaded");
+        assert_eq!(lens(&s), "✗ overloaded (529) · anthropic");
+        assert_eq!(
+            failed_message(&s),
+            "last run failed: anthropic overloaded (529) after 3 attempts: Overloaded"
+        );
+    }
+
+    #[test]
+    fn a_failed_rerun_after_a_success_shows_both() {
+        let s = step(
+            StepStatus::Completed,
+            vec![
+                completed(),
+                failed("ollama", ErrorClass::Connection, None, "connection refused"),
+            ],
+        );
+        assert_eq!(hint(&s), "✓ 2.1s — last attempt ✗ ollama connection");
+        assert_eq!(
+            lens(&s),
+            "✓ 2.1s · openai/gpt-4o · 812 tok — last attempt ✗ ollama connection"
+        );
+        assert_eq!(table_row(&s)[2], "openai/gpt-4o — last attempt ✗ ollama connection");
+        assert!(hover(&s).contains("Error: ollama connection after 3 attempts: connection refused"));
+        assert!(hover(&s).contains("Output:\n```text\nhi"));
+    }
+
+    #[test]
+    fn a_step_never_run_has_no_lens() {
+        assert_eq!(lens(&StepRecord::pending("a")), "");
+        assert_eq!(hint(&StepRecord::pending("a")), "pending");
+    }
+}

@@ -1,0 +1,258 @@
+//! One step: its attempt's settings, its prompts (one, or one per fan-out item, under the
+//! step's concurrency), finished items journaled as they finish and reused by a resume while
+//! their request is unchanged.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use super::failover::Sent;
+use super::providers::Usage;
+use super::record::{now_ms, sha256_hex};
+use super::render::{context, render};
+use super::requests::{StepSetup, items, outputs};
+use super::scheduler::Run;
+use crate::model::resolve::{Effective, Overrides, resolve_step, step_fingerprint};
+use crate::model::runs::{
+    Call, ErrorClass, Failure, ItemRecord, ProviderModel, RecordedSetting, StepAttempt, StepError, StepStatus,
+};
+use crate::model::workflow::{Step, Workflow};
+use crate::model::workspace::Workspace;
+
+/// How a step attempt ended.
+#[derive(Debug)]
+pub(super) enum StepOutcome {
+    /// Every prompt was answered.
+    Completed {
+        /// The answers, in item order.
+        texts: Vec<String>,
+        /// Whether the step fans out.
+        fan_out: bool,
+        /// Tokens used.
+        usage: Usage,
+        /// Who answered (the last item's, for fan-out).
+        answered_by: Option<ProviderModel>,
+    },
+    /// A prompt failed after retries and fallbacks.
+    Failed(StepError),
+    /// The run was cancelled.
+    Cancelled,
+}
+
+/// Everything the scheduler records about an ended attempt.
+#[derive(Debug)]
+pub(super) struct StepEnd {
+    pub(super) outcome: StepOutcome,
+    /// The step's status before the attempt.
+    pub(super) before: StepStatus,
+    pub(super) calls: Vec<Call>,
+    pub(super) duration: Duration,
+    pub(super) request_hash: Option<String>,
+    /// Items finished by this attempt or an earlier one, when the step did not complete.
+    pub(super) unfinished: Vec<ItemRecord>,
+}
+
+/// The step's definition as the document states it, one-time overrides left out: a run "with
+/// openai (this run only)" must not make the step look edited.
+fn document_fingerprint(workflow: &Workflow, step: &Step, workspace: &Workspace) -> String {
+    let effective = resolve_step(workflow, step, workspace, &Overrides::default());
+    step_fingerprint(workflow, step, workspace, &effective)
+}
+
+/// A new attempt with `effective` settings, running.
+fn new_attempt(run: &Run<'_>, step: &Step, effective: &Effective) -> StepAttempt {
+    let setting = |v: Option<String>, source| RecordedSetting { value: v, source };
+    StepAttempt {
+        provider: effective
+            .provider
+            .as_ref()
+            .map(|p| setting(Some(p.value.clone()), p.source)),
+        model: effective
+            .model
+            .as_ref()
+            .map(|m| setting(Some(m.value.clone()), m.source)),
+        persona: effective.persona.as_ref().map(|p| setting(p.value.clone(), p.source)),
+        one_time: run.request.overrides != Overrides::default(),
+        started_at: now_ms(),
+        fingerprint: Some(document_fingerprint(run.workflow, step, &run.request.workspace)),
+        ..StepAttempt::new(StepStatus::Running)
+    }
+}
+
+fn prompt_error(message: String, provider: String) -> StepError {
+    StepError {
+        failure: Failure {
+            class: ErrorClass::Prompt,
+            status: None,
+            message,
+        },
+        provider,
+        attempts: 0,
+    }
+}
+
+impl Run<'_> {
+    /// Runs step `index` once.
+    pub(super) async fn step(&self, index: usize) -> StepEnd {
+        let workflow = self.workflow;
+        let step = &workflow.steps[index];
+        let id = step.id_str().to_string();
+        let started = Instant::now();
+        let effective = resolve_step(workflow, step, &self.request.workspace, &self.request.overrides);
+        let base = {
+            let record = self.lock();
+            let deps = self.graph.deps[index].iter().map(|&d| &record.steps[d]);
+            context(&record.inputs, &outputs(deps))
+        };
+        let prepared = StepSetup::new(self.request, workflow, step, &effective)
+            .and_then(|setup| Ok((setup, items(&self.renderer, step, &base)?)));
+        let count = match &prepared {
+            Ok((_, (true, items))) => Some(items.len()),
+            _ => None,
+        };
+        let before = self.start(&id, new_attempt(self, step, &effective), count).await;
+        let finished: HashMap<usize, ItemRecord> = before.items.iter().map(|i| (i.index, i.clone())).collect();
+        let end = |outcome, calls, request_hash, unfinished| StepEnd {
+            outcome,
+            before: before.status,
+            calls,
+            duration: started.elapsed(),
+            request_hash,
+            unfinished,
+        };
+        let first = effective.provider.as_ref().map(|p| p.value.clone()).unwrap_or_default();
+        let prompt = step.prompt.as_ref().map_or("", |p| p.source.as_str());
+        let prepared = prepared.and_then(|(setup, items)| Ok((setup, items, self.renderer.compile(prompt)?)));
+        let (setup, (fan_out, items), template) = match prepared {
+            Ok(p) => p,
+            Err(message) => {
+                let outcome = StepOutcome::Failed(prompt_error(message, first));
+                return end(outcome, Vec::new(), None, finished.into_values().collect());
+            }
+        };
+        let total = items.len();
+        let limit = step
+            .concurrency
+            .as_ref()
+            .map_or(self.request.workspace.config.config.concurrency, |c| c.value)
+            .max(1) as usize;
+        let stop_items = self.cancel.child_token();
+        let mut stream = futures::stream::iter(items.into_iter().map(|item| {
+            let stop = stop_items.clone();
+            let (setup, id, template, finished) = (&setup, &id, &template, &finished);
+            async move {
+                let rendered = render(template, &item.context);
+                let hash = rendered
+                    .as_ref()
+                    .ok()
+                    .and_then(|text| setup.request_hash(self.request, text));
+                let earlier = item
+                    .index
+                    .and_then(|i| finished.get(&i))
+                    .filter(|done| Some(&done.request_hash) == hash.as_ref());
+                let (sent, calls) = match (rendered, earlier) {
+                    (_, Some(done)) => (
+                        Sent::Answered {
+                            text: done.output.clone(),
+                            usage: done.usage,
+                            answered_by: done.answered_by.clone(),
+                        },
+                        Vec::new(),
+                    ),
+                    (Ok(text), None) => self.send(id, item.index, setup, &text, &stop).await,
+                    (Err(message), None) => (
+                        Sent::Failed(prompt_error(message, setup.first().provider.clone())),
+                        Vec::new(),
+                    ),
+                };
+                if matches!(sent, Sent::Failed(_)) {
+                    stop.cancel();
+                }
+                (item.index.unwrap_or(0), sent, calls, hash)
+            }
+        }))
+        .buffer_unordered(limit);
+        let mut calls: Vec<Call> = Vec::new();
+        let mut results: Vec<(usize, Sent, Option<String>)> = Vec::with_capacity(total);
+        let mut checkpoint: Vec<ItemRecord> = Vec::new();
+        while let Some((i, sent, item_calls, hash)) = stream.next().await {
+            calls.extend(item_calls);
+            if let (
+                true,
+                Sent::Answered {
+                    text,
+                    usage,
+                    answered_by,
+                },
+                Some(hash),
+            ) = (fan_out, &sent, &hash)
+            {
+                let item = ItemRecord {
+                    index: i,
+                    request_hash: hash.clone(),
+                    output: text.clone(),
+                    usage: *usage,
+                    answered_by: answered_by.clone(),
+                };
+                self.item_done(&id, &item);
+                checkpoint.push(item);
+            }
+            results.push((i, sent, hash));
+            if fan_out {
+                self.emit(super::RunEvent::ItemsProgress {
+                    step: id.clone(),
+                    done: results.len(),
+                    total,
+                });
+            }
+        }
+        drop(stream);
+        results.sort_by_key(|(i, ..)| *i);
+        let hashes: Vec<String> = results.iter().filter_map(|(.., h)| h.clone()).collect();
+        let hash = if fan_out {
+            sha256_hex(hashes.join("\n").as_bytes())
+        } else {
+            hashes.into_iter().next().unwrap_or_default()
+        };
+        let outcome = outcome(results.into_iter().map(|(_, sent, _)| sent), fan_out);
+        end(outcome, calls, Some(hash), checkpoint)
+    }
+}
+
+/// The step's outcome from its prompts' (in item order): the first failure, else a
+/// cancellation, else every answer.
+fn outcome(sent: impl Iterator<Item = Sent>, fan_out: bool) -> StepOutcome {
+    let mut texts = Vec::new();
+    let mut usage = Usage::default();
+    let mut answered = None;
+    let mut failure = None;
+    let mut cancelled = false;
+    for s in sent {
+        match s {
+            Sent::Answered {
+                text,
+                usage: u,
+                answered_by,
+            } => {
+                usage.add(u);
+                texts.push(text);
+                answered = Some(answered_by);
+            }
+            Sent::Failed(e) => {
+                failure.get_or_insert(e);
+            }
+            Sent::Cancelled => cancelled = true,
+        }
+    }
+    match (failure, cancelled) {
+        (Some(e), _) => StepOutcome::Failed(e),
+        (None, true) => StepOutcome::Cancelled,
+        (None, false) => StepOutcome::Completed {
+            texts,
+            fan_out,
+            usage,
+            answered_by: answered,
+        },
+    }
+}
