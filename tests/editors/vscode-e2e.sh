@@ -118,10 +118,8 @@ FAKE_URL="http://127.0.0.1:$(cat "$TMP/fake.port")/v1"
 U=$TMP/user-data
 E=$TMP/extensions
 mkdir -p "$U/User" "$U/Machine" "$E" "$TMP/xdg"
-# `stepwise.server.path` is machine-scoped: in code-server that is the "Remote" settings file.
-cat > "$U/Machine/settings.json" <<EOF
-{ "stepwise.server.path": "$STEPWISE_BIN" }
-EOF
+# `stepwise.server.path` is machine-scoped: in code-server that is the "Remote" settings file
+# (Machine/settings.json). Left unset, so the extension starts the server bundled in the .vsix.
 cat > "$U/User/settings.json" <<EOF
 {
   "stepwise.trace.server": "verbose",
