@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use stepwise::analysis::Analysis;
 use stepwise::analysis::generate::{hostile_documents, large_workflow};
+use stepwise::analysis::semantic_tokens::semantic_tokens;
 use stepwise::model::workspace::Workspace;
 
 /// The system allocator, counting live and peak heap bytes.
@@ -82,6 +83,24 @@ fn main() {
             mib(peak)
         );
     }
+    println!();
+    // What `semanticTokens/full` computes on the analysis the editor already has.
+    let text: Arc<str> = Arc::from(large_workflow(2_000).as_str());
+    let analysis = Analysis::new(text, ws.clone());
+    let mut tokens: Vec<f64> = (0..50)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(semantic_tokens(&analysis, None));
+            ms(start)
+        })
+        .collect();
+    tokens.sort_by(f64::total_cmp);
+    println!(
+        "semantic tokens, whole 2,000-step document ({} tokens): p50 {:.2} ms, p99 {:.2} ms",
+        semantic_tokens(&analysis, None).len(),
+        tokens[tokens.len() / 2],
+        tokens[tokens.len() * 99 / 100]
+    );
 }
 
 /// One row of the size table.
