@@ -23,6 +23,7 @@ import {
   findServer,
   initializationOptions,
   isWorkflowPath,
+  missingInputs,
   outputView,
   serverEnv,
   serverOffers,
@@ -196,21 +197,39 @@ async function execute(context: vscode.ExtensionContext, command: string, atCurs
   }
   const position = atCursor ? c.code2ProtocolConverter.asPosition(ed.selection.active) : undefined;
   if (ed.document.isDirty && config().get<boolean>("run.saveBeforeRun", true)) await ed.document.save();
-  const workDoneToken = `stepwise-vscode-${process.pid}-${++tokenCounter}`;
-  trackProgress(c, workDoneToken);
-  try {
-    return await c.sendRequest(ExecuteCommandRequest.type, {
-      command,
-      arguments: [commandArgument(c.code2ProtocolConverter.asUri(ed.document.uri), { position })],
-      workDoneToken,
-    });
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    void vscode.window.showErrorMessage(`stepwise: ${command} failed: ${msg}`);
-    return undefined;
-  } finally {
-    progress.update(workDoneToken, { kind: "end" });
-    renderStatus();
+  const uri = c.code2ProtocolConverter.asUri(ed.document.uri);
+  const inputs: Record<string, string> = {};
+  for (;;) {
+    const workDoneToken = `stepwise-vscode-${process.pid}-${++tokenCounter}`;
+    trackProgress(c, workDoneToken);
+    try {
+      return await c.sendRequest(ExecuteCommandRequest.type, {
+        command,
+        arguments: [commandArgument(uri, { position, inputs })],
+        workDoneToken,
+      });
+    } catch (err) {
+      const missing = missingInputs(err);
+      if (missing.length === 0) {
+        const msg = err instanceof Error ? err.message : String(err);
+        void vscode.window.showErrorMessage(`stepwise: ${command} failed: ${msg}`);
+        return undefined;
+      }
+      // Required inputs without a value: ask for each (prefilled with the last run's), then retry.
+      for (const input of missing) {
+        const value = await vscode.window.showInputBox({
+          title: `stepwise: input \`${input.name}\``,
+          prompt: input.description ?? `A value for the workflow's input \`${input.name}\``,
+          value: input.lastValue ?? "",
+          ignoreFocusOut: true,
+        });
+        if (value === undefined) return undefined;
+        inputs[input.name] = value;
+      }
+    } finally {
+      progress.update(workDoneToken, { kind: "end" });
+      renderStatus();
+    }
   }
 }
 
