@@ -23,6 +23,7 @@ import {
   findServer,
   initializationOptions,
   isWorkflowPath,
+  MissingInput,
   missingInputs,
   outputView,
   serverEnv,
@@ -114,6 +115,19 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
           if (a instanceof vscode.CodeAction && a.kind && RUN_SOURCE_KIND.contains(a.kind)) a.kind = RUN_KIND;
         }
         return actions;
+      },
+      // A run from a code lens or code action refused for missing inputs: ask for them and run again.
+      async executeCommand(command, args, next) {
+        const inputs: Record<string, string> = {};
+        for (;;) {
+          const arg = args[0] && typeof args[0] === "object" ? { ...args[0], ...(Object.keys(inputs).length ? { inputs } : {}) } : args[0];
+          try {
+            return await next(command, arg === undefined ? args : [arg, ...args.slice(1)]);
+          } catch (err) {
+            const missing = missingInputs(err);
+            if (missing.length === 0 || !(await askInputs(missing, inputs))) throw err;
+          }
+        }
       },
       handleDiagnostics(uri, diagnostics, next) {
         const mode = config().get<YamlExtensionMode>("diagnostics.yamlExtension", "defer");
@@ -215,22 +229,28 @@ async function execute(context: vscode.ExtensionContext, command: string, atCurs
         void vscode.window.showErrorMessage(`stepwise: ${command} failed: ${msg}`);
         return undefined;
       }
-      // Required inputs without a value: ask for each (prefilled with the last run's), then retry.
-      for (const input of missing) {
-        const value = await vscode.window.showInputBox({
-          title: `stepwise: input \`${input.name}\``,
-          prompt: input.description ?? `A value for the workflow's input \`${input.name}\``,
-          value: input.lastValue ?? "",
-          ignoreFocusOut: true,
-        });
-        if (value === undefined) return undefined;
-        inputs[input.name] = value;
-      }
+      if (!(await askInputs(missing, inputs))) return undefined;
     } finally {
       progress.update(workDoneToken, { kind: "end" });
       renderStatus();
     }
   }
+}
+
+/** Asks for each required input a run was refused for (prefilled with the last run's value) into
+ * `inputs`; false when the user dismisses one. */
+async function askInputs(missing: MissingInput[], inputs: Record<string, string>): Promise<boolean> {
+  for (const input of missing) {
+    const value = await vscode.window.showInputBox({
+      title: `stepwise: input \`${input.name}\``,
+      prompt: input.description ?? `A value for the workflow's input \`${input.name}\``,
+      value: input.lastValue ?? "",
+      ignoreFocusOut: true,
+    });
+    if (value === undefined) return false;
+    inputs[input.name] = value;
+  }
+  return true;
 }
 
 async function cancel(context: vscode.ExtensionContext) {
