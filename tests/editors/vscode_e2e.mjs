@@ -110,7 +110,8 @@ async function waitFor(fn, timeout) {
   return last;
 }
 
-/** Opens `name` with Ctrl+P, as a user would, and waits for `marker` in the editor. */
+/** Opens `name` with Ctrl+P, as a user would, and waits for it to be the active tab and, on a
+ * first opening (at its top), for `marker` in the editor. */
 async function openFile(name, marker) {
   await page.keyboard.press(`${mod}+P`);
   await page.waitForSelector(".quick-input-widget input", { state: "visible" });
@@ -118,8 +119,10 @@ async function openFile(name, marker) {
   await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 20000 });
   await page.keyboard.press("Enter");
   await page.waitForFunction(
-    (m) => (document.querySelector(".monaco-editor .view-lines")?.textContent || "").replace(/\u00a0/g, " ").includes(m),
-    marker,
+    ([n, m]) =>
+      (document.querySelector(".tabs-container .tab.active")?.textContent || "").includes(n) &&
+      (!m || (document.querySelector(".monaco-editor .view-lines")?.textContent || "").replace(/\u00a0/g, " ").includes(m)),
+    [name, marker],
     { timeout: 20000 },
   );
 }
@@ -263,7 +266,7 @@ try {
     await page.keyboard.press("Enter");
     const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
     check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
-    await openFile(file, "Launch brief");
+    await openFile(file);
   } else {
     await palette("stepwise: Run Step at Cursor");
     const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);
