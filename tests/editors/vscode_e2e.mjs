@@ -113,6 +113,9 @@ async function waitFor(fn, timeout) {
 /** Opens `name` with Ctrl+P, as a user would, and waits for it to be the active tab and, on a
  * first opening (at its top), for `marker` in the editor. */
 async function openFile(name, marker) {
+  // A quick input that is still closing would swallow the keys.
+  await page.waitForSelector(".quick-input-widget", { state: "hidden" }).catch(() => {});
+  await page.waitForTimeout(500);
   await page.keyboard.press(`${mod}+P`);
   await page.waitForSelector(".quick-input-widget input", { state: "visible" });
   await page.keyboard.type(name);
