@@ -130,6 +130,14 @@ async function openFile(name, marker) {
   );
 }
 
+/** Opens `name` by clicking it in the Explorer and waits for its tab to be the active one. */
+async function openFromExplorer(name) {
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first().click();
+  await page.waitForFunction((n) => (document.querySelector(".tabs-container .tab.active")?.textContent || "").includes(n), name, {
+    timeout: 20000,
+  });
+}
+
 async function viewText() {
   return norm(await page.locator(".monaco-editor .view-lines").first().innerText());
 }
@@ -261,7 +269,7 @@ try {
     check("the step's code lens turns into Re-run", lens);
     await page.screenshot({ path: join(shots, "vscode-run.png") });
     // A workflow with a required input: Run Workflow asks for it in an input box, then runs.
-    await openFile("support-triage.flow.yaml", "Support triage");
+    await openFromExplorer("support-triage.flow.yaml");
     await palette("stepwise: Run Workflow");
     const asked = await waitText(".quick-input-widget", /input `message`/, 20000);
     check("Run Workflow asks for the required input `message` in an input box", asked, norm(await page.locator(".quick-input-widget").first().innerText().catch(() => "")).slice(0, 200));
@@ -269,7 +277,7 @@ try {
     await page.keyboard.press("Enter");
     const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
     check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
-    await openFile(file);
+    await openFromExplorer(file);
   } else {
     await palette("stepwise: Run Step at Cursor");
     const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);
