@@ -328,13 +328,23 @@ async fn cancellation_stops_in_flight_requests_and_records_cancelled() {
 }
 
 #[tokio::test]
-async fn required_input_without_value_is_refused() {
+async fn every_required_input_without_value_is_refused_at_once() {
     let project = Project::new(
         "",
-        &flow("  - id: a\n    prompt: \"{{ inputs.topic }}\"\ninputs:\n  topic:\n    description: what\n"),
+        &flow(
+            "  - id: a\n    prompt: \"{{ inputs.topic }} {{ inputs.tone }}\"\ninputs:\n  topic:\n    description: what\n  \
+             tone:\n    description: how\n  lang:\n    default: en\n",
+        ),
     );
     let result = run(&fast_engine(0), project.request(RunTarget::Workflow)).await;
-    assert!(matches!(result, Err(EngineError::MissingInput(name)) if name == "topic"));
+    let Err(err @ EngineError::MissingInputs(_)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(matches!(&err, EngineError::MissingInputs(names) if names == &["topic", "tone"]));
+    assert_eq!(
+        err.to_string(),
+        "inputs `topic`, `tone` are required: pass --input topic=VALUE --input tone=VALUE"
+    );
 }
 
 #[test]

@@ -596,3 +596,65 @@ fn the_editor_clients_list_exactly_the_commands_the_server_offers() {
         "editors/nvim/lua/stepwise/init.lua M.commands"
     );
 }
+
+const FLOW_WITH_INPUTS: &str = "version: 1
+name: Triage
+provider: anthropic
+model: claude-sonnet-4-5
+inputs:
+  message:
+    description: The customer's message
+  tone:
+    description: How to answer
+  lang:
+    default: en
+steps:
+  - id: reply
+    prompt: \"Answer {{ inputs.message }} in a {{ inputs.tone }} tone ({{ inputs.lang }}).\"
+";
+
+fn run_workflow(s: &mut Setup, inputs: Value) -> Result<Value, Value> {
+    s.server.request(
+        "workspace/executeCommand",
+        json!({ "command": "stepwise.runWorkflow", "arguments": [{ "uri": s.uri, "inputs": inputs }] }),
+    )
+}
+
+#[test]
+fn a_run_missing_required_inputs_fails_naming_them_with_their_descriptions_and_sends_nothing() {
+    let mut s = setup(FLOW_WITH_INPUTS, answer_everything);
+    let err = run_workflow(&mut s, json!({})).unwrap_err();
+    assert_eq!(
+        err["message"], "the workflow needs a value for `message`, `tone`",
+        "{err}"
+    );
+    assert_eq!(
+        err["data"],
+        json!({ "missingInputs": [
+            { "name": "message", "description": "The customer's message", "lastValue": null },
+            { "name": "tone", "description": "How to answer", "lastValue": null },
+        ] })
+    );
+    assert_eq!(s.provider.count(), 0);
+}
+
+#[test]
+fn a_run_given_its_inputs_uses_them_and_the_next_ask_offers_the_values_last_used() {
+    let mut s = setup(FLOW_WITH_INPUTS, answer_everything);
+    let reply = run_workflow(&mut s, json!({ "message": "my order is late", "tone": "warm" })).unwrap();
+    assert_eq!(reply["status"], "completed", "{reply}");
+    let received = s.provider.received();
+    assert_eq!(received.len(), 1);
+    assert!(
+        prompt_of(&received[0]).contains("Answer my order is late in a warm tone (en)."),
+        "{}",
+        prompt_of(&received[0])
+    );
+    let err = run_workflow(&mut s, json!({ "message": "where is my refund" })).unwrap_err();
+    assert_eq!(err["message"], "the workflow needs a value for `tone`", "{err}");
+    assert_eq!(
+        err["data"]["missingInputs"],
+        json!([{ "name": "tone", "description": "How to answer", "lastValue": "warm" }])
+    );
+    assert_eq!(s.provider.count(), 1);
+}

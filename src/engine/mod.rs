@@ -141,9 +141,9 @@ pub enum RunEvent {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// A required input has no value.
-    #[error("input `{0}` is required: pass --input {0}=VALUE")]
-    MissingInput(String),
+    /// Required inputs have no value (all of them, in declaration order).
+    #[error("{}", missing_inputs(.0))]
+    MissingInputs(Vec<String>),
     /// A value was given for an input the workflow does not declare.
     #[error("the workflow has no input `{0}`")]
     UnknownInput(String),
@@ -165,6 +165,18 @@ pub enum EngineError {
     /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
     #[error("{0}")]
     Untrusted(String),
+}
+
+/// The message for required inputs without a value: names each, with the flag that gives it.
+fn missing_inputs(names: &[String]) -> String {
+    let flags: Vec<String> = names.iter().map(|n| format!("--input {n}=VALUE")).collect();
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let (noun, verb) = if names.len() == 1 {
+        ("input", "is")
+    } else {
+        ("inputs", "are")
+    };
+    format!("{noun} {} {verb} required: pass {}", names.join(", "), flags.join(" "))
 }
 
 /// Engine settings that are not in `stepwise.toml`; `None` fields come from it.

@@ -176,20 +176,27 @@ fn inputs(
     if let Some(name) = given.keys().find(|k| workflow.input(k).is_none()) {
         return Err(EngineError::UnknownInput(name.clone()));
     }
-    workflow
-        .inputs
-        .iter()
-        .map(|input| {
-            let name = &input.name.value;
-            let value = given
-                .get(name)
-                .or_else(|| recorded.and_then(|r| r.get(name)))
-                .cloned()
-                .or_else(|| input.default.as_ref().map(|d| d.value.clone()))
-                .ok_or_else(|| EngineError::MissingInput(name.clone()))?;
-            Ok((name.clone(), value))
-        })
-        .collect()
+    let mut missing = Vec::new();
+    let mut values = BTreeMap::new();
+    for input in &workflow.inputs {
+        let name = &input.name.value;
+        let value = given
+            .get(name)
+            .or_else(|| recorded.and_then(|r| r.get(name)))
+            .cloned()
+            .or_else(|| input.default.as_ref().map(|d| d.value.clone()));
+        match value {
+            Some(value) => {
+                values.insert(name.clone(), value);
+            }
+            None => missing.push(name.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(values)
+    } else {
+        Err(EngineError::MissingInputs(missing))
+    }
 }
 
 #[cfg(test)]

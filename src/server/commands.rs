@@ -2,6 +2,8 @@
 //! argument. The capability list, parsing, and the commands behind code actions and lenses
 //! all come from this one table.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_lsp_server::ls_types::{self as lsp, Position};
@@ -43,6 +45,9 @@ pub struct StepArgs {
     /// Persona for this run only (absent means the step's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona: Option<String>,
+    /// Values of the workflow's inputs, by name (absent ones: the last run's, else defaults).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
 }
 
 impl StepArgs {
@@ -54,6 +59,7 @@ impl StepArgs {
             provider: None,
             model: None,
             persona: None,
+            inputs: BTreeMap::new(),
         }
     }
 
@@ -72,6 +78,16 @@ impl StepArgs {
 pub struct DocumentArgs {
     /// The workflow document.
     pub uri: String,
+}
+
+/// The argument of a command that runs a whole workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowArgs {
+    /// The workflow document.
+    pub uri: String,
+    /// Values of the workflow's inputs, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// Defines [`ServerCommand`] from one line per command: variant, argument type, ID.
@@ -125,9 +141,9 @@ commands! {
     /// Run one step and everything downstream of it.
     RunFrom(StepArgs) = RUN_FROM = "stepwise.runFrom",
     /// Run every step.
-    RunWorkflow(DocumentArgs) = RUN_WORKFLOW = "stepwise.runWorkflow",
+    RunWorkflow(WorkflowArgs) = RUN_WORKFLOW = "stepwise.runWorkflow",
     /// Run what is pending, failed or stale.
-    Resume(DocumentArgs) = RESUME = "stepwise.resume",
+    Resume(WorkflowArgs) = RESUME = "stepwise.resume",
     /// Stop the run in progress.
     Cancel(DocumentArgs) = CANCEL = "stepwise.cancel",
     /// The step's last output.
@@ -197,6 +213,20 @@ mod tests {
                 position: Position::new(3, 0)
             }
         );
+    }
+
+    #[test]
+    fn run_commands_take_input_values() {
+        let command = ServerCommand::parse(
+            "stepwise.runWorkflow",
+            json!({ "uri": "file:///w/a.flow.yaml", "inputs": { "message": "hi" } }),
+        )
+        .unwrap();
+        let ServerCommand::RunWorkflow(args) = &command else {
+            panic!("{command:?}")
+        };
+        assert_eq!(args.inputs["message"], "hi");
+        assert_eq!(ServerCommand::parse(command.id(), command.argument()).unwrap(), command);
     }
 
     #[test]

@@ -19,10 +19,11 @@ use super::commands::{ServerCommand, StepAt};
 use super::{Event, Shared};
 use crate::analysis::actions::{runnable, step_on_line};
 use crate::analysis::run_text::{asked, error_summary, provider_model, reason};
-use crate::engine::{RunEvent, RunRequest, RunTarget, latest};
+use crate::engine::{EngineError, RunEvent, RunRequest, RunTarget, latest};
 use crate::model::catalog::ProcessEnv;
 use crate::model::resolve::Overrides;
 use crate::model::runs::{RunRecord, RunView, StepError, StepRecord, StepStatus};
+use crate::model::workflow::Workflow;
 
 fn error(message: impl Into<String>) -> Error {
     Error {
@@ -88,19 +89,22 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             let uri = uri_of(&a.uri)?;
             let overrides = a.overrides();
             let step = step_of(&shared, &uri, a.at).await?;
-            run(shared, uri, RunTarget::Step(step), overrides, token).await
+            run(shared, uri, RunTarget::Step(step), overrides, a.inputs, token).await
         }
         ServerCommand::RunFrom(a) => {
             let uri = uri_of(&a.uri)?;
             let overrides = a.overrides();
             let step = step_of(&shared, &uri, a.at).await?;
-            run(shared, uri, RunTarget::FromStep(step), overrides, token).await
+            run(shared, uri, RunTarget::FromStep(step), overrides, a.inputs, token).await
         }
         ServerCommand::RunWorkflow(a) => {
             let uri = uri_of(&a.uri)?;
-            run(shared, uri, RunTarget::Workflow, Overrides::default(), token).await
+            run(shared, uri, RunTarget::Workflow, Overrides::default(), a.inputs, token).await
         }
-        ServerCommand::Resume(a) => run(shared, uri_of(&a.uri)?, RunTarget::Resume, Overrides::default(), token).await,
+        ServerCommand::Resume(a) => {
+            let uri = uri_of(&a.uri)?;
+            run(shared, uri, RunTarget::Resume, Overrides::default(), a.inputs, token).await
+        }
         ServerCommand::TrustWorkspace(_) | ServerCommand::TrustStatus(_) => super::trust::execute(shared, params).await,
     }
 }
@@ -174,6 +178,7 @@ async fn run(
     uri: Uri,
     target: RunTarget,
     overrides: Overrides,
+    inputs: BTreeMap<String, String>,
     token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
     let snapshot = shared
@@ -202,14 +207,17 @@ async fn run(
         return Err(error("a run of this workflow is already in progress"));
     }
     amend(&shared, &uri, |view| view.in_progress = true);
+    let workflow = Arc::new(workflow);
+    let runs_dir = snapshot.workspace.config.runs_dir();
+    let file_key = file.clone();
     let request = RunRequest {
         path: file,
-        workflow: Arc::new(workflow),
+        workflow: workflow.clone(),
         workspace: snapshot.workspace.clone(),
         env: Arc::new(ProcessEnv),
         target: target.clone(),
         overrides,
-        inputs: BTreeMap::new(),
+        inputs,
     };
     let progress = match &token {
         Some(t) => {
@@ -291,7 +299,10 @@ async fn run(
                 view.in_progress = false;
                 view.running.clear();
             });
-            Err(error(err.to_string()))
+            Err(match err {
+                EngineError::MissingInputs(names) => missing_inputs(&workflow, &runs_dir, &file_key, &names),
+                err => error(err.to_string()),
+            })
         }
         Err(join) => {
             tracing::error!("the run task failed: {join}");
@@ -306,6 +317,29 @@ async fn run(
         .await;
     }
     result
+}
+
+/// The error of a run refused for required inputs without a value: `data.missingInputs`
+/// lists each with its description and the value the workflow's last run used (for the
+/// editor to ask with, prefilled), and the message names them.
+fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
+    let last = latest(runs_dir, file).map(|r| r.inputs).unwrap_or_default();
+    let missing: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let description = workflow
+                .input(name)
+                .and_then(|i| i.description.as_ref())
+                .map(|d| d.value.clone());
+            json!({ "name": name, "description": description, "lastValue": last.get(name) })
+        })
+        .collect();
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: format!("the workflow needs a value for {}", quoted.join(", ")).into(),
+        data: Some(json!({ "missingInputs": missing })),
+    }
 }
 
 /// The command's reply: the run's status (of the attempts it made) and, per step that ran
@@ -384,7 +418,7 @@ fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError)
             provider: Some(provider),
             ..Overrides::default()
         };
-        if let Err(err) = run(shared, uri, RunTarget::Step(step), overrides, None).await {
+        if let Err(err) = run(shared, uri, RunTarget::Step(step), overrides, BTreeMap::new(), None).await {
             tracing::warn!("re-run after a failure did not start: {}", err.message);
         }
     });

@@ -279,6 +279,31 @@ local function main()
   end, 10)
   check('late setup re-detects an open workflow and attaches', late_ok and vim.bo[late].filetype == 'yaml.stepwise', vim.bo[late].filetype)
   check('one client for the workspace', #vim.lsp.get_clients({ name = 'stepwise' }) == 1, tostring(#vim.lsp.get_clients({ name = 'stepwise' })))
+
+  -- A workflow with a required input: the run asks for it with vim.ui.input, then runs with it.
+  if fake_url and late_ok then
+    local asked_inputs = {}
+    local input = vim.ui.input
+    vim.ui.input = function(opts, on_confirm)
+      asked_inputs[#asked_inputs + 1] = opts.prompt
+      on_confirm('my skates squeak')
+    end
+    local cl = find_line(late, '^  %- id: classify')
+    vim.cmd('StepwiseRunStep classify')
+    local ran = vim.wait(20000, function()
+      for _, h in ipairs(vim.lsp.inlay_hint.get({ bufnr = late })) do
+        if h.inlay_hint.position.line <= cl + 1 and label_text(h.inlay_hint.label):find('✓', 1, true) then
+          return true
+        end
+      end
+    end, 50)
+    vim.ui.input = input
+    check(
+      'a run missing a required input asks for it (vim.ui.input) and runs with it',
+      ran and #asked_inputs == 1 and asked_inputs[1]:find("message (The customer's message", 1, true) ~= nil,
+      vim.inspect(asked_inputs)
+    )
+  end
   vim.cmd.buffer(buf)
 
   -- :checkhealth stepwise

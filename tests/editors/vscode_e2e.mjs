@@ -110,6 +110,34 @@ async function waitFor(fn, timeout) {
   return last;
 }
 
+/** Opens `name` with Ctrl+P, as a user would, and waits for it to be the active tab and, on a
+ * first opening (at its top), for `marker` in the editor. */
+async function openFile(name, marker) {
+  // A quick input that is still closing would swallow the keys.
+  await page.waitForSelector(".quick-input-widget", { state: "hidden" }).catch(() => {});
+  await page.waitForTimeout(500);
+  await page.keyboard.press(`${mod}+P`);
+  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
+  await page.keyboard.type(name);
+  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 20000 });
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(
+    ([n, m]) =>
+      (document.querySelector(".tabs-container .tab.active")?.textContent || "").includes(n) &&
+      (!m || (document.querySelector(".monaco-editor .view-lines")?.textContent || "").replace(/\u00a0/g, " ").includes(m)),
+    [name, marker],
+    { timeout: 20000 },
+  );
+}
+
+/** Opens `name` by clicking it in the Explorer and waits for its tab to be the active one. */
+async function openFromExplorer(name) {
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first().click();
+  await page.waitForFunction((n) => (document.querySelector(".tabs-container .tab.active")?.textContent || "").includes(n), name, {
+    timeout: 20000,
+  });
+}
+
 async function viewText() {
   return norm(await page.locator(".monaco-editor .view-lines").first().innerText());
 }
@@ -121,16 +149,7 @@ try {
 
   // Open the workflow with Ctrl+P, as a user would.
   await page.waitForTimeout(1000);
-  await page.keyboard.press(`${mod}+P`);
-  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
-  await page.keyboard.type(file);
-  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 20000 });
-  await page.keyboard.press("Enter");
-  await page.waitForFunction(
-    () => (document.querySelector(".monaco-editor .view-lines")?.textContent || "").replace(/\u00a0/g, " ").includes("Launch brief"),
-    null,
-    { timeout: 20000 },
-  );
+  await openFile(file, "Launch brief");
   check("workflow opened in an editor", true);
 
   // Inlay hints: the effective provider/model and persona with their source (U+00A0 normalised).
@@ -249,6 +268,16 @@ try {
     const lens = await waitText(".monaco-editor .codelens-decoration", /Re-run/, 10000);
     check("the step's code lens turns into Re-run", lens);
     await page.screenshot({ path: join(shots, "vscode-run.png") });
+    // A workflow with a required input: Run Workflow asks for it in an input box, then runs.
+    await openFromExplorer("support-triage.flow.yaml");
+    await palette("stepwise: Run Workflow");
+    const asked = await waitText(".quick-input-widget", /input `message`/, 20000);
+    check("Run Workflow asks for the required input `message` in an input box", asked, norm(await page.locator(".quick-input-widget").first().innerText().catch(() => "")).slice(0, 200));
+    await page.keyboard.type("my skates squeak");
+    await page.keyboard.press("Enter");
+    const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
+    check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
+    await openFromExplorer(file);
   } else {
     await palette("stepwise: Run Step at Cursor");
     const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);

@@ -23,6 +23,8 @@ import {
   findServer,
   initializationOptions,
   isWorkflowPath,
+  MissingInput,
+  missingInputs,
   outputView,
   serverEnv,
   serverOffers,
@@ -114,6 +116,19 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         }
         return actions;
       },
+      // A run from a code lens or code action refused for missing inputs: ask for them and run again.
+      async executeCommand(command, args, next) {
+        const inputs: Record<string, string> = {};
+        for (;;) {
+          const arg = args[0] && typeof args[0] === "object" ? { ...args[0], ...(Object.keys(inputs).length ? { inputs } : {}) } : args[0];
+          try {
+            return await next(command, arg === undefined ? args : [arg, ...args.slice(1)]);
+          } catch (err) {
+            const missing = missingInputs(err);
+            if (missing.length === 0 || !(await askInputs(missing, inputs))) throw err;
+          }
+        }
+      },
       handleDiagnostics(uri, diagnostics, next) {
         const mode = config().get<YamlExtensionMode>("diagnostics.yamlExtension", "defer");
         const validates = yamlExtensionValidates();
@@ -196,22 +211,46 @@ async function execute(context: vscode.ExtensionContext, command: string, atCurs
   }
   const position = atCursor ? c.code2ProtocolConverter.asPosition(ed.selection.active) : undefined;
   if (ed.document.isDirty && config().get<boolean>("run.saveBeforeRun", true)) await ed.document.save();
-  const workDoneToken = `stepwise-vscode-${process.pid}-${++tokenCounter}`;
-  trackProgress(c, workDoneToken);
-  try {
-    return await c.sendRequest(ExecuteCommandRequest.type, {
-      command,
-      arguments: [commandArgument(c.code2ProtocolConverter.asUri(ed.document.uri), { position })],
-      workDoneToken,
-    });
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    void vscode.window.showErrorMessage(`stepwise: ${command} failed: ${msg}`);
-    return undefined;
-  } finally {
-    progress.update(workDoneToken, { kind: "end" });
-    renderStatus();
+  const uri = c.code2ProtocolConverter.asUri(ed.document.uri);
+  const inputs: Record<string, string> = {};
+  for (;;) {
+    const workDoneToken = `stepwise-vscode-${process.pid}-${++tokenCounter}`;
+    trackProgress(c, workDoneToken);
+    try {
+      return await c.sendRequest(ExecuteCommandRequest.type, {
+        command,
+        arguments: [commandArgument(uri, { position, inputs })],
+        workDoneToken,
+      });
+    } catch (err) {
+      const missing = missingInputs(err);
+      if (missing.length === 0) {
+        const msg = err instanceof Error ? err.message : String(err);
+        void vscode.window.showErrorMessage(`stepwise: ${command} failed: ${msg}`);
+        return undefined;
+      }
+      if (!(await askInputs(missing, inputs))) return undefined;
+    } finally {
+      progress.update(workDoneToken, { kind: "end" });
+      renderStatus();
+    }
   }
+}
+
+/** Asks for each required input a run was refused for (prefilled with the last run's value) into
+ * `inputs`; false when the user dismisses one. */
+async function askInputs(missing: MissingInput[], inputs: Record<string, string>): Promise<boolean> {
+  for (const input of missing) {
+    const value = await vscode.window.showInputBox({
+      title: `stepwise: input \`${input.name}\``,
+      prompt: input.description ?? `A value for the workflow's input \`${input.name}\``,
+      value: input.lastValue ?? "",
+      ignoreFocusOut: true,
+    });
+    if (value === undefined) return false;
+    inputs[input.name] = value;
+  }
+  return true;
 }
 
 async function cancel(context: vscode.ExtensionContext) {

@@ -140,6 +140,29 @@ export interface RunArgs {
   provider?: string;
   model?: string;
   persona?: string;
+  inputs?: Record<string, string>;
+}
+
+/** A required input a run was refused for: the server's `error.data.missingInputs` items. */
+export interface MissingInput {
+  name: string;
+  description?: string;
+  /** The value the workflow's last run used, to prefill the question with. */
+  lastValue?: string;
+}
+
+/** The inputs a command's error says are missing (empty when it is another error). */
+export function missingInputs(err: unknown): MissingInput[] {
+  const data = (err as { data?: { missingInputs?: unknown } } | undefined)?.data;
+  const list = data?.missingInputs;
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((i): i is { name: string; description?: unknown; lastValue?: unknown } => typeof i?.name === "string")
+    .map((i) => ({
+      name: i.name,
+      description: typeof i.description === "string" ? i.description : undefined,
+      lastValue: typeof i.lastValue === "string" ? i.lastValue : undefined,
+    }));
 }
 
 /** The single JSON object argument of the server's commands; empty overrides are left out. */
@@ -150,6 +173,7 @@ export function commandArgument(uri: string, extra: Omit<RunArgs, "uri"> = {}): 
     const v = extra[k];
     if (v !== undefined && v !== "") arg[k] = v;
   }
+  if (extra.inputs && Object.keys(extra.inputs).length > 0) arg.inputs = { ...extra.inputs };
   return arg;
 }
 

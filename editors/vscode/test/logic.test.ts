@@ -9,6 +9,7 @@ import {
   findServer,
   initializationOptions,
   isWorkflowPath,
+  missingInputs,
   outputView,
   serverEnv,
   serverOffers,
@@ -102,6 +103,26 @@ test("command argument: one object, empty overrides left out", () => {
     persona: "p",
   });
   assert.deepEqual(commandArgument("file:///w/a.flow.yaml"), { uri: "file:///w/a.flow.yaml" });
+});
+
+test("a run's input values go in its argument, none when empty", () => {
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { inputs: { message: "hi" } }), {
+    uri: "file:///w/a.flow.yaml",
+    inputs: { message: "hi" },
+  });
+  assert.deepEqual(commandArgument("file:///w/a.flow.yaml", { inputs: {} }), { uri: "file:///w/a.flow.yaml" });
+});
+
+test("the missing inputs come from the error's data.missingInputs", () => {
+  const err = Object.assign(new Error("the workflow needs a value for `message`"), {
+    data: { missingInputs: [{ name: "message", description: "The customer's message", lastValue: null }, { name: "tone", lastValue: "warm" }] },
+  });
+  assert.deepEqual(missingInputs(err), [
+    { name: "message", description: "The customer's message", lastValue: undefined },
+    { name: "tone", description: undefined, lastValue: "warm" },
+  ]);
+  assert.deepEqual(missingInputs(new Error("other")), []);
+  assert.deepEqual(missingInputs(undefined), []);
 });
 
 test("server command names follow the spec", () => {

@@ -143,7 +143,7 @@ function M.execute(command, args, bufnr, on_result)
   end
   local arg = vim.tbl_extend('force', { uri = vim.uri_from_bufnr(bufnr) }, args or {})
   client:exec_cmd({ title = command, command = command, arguments = { arg } }, { bufnr = bufnr }, function(err, result)
-    if err then
+    if err and not M.missing_inputs(err) then
       notify(command .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
     end
     if on_result then
@@ -156,20 +156,71 @@ function M.execute(command, args, bufnr, on_result)
   return true
 end
 
+--- The inputs a run was refused for (`error.data.missingInputs`: `{ name, description, lastValue }`), or nil.
+function M.missing_inputs(err)
+  local data = type(err) == 'table' and err.data
+  local missing = type(data) == 'table' and data.missingInputs
+  return type(missing) == 'table' and #missing > 0 and missing or nil
+end
+
+--- Asks for each input in `missing` with vim.ui.input (prefilled with the value last used), one
+--- after another, then calls `on_done(values)`; nothing when one is cancelled.
+local function ask_inputs(missing, values, on_done)
+  local i = 0
+  local function next_one()
+    i = i + 1
+    local input = missing[i]
+    if not input then
+      return on_done(values)
+    end
+    local description = input.description ~= vim.NIL and input.description or nil
+    local last = input.lastValue ~= vim.NIL and input.lastValue or nil
+    local prompt = ('%s%s: '):format(input.name, description and (' (' .. description .. ')') or '')
+    vim.ui.input({ prompt = prompt, default = last }, function(value)
+      if value == nil then
+        notify(('run cancelled: input `%s` has no value'):format(input.name), vim.log.levels.WARN)
+        return
+      end
+      values[input.name] = value
+      next_one()
+    end)
+  end
+  next_one()
+end
+
+--- Runs `command`; when the server answers that required inputs are missing, asks for them and
+--- runs again with them.
+function M.run(command, args)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local function attempt(a)
+    return M.execute(command, a, bufnr, function(err)
+      local missing = M.missing_inputs(err)
+      if missing then
+        vim.schedule(function()
+          ask_inputs(missing, vim.deepcopy(a.inputs or {}), function(values)
+            attempt(vim.tbl_extend('force', a, { inputs = values }))
+          end)
+        end)
+      end
+    end)
+  end
+  return attempt(args)
+end
+
 function M.run_step(fargs)
-  return M.execute(M.commands.run_step, step_target(M.parse_args(fargs)))
+  return M.run(M.commands.run_step, step_target(M.parse_args(fargs)))
 end
 
 function M.run_from(fargs)
-  return M.execute(M.commands.run_from, step_target(M.parse_args(fargs)))
+  return M.run(M.commands.run_from, step_target(M.parse_args(fargs)))
 end
 
 function M.run_workflow()
-  return M.execute(M.commands.run_workflow, {})
+  return M.run(M.commands.run_workflow, {})
 end
 
 function M.resume()
-  return M.execute(M.commands.resume, {})
+  return M.run(M.commands.resume, {})
 end
 
 function M.cancel()
