@@ -11,8 +11,8 @@ pub mod generate;
 pub mod hints;
 pub mod hover;
 pub mod navigation;
-pub mod semantic_tokens;
 pub mod run_text;
+pub mod semantic_tokens;
 mod syntax_errors;
 
 use std::sync::Arc;
