@@ -1,82 +1,164 @@
-//! Parse + lower + resolve + diagnose a generated 2,000-step workflow: once from scratch (a
-//! file opened) and once per keystroke (one character typed into one step's prompt, reusing
-//! the previous analysis). Run with `cargo bench --bench analysis`; prints percentiles of one run.
+//! Parse + lower + resolve + diagnose generated workflows of 500, 2,000, 8,000 and 32,000
+//! steps: from scratch (a file opened, next to a plain saphyr scan of the same text, the
+//! parse floor), per keystroke in one step's prompt and per edit of the workflow's
+//! `description` and `provider` (each reusing the previous analysis); then every hostile
+//! document of `generate::hostile_documents` from scratch, with its time and peak heap.
+//! Run with `cargo bench --bench analysis`; prints the figures of one run.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use stepwise::analysis::Analysis;
-use stepwise::analysis::generate::large_workflow;
+use stepwise::analysis::generate::{hostile_documents, large_workflow};
 use stepwise::model::workspace::Workspace;
 
-const RUNS: usize = 200;
+/// The system allocator, counting live and peak heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f`, returning its result, milliseconds, and the peak heap above what was live before.
+fn measured<T>(f: impl FnOnce() -> T) -> (T, f64, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let start = Instant::now();
+    let out = f();
+    let ms = ms(start);
+    (out, ms, PEAK.load(Ordering::Relaxed) - before)
+}
 
 fn main() {
-    let text = large_workflow(2_000);
     let env: BTreeMap<String, String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"]
         .into_iter()
         .map(|k| (k.to_string(), "bench".to_string()))
         .collect();
     let ws = Arc::new(Workspace::detached(&env));
-    let full: Arc<str> = Arc::from(text.as_str());
-    assert!(
-        Analysis::new(full.clone(), ws.clone()).diagnostics().is_empty(),
-        "the generated workflow must be valid"
+    println!(
+        "| steps | KiB | saphyr scan | open p50 | keystroke p50 / p99 | description edit p50 | provider edit p50 | peak heap, open |"
     );
+    println!("|---|---|---|---|---|---|---|---|");
+    for steps in [500, 2_000, 8_000, 32_000] {
+        sizes(steps, &ws);
+    }
+    println!();
+    println!("| hostile document | KiB | analysis + diagnostics | peak heap | diagnostics |");
+    println!("|---|---|---|---|---|");
+    for (name, text) in hostile_documents() {
+        let full: Arc<str> = Arc::from(text.as_str());
+        let (diagnostics, ms, peak) = measured(|| Analysis::new(full.clone(), ws.clone()).diagnostics().len());
+        println!(
+            "| {name} | {} | {ms:.0} ms | {:.1} MiB | {diagnostics} |",
+            text.len() / 1024,
+            mib(peak)
+        );
+    }
+}
 
-    let mut open: Vec<f64> = (0..RUNS / 4)
+/// One row of the size table.
+fn sizes(steps: usize, ws: &Arc<Workspace>) {
+    let text = large_workflow(steps);
+    let full: Arc<str> = Arc::from(text.as_str());
+    let runs = (400_000 / steps).clamp(10, 200);
+    let mut scan: Vec<f64> = (0..runs.min(50))
         .map(|_| {
             let start = Instant::now();
-            std::hint::black_box(Analysis::new(full.clone(), ws.clone()).diagnostics());
+            std::hint::black_box(saphyr_parser::Parser::new_from_str(&text).count());
             ms(start)
         })
         .collect();
-    println!(
-        "open (from scratch) a 2,000-step workflow ({} KiB): {}",
-        text.len() / 1024,
-        percentiles(&mut open)
-    );
-
-    // Type "x" after "Continue from" in the prompt of a step in the middle, one char at a time.
-    let anchor = text.find("  - id: step_1000\n").expect("step 1000 exists");
+    let mut open: Vec<f64> = Vec::new();
+    let mut peak_open = 0;
+    for _ in 0..runs.min(50) {
+        let (diagnostics, ms, peak) = measured(|| Analysis::new(full.clone(), ws.clone()).diagnostics());
+        assert!(diagnostics.is_empty(), "the generated workflow must be valid");
+        open.push(ms);
+        peak_open = peak_open.max(peak);
+    }
+    // Type "x" after "Continue from" in the prompt of the middle step, one char at a time.
+    let anchor = text
+        .find(&format!("  - id: step_{}\n", steps / 2))
+        .expect("middle step");
     let at = anchor + text[anchor..].find("Continue from").expect("prompt") + "Continue from".len();
-    let mut previous = Analysis::new(full, ws.clone());
-    let mut current = text.clone();
-    let mut keystroke: Vec<f64> = Vec::with_capacity(RUNS);
-    let mut update: Vec<f64> = Vec::with_capacity(RUNS);
-    for i in 0..RUNS {
-        current.insert(at + i, 'x');
+    let mut keystroke = edits(&text, ws, runs, |current, i| current.insert(at + i, 'x'));
+    let description = text.find("A large generated workflow").expect("description") + 1;
+    let mut header = edits(&text, ws, runs, |current, i| current.insert(description + i, 'x'));
+    let provider = text.find("provider: anthropic\n").expect("provider") + "provider: ".len();
+    let mut switch = edits(&text, ws, runs.min(50), |current, i| {
+        let next = if i % 2 == 0 { "openai   " } else { "anthropic" };
+        current.replace_range(provider..provider + 9, next);
+    });
+    println!(
+        "| {steps} | {} | {:.2} ms | {:.2} ms | {:.3} / {:.3} ms | {:.3} ms | {:.2} ms | {:.1} MiB |",
+        text.len() / 1024,
+        pct(&mut scan, 0.5),
+        pct(&mut open, 0.5),
+        pct(&mut keystroke, 0.5),
+        pct(&mut keystroke, 0.99),
+        pct(&mut header, 0.5),
+        pct(&mut switch, 0.5),
+        mib(peak_open)
+    );
+}
+
+/// Milliseconds from an edit's text to its diagnostics, for `runs` edits made by `edit`,
+/// each analysed reusing the previous analysis (freed after the measurement, as the server
+/// frees it off the request path).
+fn edits(text: &str, ws: &Arc<Workspace>, runs: usize, edit: impl Fn(&mut String, usize)) -> Vec<f64> {
+    let mut previous = Analysis::new(Arc::from(text), ws.clone());
+    let mut current = text.to_string();
+    let mut samples = Vec::with_capacity(runs);
+    for i in 0..runs {
+        edit(&mut current, i);
         let snapshot: Arc<str> = Arc::from(current.as_str());
         let start = Instant::now();
         let next = Analysis::update(snapshot, ws.clone(), Some(&previous));
-        update.push(ms(start));
         let diagnostics = next.diagnostics();
-        keystroke.push(ms(start));
-        assert!(diagnostics.is_empty());
-        // Freeing the previous analysis is not on the keystroke's path: the server does it
-        // after publishing, off the message loop.
+        samples.push(ms(start));
+        std::hint::black_box(diagnostics);
         previous = next;
     }
-    println!("keystroke → diagnostics (incremental): {}", percentiles(&mut keystroke));
-    println!(
-        "  of which parse + lower (Analysis::update): {}",
-        percentiles(&mut update)
-    );
+    samples
 }
 
 fn ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
-fn percentiles(samples: &mut [f64]) -> String {
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn pct(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
-    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
-    format!(
-        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms ({} runs)",
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
-        samples.len()
-    )
+    samples[((samples.len() - 1) as f64 * p) as usize]
 }

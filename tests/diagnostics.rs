@@ -418,6 +418,27 @@ steps:
 }
 
 #[test]
+fn an_alias_of_an_anchor_set_in_another_step_is_not_a_syntax_error() {
+    let out = check(
+        r#"
+version: 1
+name: Brief
+provider: anthropic
+steps:
+  - id: a
+    params: &warm { temperature: 0.9 }
+    prompt: Hi
+  - id: b
+    params: *warm
+#           ^^^^^ wrong-type
+    prompt: Hi
+"#,
+        all_keys(),
+    );
+    assert!(!out.contains("unknown anchor"), "{out}");
+}
+
+#[test]
 fn unknown_filters_tests_and_functions_suggest_the_nearest_name() {
     assert_snapshot!(check(
         r#"

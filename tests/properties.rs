@@ -1,12 +1,19 @@
-//! Properties that must hold for any edit sequence: the rope and a plain String agree, and
-//! analysis of whatever text results never panics.
+//! Properties that must hold for any edit sequence: the rope and a plain String agree; the
+//! incremental analysis equals a fresh one, and equals the whole-document parse (the
+//! reference) wherever the whole document parses; and parsing, lowering and diagnosing any
+//! text, however hostile, never panics. Cases per property: 256, or `STEPWISE_FUZZ_CASES`
+//! for a long run.
 
 mod fixture;
 
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use stepwise::analysis::Analysis;
+use stepwise::analysis::navigation::document_symbols;
+use stepwise::analysis::{Analysis, hints::step_hints};
+use stepwise::model::diagnostic::Code;
+use stepwise::model::runs::RunView;
+use stepwise::model::workspace::Workspace;
 use stepwise::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextEdit};
 
 const BASE: &str = "version: 1\nname: Ünïcode brief 日本\nprovider: anthropic\npersona: analyst\npersonas:\n  analyst:\n    name: A\n    system: Be brief 😀.\nsteps:\n  - id: summarize\n    prompt: |\n      Summarize {{ inputs.product }} 🚀 in five bullets.\n  - id: ideas\n    provider: openai\n    needs: [summarize]\n    for_each: steps.summarize.output | lines\n    prompt: \"Ideas for {{ item }}\"\n";
@@ -34,11 +41,150 @@ fn edit() -> impl Strategy<Value = (f64, usize, String, bool)> {
     (0.0..=1.0f64, 0usize..12, snippet(), any::<bool>())
 }
 
+/// 256 cases, or `STEPWISE_FUZZ_CASES` of them.
+fn cases() -> ProptestConfig {
+    let cases = std::env::var("STEPWISE_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
+    ProptestConfig::with_cases(cases)
+}
+
+/// A document to edit: the base workflow with anchors and aliases across steps, flow
+/// collections and a tagged scalar, so edits can make parts that do not stand alone.
+const RICH: &str = "version: 1\nname: &n Rich 日本\nprovider: anthropic\npersonas:\n  analyst: { name: A, system: \"Be brief 😀\" }\ninputs:\n  product:\n    default: !!str 42\nsteps:\n  - id: summarize\n    params: &p { temperature: 0.5 }\n    prompt: |\n      Summarize {{ inputs.product }} 🚀\n  - id: ideas\n    params: *p\n    needs: [summarize]\n    prompt: \"Ideas for {{ steps.summarize.output }}\"\n  - id: last\n    prompt: >\n      folded {{ steps.ideas.output }}\n      text\n";
+
+/// Text a fuzzer types: YAML structure of every kind, template braces, multi-byte
+/// characters, emoji and every line separator, including the ones only Unicode knows.
+fn hostile_snippet() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("\n".to_string()),
+        Just("\r\n".to_string()),
+        Just("\r".to_string()),
+        Just("\u{2028}".to_string()),
+        Just("\u{2029}".to_string()),
+        Just("\u{85}".to_string()),
+        Just("\u{b}".to_string()),
+        Just("\u{c}".to_string()),
+        Just("\t".to_string()),
+        Just("\n  - id: x\n    prompt: ".to_string()),
+        Just("\n  - ".to_string()),
+        Just("\nsteps:\n".to_string()),
+        Just("\nname: ".to_string()),
+        Just("&a ".to_string()),
+        Just("*a".to_string()),
+        Just("*p".to_string()),
+        Just("!!str ".to_string()),
+        Just("!local ".to_string()),
+        Just("---\n".to_string()),
+        Just("...\n".to_string()),
+        Just("%YAML 1.2\n".to_string()),
+        Just("{{ steps.".to_string()),
+        Just("{{ inputs.".to_string()),
+        Just("}}".to_string()),
+        Just("{% if x %}".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("\"".to_string()),
+        Just("'".to_string()),
+        Just(": ".to_string()),
+        Just("? ".to_string()),
+        Just("|".to_string()),
+        Just(">-".to_string()),
+        Just("# ".to_string()),
+        Just("é".to_string()),
+        Just("😀".to_string()),
+        Just("👩‍👩‍👧".to_string()),
+        Just("日本語".to_string()),
+        Just("\u{feff}".to_string()),
+        Just("sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv0123456789".to_string()),
+        "[a-z_:\\- ]{0,8}",
+        "\\PC{0,4}",
+    ]
+}
+
+/// Replaces the chars `at·len..at·len+len` of `text` with `insert`.
+fn apply(text: &mut String, (at, len, insert): &(f64, usize, String)) {
+    let chars: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let start_char = ((chars.len() as f64) * at) as usize;
+    let byte = |c: usize| chars.get(c).copied().unwrap_or(text.len());
+    let (start, end) = (byte(start_char), byte((start_char + len).min(chars.len())));
+    text.replace_range(start..end, insert);
+}
+
+/// Everything the editor shows of an analysis that the whole-document parse must agree on.
+fn observed(a: &Analysis) -> (Vec<stepwise::model::diagnostic::Diagnostic>, Vec<String>, String) {
+    let hints = step_hints(a, &RunView::default(), 0, usize::MAX)
+        .into_iter()
+        .map(|h| format!("{}@{}", h.label, h.offset))
+        .collect();
+    (a.diagnostics(), hints, format!("{:?}", document_symbols(a)))
+}
+
+fn has_syntax_error(a: &Analysis) -> bool {
+    a.diagnostics().iter().any(|d| d.code == Code::YamlSyntax)
+}
+
+/// Every analysis path over `text`, checked against the reference.
+fn check_against_whole(
+    text: &str,
+    ws: &Arc<Workspace>,
+    previous: Option<&Analysis>,
+) -> Result<Analysis, TestCaseError> {
+    let shown = format!("{text:?}");
+    let text: Arc<str> = Arc::from(text);
+    let incremental = Analysis::update(text.clone(), ws.clone(), previous);
+    let fresh = Analysis::new(text.clone(), ws.clone());
+    let whole = Analysis::whole_document(text, ws.clone());
+    prop_assert_eq!(&incremental.workflow, &fresh.workflow);
+    prop_assert_eq!(observed(&incremental), observed(&fresh));
+    if has_syntax_error(&whole) {
+        prop_assert!(
+            has_syntax_error(&incremental),
+            "the whole document does not parse, so neither may its parts: {}",
+            shown
+        );
+    } else {
+        prop_assert_eq!(observed(&incremental), observed(&whole), "{}", shown);
+    }
+    Ok(incremental)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(cases())]
 
     #[test]
-    fn rope_edits_match_string_edits_and_incremental_analysis_matches_fresh(edits in prop::collection::vec(edit(), 1..24)) {
+    fn incremental_analysis_after_random_edits_equals_the_whole_document_analysis(
+        edits in prop::collection::vec((0.0..=1.0f64, 0usize..12, hostile_snippet()), 1..16)
+    ) {
+        let ws = Arc::new(fixture::all_keys());
+        let mut text = RICH.to_string();
+        let mut previous = check_against_whole(&text, &ws, None)?;
+        for edit in &edits {
+            apply(&mut text, edit);
+            previous = check_against_whole(&text, &ws, Some(&previous))?;
+        }
+    }
+
+    #[test]
+    fn parse_lower_and_diagnose_never_panic_on_hostile_text(
+        parts in prop::collection::vec(hostile_snippet(), 0..64)
+    ) {
+        let ws = Arc::new(fixture::all_keys());
+        let text: String = parts.concat();
+        let analysis = Analysis::new(Arc::from(text.as_str()), ws.clone());
+        for d in analysis.diagnostics() {
+            prop_assert!(d.span.start <= d.span.end && d.span.end <= text.len());
+            prop_assert!(text.is_char_boundary(d.span.start) && text.is_char_boundary(d.span.end));
+        }
+        let _ = Analysis::whole_document(Arc::from(text.as_str()), ws).diagnostics();
+    }
+
+    #[test]
+    fn rope_edits_match_string_edits_and_incremental_analysis_matches_the_whole_document(edits in prop::collection::vec(edit(), 1..24)) {
         let mut expected = BASE.to_string();
         let mut doc = DocumentText::new(BASE);
         let ws = Arc::new(fixture::all_keys());
@@ -59,11 +205,7 @@ proptest! {
             expected.replace_range(start..end, &insert);
             let text = doc.to_arc_str();
             prop_assert_eq!(&*text, expected.as_str());
-            let fresh = Analysis::new(text.clone(), ws.clone());
-            let incremental = Analysis::update(text, ws.clone(), Some(&previous));
-            prop_assert_eq!(&incremental.workflow, &fresh.workflow);
-            prop_assert_eq!(incremental.diagnostics(), fresh.diagnostics());
-            previous = incremental;
+            previous = check_against_whole(&text, &ws, Some(&previous))?;
         }
     }
 

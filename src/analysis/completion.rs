@@ -417,6 +417,14 @@ mod tests {
     }
 
     #[test]
+    fn inline_personas_declared_after_a_broken_header_value() {
+        let out = complete(
+            "version: 1\nname: Brief\nprovider: anthropic\ninputs:\n  product:\n    description: [unclosed\npersonas:\n  analyst:\n    name: Analyst\n    system: Be brief.\nsteps:\n  - id: a\n    prompt: Hi\n  - id: b\n    persona: $0",
+        );
+        assert!(out.lines().any(|l| l.starts_with("analyst |")), "{out}");
+    }
+
+    #[test]
     fn library_personas_next_to_inline_ones() {
         insta::assert_snapshot!(complete(&format!(
             "{HEAD}persona: $0\nsteps:\n  - id: a\n    prompt: Hi\n//- stepwise.toml\npersona_dirs = [\"personas\"]\n//- personas/marketer.yaml\nname: Marketer\ndescription: Bold copy\nsystem: Sell it.\n"

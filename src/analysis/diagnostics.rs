@@ -1,20 +1,19 @@
 //! Diagnostics in stages, like taplo: YAML syntax, then structure (from lowering), then
 //! meaning (providers, models, personas, references, cycles, availability, secrets).
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use super::step_env::StepEnv;
 use super::{Analysis, StepChunk, syntax_errors};
 use crate::model::catalog::Availability;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
-use crate::model::secrets::{find_secrets, redact};
+use crate::model::secrets::redact;
 use crate::model::template::{RefKind, Template};
 use crate::model::template_env;
 use crate::model::workflow::{Spanned, Step, Workflow, step_index};
-use crate::model::workspace::{PersonaRef, Workspace};
 use crate::syntax::text::{OffsetBy, Span};
 
 /// All diagnostics of `analysis`, given the structural ones from lowering.
@@ -57,15 +56,11 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             format!("persona folder {} is not read: {reason}", dir.display()),
         ));
     }
-    let wf = &analysis.workflow;
-    let mut checker = Checker {
-        wf,
-        ws,
-        out: &mut out,
-        unavailable: Vec::new(),
-    };
-    checker.run(analysis);
-    let mut unavailable = std::mem::take(&mut checker.unavailable);
+    let StepDiagnostics {
+        diagnostics,
+        mut unavailable,
+    } = semantic(analysis);
+    out.extend(diagnostics);
     unavailable.sort_by_key(|(_, d)| d.span.start);
     let mut warned = HashSet::default();
     for (provider, d) in unavailable {
@@ -74,7 +69,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             out.push(d);
         }
     }
-    for secret in find_secrets(text) {
+    for secret in &analysis.secrets {
         out.push(Diagnostic::new(
             Code::SecretInDocument,
             Span::new(secret.start, secret.end),
@@ -114,107 +109,112 @@ fn clamp(text: &str, span: Span) -> Span {
     Span::new(span.start.min(end), end)
 }
 
-/// A step's semantic diagnostics, relative to its chunk, and what they were computed against.
+/// A step's semantic diagnostics, relative to its chunk, and the environment they were
+/// computed in (the cache key).
 #[derive(Debug)]
 pub(crate) struct CachedStepDiagnostics {
-    workspace: Arc<Workspace>,
-    context: u64,
+    env: Arc<StepEnv>,
+    found: StepDiagnostics,
+}
+
+/// What checking one step found.
+#[derive(Debug, Default)]
+pub(crate) struct StepDiagnostics {
     diagnostics: Vec<Diagnostic>,
+    /// Unavailable providers with the diagnostic at each mention.
     unavailable: Vec<(String, Diagnostic)>,
 }
 
-/// Everything outside a step that its semantic diagnostics depend on, hashed: the workflow's
-/// defaults, its inline persona and input names, and the step IDs in order.
-fn step_context(wf: &Workflow) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    let value = |s: &Option<Spanned<String>>| s.as_ref().map(|v| v.value.clone());
-    (value(&wf.provider), value(&wf.model), value(&wf.persona)).hash(&mut h);
-    wf.personas.iter().for_each(|p| p.id.value.hash(&mut h));
-    wf.inputs.iter().for_each(|i| i.name.value.hash(&mut h));
-    wf.steps.iter().for_each(|s| s.id_str().hash(&mut h));
-    h.finish()
+/// The step's semantic diagnostics: a function of the step and its environment only.
+pub(crate) fn check_step(env: &StepEnv, step: &Step) -> StepDiagnostics {
+    let mut checks = Checks {
+        env,
+        found: StepDiagnostics::default(),
+    };
+    checks.step(step);
+    checks.found
 }
 
-struct Checker<'a> {
-    wf: &'a Workflow,
-    ws: &'a Workspace,
-    out: &'a mut Vec<Diagnostic>,
-    /// Unavailable providers with the diagnostic at each mention; the first one is kept.
-    unavailable: Vec<(String, Diagnostic)>,
+/// Checks of the workflow as a whole: its defaults and step IDs.
+fn check_workflow(env: &StepEnv, wf: &Workflow) -> StepDiagnostics {
+    let mut checks = Checks {
+        env,
+        found: StepDiagnostics::default(),
+    };
+    if let Some(p) = &wf.provider {
+        checks.provider(p, "the workflow's provider");
+        if let Some(m) = &wf.model {
+            checks.model(&p.value, m);
+        }
+    }
+    if let Some(p) = &wf.persona {
+        checks.persona(p);
+    }
+    duplicate_ids(wf, &mut checks.found.diagnostics);
+    checks.found
 }
 
-impl Checker<'_> {
-    fn run(&mut self, analysis: &Analysis) {
-        let wf = self.wf;
-        if let Some(p) = &wf.provider {
-            self.provider(p, "the workflow's provider");
-            if let Some(m) = &wf.model {
-                self.model(&p.value, m);
+/// The diagnostics of every step and of the workflow, reusing each chunk's cached ones while
+/// their environment is unchanged.
+fn semantic(analysis: &Analysis) -> StepDiagnostics {
+    let env = &analysis.step_env;
+    let mut all = check_workflow(env, &analysis.workflow);
+    for (i, step) in analysis.workflow.steps.iter().enumerate() {
+        match analysis.step_chunks.get(i).and_then(Option::as_ref) {
+            Some((base, chunk)) => cached_step(env, *base, chunk, &mut all),
+            None => {
+                let found = check_step(env, step);
+                all.diagnostics.extend(found.diagnostics);
+                all.unavailable.extend(found.unavailable);
             }
         }
-        if let Some(p) = &wf.persona {
-            self.persona(p);
-        }
-        self.duplicate_ids();
-        let index = step_index(wf);
-        let context = step_context(wf);
-        for (i, step) in wf.steps.iter().enumerate() {
-            match analysis.step_chunks.get(i).and_then(Option::as_ref) {
-                Some((base, chunk)) => self.cached_step(step, &index, &analysis.workspace, context, *base, chunk),
-                None => self.step(step, &index),
-            }
-        }
-        self.cycles(&index);
     }
+    cycles(&analysis.workflow, &mut all.diagnostics);
+    all
+}
 
-    /// The step's diagnostics from its chunk's cache when its context is unchanged; else
-    /// computed and cached (relative to the chunk).
-    fn cached_step(
-        &mut self,
-        step: &Step,
-        index: &HashMap<&str, usize>,
-        workspace: &Arc<Workspace>,
-        context: u64,
-        base: usize,
-        chunk: &StepChunk,
-    ) {
-        let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = cache
-            .as_ref()
-            .is_some_and(|c| c.context == context && Arc::ptr_eq(&c.workspace, workspace));
-        if !fresh {
-            let saved_out = std::mem::take(self.out);
-            let saved_unavailable = std::mem::take(&mut self.unavailable);
-            self.step(step, index);
-            let mut diagnostics = std::mem::replace(self.out, saved_out);
-            let mut unavailable = std::mem::replace(&mut self.unavailable, saved_unavailable);
-            let back = -(base as isize);
-            diagnostics.iter_mut().for_each(|d| d.offset_by(back));
-            unavailable.iter_mut().for_each(|(_, d)| d.offset_by(back));
-            *cache = Some(CachedStepDiagnostics {
-                workspace: workspace.clone(),
-                context,
-                diagnostics,
-                unavailable,
-            });
-        }
-        let cached = cache.as_ref().expect("filled above");
-        let place = |d: &Diagnostic| {
-            let mut d = d.clone();
-            d.offset_by(base as isize);
-            d
-        };
-        self.out.extend(cached.diagnostics.iter().map(place));
-        self.unavailable
-            .extend(cached.unavailable.iter().map(|(p, d)| (p.clone(), place(d))));
+/// Adds the chunk's step diagnostics, placed at `base`, checking the step first unless its
+/// cache was computed in an equal environment.
+fn cached_step(env: &Arc<StepEnv>, base: usize, chunk: &StepChunk, all: &mut StepDiagnostics) {
+    let Some(step) = chunk.step() else { return };
+    let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = cache
+        .as_ref()
+        .is_some_and(|c| Arc::ptr_eq(&c.env, env) || *c.env == **env);
+    if !fresh {
+        *cache = Some(CachedStepDiagnostics {
+            env: env.clone(),
+            found: check_step(env, step),
+        });
     }
+    let found = &cache.as_ref().expect("filled above").found;
+    let place = |d: &Diagnostic| {
+        let mut d = d.clone();
+        d.offset_by(base as isize);
+        d
+    };
+    all.diagnostics.extend(found.diagnostics.iter().map(place));
+    all.unavailable
+        .extend(found.unavailable.iter().map(|(p, d)| (p.clone(), place(d))));
+}
 
+/// How many step names an "unknown step" message lists.
+const LISTED_STEPS: usize = 20;
+/// How many step names a cycle message shows at each end of a longer loop.
+const CYCLE_ENDS: usize = 4;
+
+struct Checks<'a> {
+    env: &'a StepEnv,
+    found: StepDiagnostics,
+}
+
+impl Checks<'_> {
     fn push(&mut self, d: Diagnostic) {
-        self.out.push(d);
+        self.found.diagnostics.push(d);
     }
 
     fn provider(&mut self, p: &Spanned<String>, what: &str) -> bool {
-        let catalog = &self.ws.catalog;
+        let catalog = &self.env.workspace.catalog;
         match catalog.provider(&p.value) {
             None => {
                 let ids = catalog.providers().iter().map(|p| p.id.as_str());
@@ -256,7 +256,7 @@ impl Checker<'_> {
                         }
                     );
                     let d = Diagnostic::new(Code::ProviderUnavailable, p.span, message).with_suggestions(alternatives);
-                    self.unavailable.push((info.id.clone(), d));
+                    self.found.unavailable.push((info.id.clone(), d));
                 }
                 true
             }
@@ -264,14 +264,15 @@ impl Checker<'_> {
     }
 
     fn model(&mut self, provider: &str, m: &Spanned<String>) {
-        let Some(info) = self.ws.catalog.provider(provider) else {
+        let catalog = &self.env.workspace.catalog;
+        let Some(info) = catalog.provider(provider) else {
             return;
         };
         if info.knows_model(&m.value) {
             return;
         }
         let suggestions = nearest(&m.value, info.models.iter().map(|m| m.id.as_str()));
-        let owner = self.ws.catalog.providers().iter().find(|p| p.knows_model(&m.value));
+        let owner = catalog.providers().iter().find(|p| p.knows_model(&m.value));
         let message = format!(
             "model `{}` is not in the catalog of `{}`{}",
             m.value,
@@ -291,65 +292,37 @@ impl Checker<'_> {
     }
 
     fn persona(&mut self, p: &Spanned<String>) {
-        match self.ws.persona(self.wf, &p.value) {
-            Some(PersonaRef::Library(lp)) => {
-                if let Some(problem) = lp.diagnostics.iter().find(|d| d.severity == Severity::Error) {
-                    let message = format!("persona file {} is invalid: {}", lp.path.display(), problem.message);
-                    self.push(Diagnostic::new(Code::InvalidConfig, p.span, message));
-                }
-            }
-            Some(PersonaRef::Inline(_)) => {}
-            None => {
-                let ids: Vec<&str> = self
-                    .wf
-                    .personas
-                    .iter()
-                    .map(|p| p.id.value.as_str())
-                    .chain(self.ws.library.personas.keys().map(String::as_str))
-                    .collect();
-                let suggestions = nearest(&p.value, ids.iter().copied());
-                let message = format!(
-                    "unknown persona `{}`{}",
-                    p.value,
-                    if suggestions.is_empty() {
-                        let dirs = self.ws.config.config.persona_dirs.join(", ");
-                        format!(
-                            "; define it under `personas:` or in a `{}.yaml` file in {dirs}",
-                            p.value
-                        )
-                    } else {
-                        did_you_mean(&suggestions)
-                    }
-                );
-                self.push(Diagnostic::new(Code::UnknownPersona, p.span, message).with_suggestions(suggestions));
-            }
+        let env = self.env;
+        if env.inline_personas.contains(&p.value) {
+            return;
         }
+        if let Some(lp) = env.workspace.library.get(&p.value) {
+            if let Some(problem) = lp.diagnostics.iter().find(|d| d.severity == Severity::Error) {
+                let message = format!("persona file {} is invalid: {}", lp.path.display(), problem.message);
+                self.push(Diagnostic::new(Code::InvalidConfig, p.span, message));
+            }
+            return;
+        }
+        let suggestions = env.personas.nearest(&p.value);
+        let message = format!(
+            "unknown persona `{}`{}",
+            p.value,
+            if suggestions.is_empty() {
+                let dirs = env.workspace.config.config.persona_dirs.join(", ");
+                format!(
+                    "; define it under `personas:` or in a `{}.yaml` file in {dirs}",
+                    p.value
+                )
+            } else {
+                did_you_mean(&suggestions)
+            }
+        );
+        self.push(Diagnostic::new(Code::UnknownPersona, p.span, message).with_suggestions(suggestions));
     }
 
-    fn duplicate_ids(&mut self) {
-        let mut first: HashMap<&str, Span> = HashMap::default();
-        for step in &self.wf.steps {
-            let Some(id) = &step.id else { continue };
-            match first.get(id.value.as_str()) {
-                Some(&span) => {
-                    let d = Diagnostic::new(
-                        Code::DuplicateStepId,
-                        id.span,
-                        format!("step ID `{}` is already used; step IDs must be unique", id.value),
-                    )
-                    .with_related(span, "first used here");
-                    self.out.push(d);
-                }
-                None => {
-                    first.insert(&id.value, id.span);
-                }
-            }
-        }
-    }
-
-    fn step(&mut self, step: &Step, index: &HashMap<&str, usize>) {
-        let wf = self.wf;
-        let effective = resolve_step(wf, step, self.ws, &Overrides::default());
+    fn step(&mut self, step: &Step) {
+        let env = self.env;
+        let effective = resolve_step(&env.defaults, step, &env.workspace, &Overrides::default());
         let anchor = step.id.as_ref().map_or(Span::empty(step.span.start), |i| i.span);
         if let Some(p) = &step.provider {
             self.provider(p, "provider");
@@ -393,8 +366,8 @@ impl Checker<'_> {
                     need.span,
                     format!("step `{own_id}` needs itself"),
                 ));
-            } else if !index.contains_key(need.value.as_str()) {
-                self.unknown_step(&need.value, need.span, index);
+            } else if !self.env.steps.contains(&need.value) {
+                self.unknown_step(&need.value, need.span);
             }
         }
         let fan_out = step.for_each.is_some();
@@ -404,11 +377,11 @@ impl Checker<'_> {
             .map(|t| (t, false))
             .chain(step.for_each.iter().map(|t| (t, true)))
         {
-            self.template(template, own_id, fan_out && !is_for_each, index);
+            self.template(template, own_id, fan_out && !is_for_each);
         }
     }
 
-    fn template(&mut self, template: &Template, own_id: &str, in_fan_out: bool, index: &HashMap<&str, usize>) {
+    fn template(&mut self, template: &Template, own_id: &str, in_fan_out: bool) {
         if let Some(err) = &template.error {
             self.push(Diagnostic::new(
                 Code::TemplateSyntax,
@@ -429,8 +402,8 @@ impl Checker<'_> {
         for r in &template.refs {
             match r.kind {
                 RefKind::Input => {
-                    if self.wf.input(&r.name).is_none() {
-                        let suggestions = nearest(&r.name, self.wf.inputs.iter().map(|i| i.name.value.as_str()));
+                    if !self.env.inputs.contains(&r.name) {
+                        let suggestions = self.env.inputs.nearest(&r.name);
                         let message = format!(
                             "unknown input `{}`{}",
                             r.name,
@@ -459,8 +432,8 @@ impl Checker<'_> {
                         );
                         let fix = format!("steps[\"{}\"]", r.name);
                         self.push(Diagnostic::new(Code::UnknownReference, r.span, message).with_suggestions(vec![fix]));
-                    } else if !index.contains_key(r.name.as_str()) {
-                        self.unknown_step(&r.name, r.name_span, index);
+                    } else if !self.env.steps.contains(&r.name) {
+                        self.unknown_step(&r.name, r.name_span);
                     } else if let Some(field) = &r.field
                         && field != "output"
                         && field != "outputs"
@@ -485,63 +458,104 @@ impl Checker<'_> {
         }
     }
 
-    fn unknown_step(&mut self, name: &str, span: Span, index: &HashMap<&str, usize>) {
-        let suggestions = nearest(name, index.keys().copied());
+    fn unknown_step(&mut self, name: &str, span: Span) {
+        let steps = &self.env.steps;
+        let suggestions = steps.nearest(name);
         let message = if suggestions.is_empty() {
-            let mut known: Vec<&str> = index.keys().copied().collect();
-            known.sort_unstable();
-            format!("unknown step `{name}`; steps in this workflow: {}", known.join(", "))
+            format!(
+                "unknown step `{name}`; steps in this workflow: {}",
+                steps.listing(LISTED_STEPS)
+            )
         } else {
             format!("unknown step `{name}`{}", did_you_mean(&suggestions))
         };
         self.push(Diagnostic::new(Code::UnknownReference, span, message).with_suggestions(suggestions));
     }
+}
 
-    /// Reports each dependency cycle once, on the reference that closes it, naming the loop.
-    fn cycles(&mut self, index: &HashMap<&str, usize>) {
-        let steps = &self.wf.steps;
-        let deps: Vec<Vec<(usize, Span)>> = steps
-            .iter()
-            .map(|s| {
-                s.dependency_refs()
-                    .filter_map(|(name, span)| index.get(name).map(|&i| (i, span)))
-                    .filter(|&(i, _)| steps[i].id_str() != s.id_str())
-                    .collect()
-            })
-            .collect();
-        // Iterative DFS with colours: 0 new, 1 on stack, 2 done.
-        let mut colour = vec![0u8; steps.len()];
-        let mut path: Vec<usize> = Vec::new();
-        for start in 0..steps.len() {
-            if colour[start] != 0 {
-                continue;
+fn duplicate_ids(wf: &Workflow, out: &mut Vec<Diagnostic>) {
+    let mut first: HashMap<&str, Span> = HashMap::default();
+    for step in &wf.steps {
+        let Some(id) = &step.id else { continue };
+        match first.get(id.value.as_str()) {
+            Some(&span) => {
+                let d = Diagnostic::new(
+                    Code::DuplicateStepId,
+                    id.span,
+                    format!("step ID `{}` is already used; step IDs must be unique", id.value),
+                )
+                .with_related(span, "first used here");
+                out.push(d);
             }
-            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-            colour[start] = 1;
-            path.push(start);
-            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-                if let Some(&(dep, span)) = deps[node].get(*next) {
-                    *next += 1;
-                    match colour[dep] {
-                        0 => {
-                            colour[dep] = 1;
-                            path.push(dep);
-                            stack.push((dep, 0));
-                        }
-                        1 => {
-                            let from = path.iter().position(|&n| n == dep).unwrap_or(0);
-                            let mut names: Vec<&str> = path[from..].iter().map(|&n| steps[n].id_str()).collect();
-                            names.push(steps[dep].id_str());
-                            let message = format!("dependency cycle: {}", names.join(" → "));
-                            self.out.push(Diagnostic::new(Code::DependencyCycle, span, message));
-                        }
-                        _ => {}
+            None => {
+                first.insert(&id.value, id.span);
+            }
+        }
+    }
+}
+
+/// Reports each dependency cycle once, on the reference that closes it (a back edge of one
+/// depth-first search), naming the loop; a long loop shows its ends and how many are between.
+fn cycles(wf: &Workflow, out: &mut Vec<Diagnostic>) {
+    let steps = &wf.steps;
+    let index = step_index(wf);
+    let deps: Vec<Vec<(usize, Span)>> = steps
+        .iter()
+        .map(|s| {
+            let mut deps: Vec<(usize, Span)> = s
+                .dependency_refs()
+                .filter_map(|(name, span)| index.get(name).map(|&i| (i, span)))
+                .filter(|&(i, _)| steps[i].id_str() != s.id_str())
+                .collect();
+            // One edge per step depended on, at its first mention: a loop is reported once.
+            let mut seen = HashSet::default();
+            deps.retain(|&(i, _)| seen.insert(i));
+            deps
+        })
+        .collect();
+    const NEW: usize = usize::MAX;
+    const DONE: usize = usize::MAX - 1;
+    // For each step: NEW, DONE, or its position on the current path.
+    let mut state = vec![NEW; steps.len()];
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..steps.len() {
+        if state[start] != NEW {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = path.len();
+        path.push(start);
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&(dep, span)) = deps[node].get(*next) {
+                *next += 1;
+                match state[dep] {
+                    NEW => {
+                        state[dep] = path.len();
+                        path.push(dep);
+                        stack.push((dep, 0));
                     }
-                } else {
-                    colour[node] = 2;
-                    path.pop();
-                    stack.pop();
+                    DONE => {}
+                    from => {
+                        let names = |range: &[usize]| range.iter().map(|&n| steps[n].id_str()).collect::<Vec<_>>();
+                        let loop_ = &path[from..];
+                        let shown = if loop_.len() <= 2 * CYCLE_ENDS + 1 {
+                            names(loop_).join(" → ")
+                        } else {
+                            format!(
+                                "{} → … {} more … → {}",
+                                names(&loop_[..CYCLE_ENDS]).join(" → "),
+                                loop_.len() - 2 * CYCLE_ENDS,
+                                names(&loop_[loop_.len() - CYCLE_ENDS..]).join(" → ")
+                            )
+                        };
+                        let message = format!("dependency cycle: {shown} → {}", steps[dep].id_str());
+                        out.push(Diagnostic::new(Code::DependencyCycle, span, message));
+                    }
                 }
+            } else {
+                state[node] = DONE;
+                path.pop();
+                stack.pop();
             }
         }
     }

@@ -13,18 +13,22 @@ pub mod hover;
 pub mod navigation;
 pub mod run_text;
 pub mod semantic_tokens;
+mod step_env;
 mod syntax_errors;
+mod vocabulary;
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use crate::model::diagnostic::Diagnostic;
+use crate::model::secrets::{FoundSecret, find_secrets};
 use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_workflow_with_steps};
 use crate::model::workspace::Workspace;
 use crate::syntax::chunks;
 use crate::syntax::text::{LineIndex, OffsetBy, Span};
-use crate::syntax::yaml::{self, Node, NodeKind, SyntaxError};
+use crate::syntax::yaml::{self, Entry, Node, NodeKind, ParsedYaml, SyntaxError};
+use step_env::StepEnv;
 
 /// What the YAML layer found wrong with the text.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,9 +48,17 @@ pub(crate) struct StepChunk {
     step: Option<Step>,
     diagnostics: Vec<Diagnostic>,
     error: Option<SyntaxError>,
-    /// The step's semantic diagnostics, valid while the workspace and the workflow's header
-    /// and step IDs are the same (see `diagnostics::StepContext`).
+    /// Key-like tokens in the chunk's text (a token never spans two lines, so never two chunks).
+    secrets: Vec<FoundSecret>,
+    /// The step's semantic diagnostics with the environment they were computed in.
     pub(crate) semantic: std::sync::Mutex<Option<diagnostics::CachedStepDiagnostics>>,
+}
+
+impl StepChunk {
+    /// The step, with spans relative to the chunk.
+    pub(crate) fn step(&self) -> Option<&Step> {
+        self.step.as_ref()
+    }
 }
 
 /// One document analysed against its workspace: what every feature reads.
@@ -67,6 +79,10 @@ pub struct Analysis {
     /// For each step of `workflow`, its chunk and where the chunk starts (none when the
     /// document was parsed whole).
     pub(crate) step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
+    /// What every step is checked against.
+    pub(crate) step_env: Arc<StepEnv>,
+    /// Key-like tokens anywhere in the text, in order.
+    pub(crate) secrets: Vec<FoundSecret>,
 }
 
 impl Analysis {
@@ -77,14 +93,21 @@ impl Analysis {
 
     /// Analyses `text`, reusing every step of `previous` whose text is unchanged: a keystroke
     /// costs one step's parse and lowering, not the document's.
+    ///
+    /// The result equals [`Analysis::whole_document`] wherever the document parses: when a
+    /// part does not stand alone (an alias of an anchor in another part, a flow collection or
+    /// quoted scalar running across parts, …) it fails to parse on its own, and then the
+    /// whole document is parsed; if that succeeds, it is the result.
     pub fn update(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<&Analysis>) -> Analysis {
         let Some(parts) = chunks::split(&text) else {
-            return Analysis::whole(text, workspace);
+            let parsed = yaml::parse(&text);
+            return Analysis::from_whole(text, workspace, parsed, FxHashMap::default(), previous);
         };
         let mut summary = YamlSummary::default();
         let mut structural = Vec::new();
         let mut steps = Vec::new();
         let mut step_chunks = Vec::new();
+        let mut secrets = secrets_in(&text, &parts.header);
         let mut cache = FxHashMap::with_capacity_and_hasher(parts.items.len(), Default::default());
         for item in &parts.items {
             let chunk_text = &text[item.start..item.end];
@@ -106,13 +129,26 @@ impl Analysis {
                 err.offset_by(item.start as isize);
                 summary.errors.push(err);
             }
+            secrets.extend(chunk.secrets.iter().map(|s| FoundSecret {
+                start: s.start + item.start,
+                end: s.end + item.start,
+                ..s.clone()
+            }));
             cache.insert(key, chunk);
         }
-        let root = header_and_trailer(&text, &parts, &mut summary);
+        secrets.extend(secrets_in(&text, &parts.trailer));
+        let root = top_level(&text, &parts, &mut summary);
+        if root.is_none() || !summary.errors.is_empty() {
+            let whole = yaml::parse(&text);
+            if whole.error.is_none() || root.is_none() {
+                return Analysis::from_whole(text, workspace, whole, cache, previous);
+            }
+        }
         let (workflow, header_diagnostics) = lower_workflow_with_steps(&text, root.as_ref(), Some(steps));
         structural.extend(header_diagnostics);
         summary.errors.sort_by_key(|e| e.span.start);
         summary.error = summary.errors.first().cloned();
+        let step_env = StepEnv::carry(previous.map(|p| &p.step_env), &workflow, &workspace);
         Analysis {
             line_index: LineIndex::new(text),
             yaml: summary,
@@ -121,14 +157,30 @@ impl Analysis {
             workspace,
             chunks: cache,
             step_chunks,
+            step_env,
+            secrets,
         }
     }
 
-    /// Parses and lowers the document as one piece (documents the chunker does not split).
-    fn whole(text: Arc<str>, workspace: Arc<Workspace>) -> Analysis {
+    /// Analyses `text` parsed as one YAML document, without chunks: the reference that
+    /// [`Analysis::update`] equals wherever the document parses.
+    pub fn whole_document(text: Arc<str>, workspace: Arc<Workspace>) -> Analysis {
         let parsed = yaml::parse(&text);
+        Analysis::from_whole(text, workspace, parsed, FxHashMap::default(), None)
+    }
+
+    /// Lowers the whole-document parse `parsed`, keeping `chunks` for the next keystroke.
+    fn from_whole(
+        text: Arc<str>,
+        workspace: Arc<Workspace>,
+        parsed: ParsedYaml,
+        chunks: FxHashMap<Arc<str>, Arc<StepChunk>>,
+        previous: Option<&Analysis>,
+    ) -> Analysis {
         let (workflow, structural) = lower_workflow(&text, parsed.root.as_ref());
         let step_chunks = vec![None; workflow.steps.len()];
+        let secrets = find_secrets(&text);
+        let step_env = StepEnv::carry(previous.map(|p| &p.step_env), &workflow, &workspace);
         Analysis {
             line_index: LineIndex::new(text),
             yaml: YamlSummary {
@@ -139,8 +191,10 @@ impl Analysis {
             workflow,
             structural,
             workspace,
-            chunks: FxHashMap::default(),
+            chunks,
             step_chunks,
+            step_env,
+            secrets,
         }
     }
 
@@ -172,40 +226,71 @@ fn analyse_step_chunk(text: &str) -> StepChunk {
         step,
         diagnostics,
         error: parsed.error,
+        secrets: find_secrets(text),
         semantic: std::sync::Mutex::new(None),
     }
 }
 
-/// Parses the header and trailer and joins them into one root mapping whose `steps` value is
-/// an empty list spanning the items (their steps are lowered per chunk).
-fn header_and_trailer(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> Option<Node> {
-    let header = yaml::parse(&text[..parts.header.end]);
-    summary.errors.extend(header.error);
-    let mut root = header.root?;
+/// Key-like tokens in `parts` of `text`, placed in the document.
+fn secrets_in(text: &str, parts: &[Span]) -> Vec<FoundSecret> {
+    parts
+        .iter()
+        .flat_map(|part| {
+            find_secrets(&text[part.start..part.end])
+                .into_iter()
+                .map(move |s| FoundSecret {
+                    start: s.start + part.start,
+                    end: s.end + part.start,
+                    ..s
+                })
+        })
+        .collect()
+}
+
+/// Parses each top-level key before and after the steps on its own and joins them into one
+/// root mapping whose `steps` value is an empty list spanning the items (their steps are
+/// lowered per chunk). `None` when a part is not a mapping (it does not stand alone).
+fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> Option<Node> {
     let items = Span::new(
-        parts.items.first().map_or(parts.header.end, |s| s.start),
-        parts.items.last().map_or(parts.header.end, |s| s.end),
+        parts.items.first().map_or(0, |s| s.start),
+        parts.items.last().map_or(0, |s| s.end),
     );
-    let trailer = yaml::parse(&text[parts.trailer.start..]);
-    if let NodeKind::Map(entries) = &mut root.kind {
-        if let Some(steps) = entries.iter_mut().find(|e| e.key.key_text() == Some("steps")) {
-            steps.value = Node {
-                kind: NodeKind::Seq(Vec::new()),
-                span: items,
-                truncated: false,
-            };
+    let mut entries: Vec<Entry> = Vec::new();
+    for part in parts.header.iter().chain(&parts.trailer) {
+        let parsed = yaml::parse(&text[part.start..part.end]);
+        let broken = parsed.error.is_some();
+        if let Some(mut err) = parsed.error {
+            err.offset_by(part.start as isize);
+            summary.errors.push(err);
         }
-        if let Some(mut extra) = trailer.root {
-            extra.offset_by(parts.trailer.start as isize);
-            if let NodeKind::Map(more) = extra.kind {
+        match parsed.root {
+            Some(Node {
+                kind: NodeKind::Map(mut more),
+                ..
+            }) => {
+                more.offset_by(part.start as isize);
                 entries.extend(more);
             }
+            _ if broken => {}
+            _ => return None,
         }
-        root.span.end = root.span.end.max(items.end);
     }
-    if let Some(mut err) = trailer.error {
-        err.offset_by(parts.trailer.start as isize);
-        summary.errors.push(err);
+    if let Some(steps) = entries.iter_mut().find(|e| e.key.key_text() == Some("steps")) {
+        steps.value = Node {
+            kind: NodeKind::Seq(Vec::new()),
+            span: items,
+            truncated: false,
+        };
     }
-    Some(root)
+    let start = entries.first()?.key.span.start;
+    let end = entries
+        .iter()
+        .map(|e| e.value.span.end.max(e.key.span.end))
+        .max()
+        .unwrap_or(start);
+    Some(Node {
+        kind: NodeKind::Map(entries),
+        span: Span::new(start, end),
+        truncated: false,
+    })
 }

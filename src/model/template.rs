@@ -2,6 +2,8 @@
 //! `inputs.*`, `steps.*`, `item` and `index` found with their document spans — exact inside
 //! plain, quoted and literal scalars, the whole scalar where folding or escapes hide the mapping.
 
+use std::cell::Cell;
+
 use minijinja::machinery::{self, Token};
 use minijinja::syntax::SyntaxConfig;
 
@@ -227,12 +229,39 @@ pub enum TemplateKind {
     Expression,
 }
 
+/// The most tokens one `{{ }}` or `{% %}` block (or a `for_each` expression) may hold: far
+/// more than any prompt needs, and few enough that MiniJinja's syntax tree, one level deeper
+/// per operator or filter of a chain, stays well inside a thread's stack.
+const MAX_BLOCK_TOKENS: usize = 1_000;
+
+/// Where the first block longer than [`MAX_BLOCK_TOKENS`] reaches its limit, if any.
+fn overlong_block(tokens: &[(Token<'_>, usize, usize)]) -> Option<usize> {
+    let mut run = 0;
+    for (tok, start, _) in tokens {
+        match tok {
+            Token::TemplateData(_)
+            | Token::VariableStart
+            | Token::VariableEnd
+            | Token::BlockStart
+            | Token::BlockEnd => run = 0,
+            _ => run += 1,
+        }
+        if run > MAX_BLOCK_TOKENS {
+            return Some(*start);
+        }
+    }
+    None
+}
+
+/// How many bytes one template may scan to place references in a folded or escaped scalar.
+const OCCURRENCE_BUDGET: usize = 1 << 24;
+
 /// Maps byte offsets in a scalar's value to byte offsets in the document.
 enum SourceMap {
     /// Value offset + start (single-line plain or quoted without escapes).
     Direct(usize),
-    /// Literal block: document offset of each value line's first byte.
-    Lines(Vec<usize>),
+    /// Literal block: offset of each value line's first byte in the value and in the document.
+    Lines(Vec<(usize, usize)>),
     /// Find the k-th occurrence of the same text in the scalar's source.
     Occurrence,
 }
@@ -256,8 +285,18 @@ impl SourceMap {
     }
 
     /// Maps value range `start..end` (whose text is `needle`, the `k`-th occurrence in
-    /// `value`) into the document, or `None` when that cannot be done exactly.
-    fn map(&self, text: &str, scalar_span: Span, value: &str, start: usize, end: usize) -> Option<Span> {
+    /// `value`) into the document, or `None` when that cannot be done exactly. Searching
+    /// occurrences costs the scalar's length, taken from `budget`; once it is spent the
+    /// mapping gives up, so a scalar with thousands of references stays linear.
+    fn map(
+        &self,
+        text: &str,
+        scalar_span: Span,
+        value: &str,
+        start: usize,
+        end: usize,
+        budget: &Cell<usize>,
+    ) -> Option<Span> {
         // MiniJinja's error ranges may end inside a char or past the value: map nothing then.
         if start > end || !value.is_char_boundary(start) || !value.is_char_boundary(end) {
             return None;
@@ -265,22 +304,25 @@ impl SourceMap {
         match self {
             SourceMap::Direct(base) => Some(Span::new(base + start, base + end)),
             SourceMap::Lines(starts) => {
-                let line = value[..start].matches('\n').count();
-                let line_start_in_value = value[..start].rfind('\n').map_or(0, |i| i + 1);
-                let doc_line = *starts.get(line)?;
+                let line = starts
+                    .partition_point(|&(in_value, _)| in_value <= start)
+                    .checked_sub(1)?;
+                let (line_start_in_value, doc_line) = starts[line];
                 let s = doc_line + (start - line_start_in_value);
                 let span = Span::new(s, s + (end - start));
                 if text.get(span.start..span.end) == value.get(start..end) {
                     Some(span)
                 } else {
-                    SourceMap::Occurrence.map(text, scalar_span, value, start, end)
+                    SourceMap::Occurrence.map(text, scalar_span, value, start, end, budget)
                 }
             }
             SourceMap::Occurrence => {
                 let needle = &value[start..end];
-                if needle.is_empty() {
+                let cost = start + 2 * value.len() + scalar_span.len();
+                if needle.is_empty() || budget.get() < cost {
                     return None;
                 }
+                budget.set(budget.get() - cost);
                 let k = value[..start].matches(needle).count();
                 let src = &text[scalar_span.start..scalar_span.end];
                 if src.matches(needle).count() != value.matches(needle).count() {
@@ -301,9 +343,11 @@ fn literal_lines(text: &str, span: Span, value: &str) -> Option<SourceMap> {
     let indent = span.start - line_start;
     let mut starts = Vec::new();
     let mut offset = line_start;
-    for (line, _) in text[line_start..].split('\n').zip(value.split('\n')) {
-        starts.push(offset + indent.min(line.len()));
+    let mut in_value = 0;
+    for (line, value_line) in text[line_start..].split('\n').zip(value.split('\n')) {
+        starts.push((in_value, offset + indent.min(line.len())));
         offset += line.len() + 1;
+        in_value += value_line.len() + 1;
     }
     Some(SourceMap::Lines(starts))
 }
@@ -340,12 +384,22 @@ impl Template {
             error: None,
             tokens: Vec::new(),
         };
-        let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end);
-        let checked = match kind {
+        let budget = Cell::new(OCCURRENCE_BUDGET);
+        let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end, &budget);
+        let tokens: Vec<(Token<'_>, usize, usize)> =
+            machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
+                .map_while(Result::ok)
+                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+                .collect();
+        if let Some(at) = overlong_block(&tokens) {
+            template.error = Some(TemplateError {
+                message: format!("an expression of more than {MAX_BLOCK_TOKENS} tokens"),
+                span: place(at, at + 1).unwrap_or(node.span),
+            });
+        } else if let Err(err) = match kind {
             TemplateKind::Prompt => machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ()),
             TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
-        };
-        if let Err(err) = checked {
+        } {
             let span = err
                 .range()
                 .and_then(|r| place(r.start.min(value.len()), r.end.min(value.len())))
@@ -356,11 +410,6 @@ impl Template {
                 span,
             });
         }
-        let tokens: Vec<(Token<'_>, usize, usize)> =
-            machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
-                .map_while(Result::ok)
-                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
-                .collect();
         let mut classes: Vec<Option<TokenClass>> = (0..tokens.len()).map(|i| token_class(&tokens, i)).collect();
         // Value ranges of reference names, highlighted whole (a dashed ID spans several tokens).
         let mut names: Vec<(usize, usize, TokenClass)> = Vec::new();
@@ -638,6 +687,15 @@ mod tests {
         let got = classes(text, &t);
         assert_eq!(got[1], ("item".to_string(), TokenClass::Variable));
         assert_eq!(got[4], ("index".to_string(), TokenClass::Variable));
+    }
+
+    #[test]
+    fn an_overlong_filter_chain_is_an_error_not_a_stack_overflow() {
+        let text = format!("for_each: x{}\n", "|f".repeat(100_000));
+        let t = template_of(&text, TemplateKind::Expression);
+        let err = t.error.expect("too long");
+        assert_eq!(err.message, "an expression of more than 1000 tokens");
+        assert_eq!(err.span.start, "for_each: ".len() + 1000);
     }
 
     #[test]

@@ -539,11 +539,12 @@ impl Lowering<'_> {
             return Vec::new();
         };
         let mut inputs: Vec<Input> = Vec::new();
+        let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
         for entry in entries {
             let Some(name) = entry.key.key_text() else {
                 continue;
             };
-            if let Some(first) = inputs.iter().find(|i| i.name.value == name) {
+            if let Some(first) = seen.get(name).map(|&i| &inputs[i]) {
                 let d = Diagnostic::new(
                     Code::DuplicateKey,
                     entry.key.span,
@@ -573,6 +574,7 @@ impl Lowering<'_> {
             } else if !v.is_null() {
                 self.wrong_type(v, name, "a mapping with `description` and `default`");
             }
+            seen.insert(name, inputs.len());
             inputs.push(input);
         }
         inputs
@@ -601,11 +603,12 @@ impl Lowering<'_> {
             return Vec::new();
         };
         let mut personas: Vec<Persona> = Vec::new();
+        let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
         for entry in entries {
             let Some(id) = entry.key.key_text() else {
                 continue;
             };
-            if let Some(first) = personas.iter().find(|p| p.id.value == id) {
+            if let Some(first) = seen.get(id).map(|&i| &personas[i]) {
                 let d = Diagnostic::new(
                     Code::DuplicateKey,
                     entry.key.span,
@@ -615,6 +618,7 @@ impl Lowering<'_> {
                 self.diagnostics.push(d);
                 continue;
             }
+            seen.insert(id, personas.len());
             let id = Spanned {
                 value: id.to_string(),
                 span: entry.key.span,

@@ -1,19 +1,20 @@
-//! Splits a workflow document into its header, one chunk per item of the top-level `steps`
-//! list, and a trailer, by indentation alone. Each chunk parses on its own, so a keystroke
-//! re-parses one step instead of the whole file, and a syntax error in one step does not
-//! hide the steps after it.
+//! Splits a workflow document into one chunk per top-level key before the steps, one per item
+//! of the top-level `steps` list, and one per top-level key after them, by indentation alone.
+//! Each chunk parses on its own, so a keystroke re-parses one step instead of the whole file,
+//! and a syntax error in one step or one header value does not hide the rest.
 
 use super::text::Span;
 
 /// The parts of a block-style document with a top-level `steps:` list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunks {
-    /// From the start up to the first step item (ends with the `steps:` line).
-    pub header: Span,
+    /// From the start up to the first step item, one span per top-level key (the last one
+    /// ends with the `steps:` line).
+    pub header: Vec<Span>,
     /// One span per step item, each from its `-` line to the next item.
     pub items: Vec<Span>,
-    /// Top-level keys after the steps, if any.
-    pub trailer: Span,
+    /// Top-level keys after the steps, one span each (none when the steps end the file).
+    pub trailer: Vec<Span>,
 }
 
 fn indentation(line: &str) -> usize {
@@ -32,8 +33,9 @@ fn is_item_start(line: &str, indent: usize) -> bool {
     }
 }
 
-/// Splits `text`, or `None` when the document has no block `steps:` list at column 0 or uses
-/// multi-document markers or directives (then it is parsed whole).
+/// Splits `text`, or `None` when the document has no block `steps:` list at column 0, uses
+/// multi-document markers or directives, or ends its steps with an indented line (then it
+/// is parsed whole).
 pub fn split(text: &str) -> Option<Chunks> {
     let mut lines = Vec::new();
     let mut offset = 0;
@@ -72,6 +74,11 @@ pub fn split(text: &str) -> Option<Chunks> {
             }
             items.push(Span::new(start, text.len()));
         } else if indentation(line) < indent || (indent == 0 && !line.starts_with(' ')) {
+            if line.starts_with([' ', '\t']) {
+                // Less indented than the items, yet not a top-level key: only the whole
+                // document says what this is.
+                return None;
+            }
             end_of_items = start;
             break;
         }
@@ -79,11 +86,34 @@ pub fn split(text: &str) -> Option<Chunks> {
     if let Some(last) = items.last_mut() {
         last.end = end_of_items;
     }
+    let header_end = lines[first_item].0;
     Some(Chunks {
-        header: Span::new(0, lines[first_item].0),
+        header: top_level_keys(&lines, 0, header_end),
         items,
-        trailer: Span::new(end_of_items, text.len()),
+        trailer: top_level_keys(&lines, end_of_items, text.len()),
     })
+}
+
+/// Splits `start..end` (whole lines) before every line that starts at column 0 with
+/// something other than a comment: one span per top-level key. Comments and blank lines go
+/// with the key before them (or the first key).
+fn top_level_keys(lines: &[(usize, &str)], start: usize, end: usize) -> Vec<Span> {
+    let mut parts = vec![Span::new(start, end)];
+    let mut keyed = false;
+    for &(offset, line) in lines.iter().filter(|(o, _)| (start..end).contains(o)) {
+        if line.starts_with([' ', '\t']) || is_blank_or_comment(line) {
+            continue;
+        }
+        if keyed && let Some(last) = parts.last_mut() {
+            last.end = offset;
+            parts.push(Span::new(offset, end));
+        }
+        keyed = true;
+    }
+    if start == end {
+        parts.clear();
+    }
+    parts
 }
 
 #[cfg(test)]
@@ -92,9 +122,10 @@ mod tests {
 
     fn parts(text: &str) -> Vec<&str> {
         let c = split(text).unwrap();
-        std::iter::once(c.header)
+        c.header
+            .into_iter()
             .chain(c.items)
-            .chain(std::iter::once(c.trailer))
+            .chain(c.trailer)
             .map(|s| &text[s.start..s.end])
             .collect()
     }
@@ -105,7 +136,8 @@ mod tests {
         assert_eq!(
             parts(text),
             vec![
-                "name: x\nsteps:\n",
+                "name: x\n",
+                "steps:\n",
                 "  - id: a\n    prompt: |\n      - not an item\n\n  # note\n",
                 "  - id: b\n    prompt: hi\n",
                 "inputs: {}\n"
@@ -119,6 +151,21 @@ mod tests {
         assert_eq!(
             parts(text)[1..],
             ["- id: a\n  prompt: hi\n", "- id: b\n  prompt: hi\n", "name: x\n"]
+        );
+    }
+
+    #[test]
+    fn the_header_splits_at_each_top_level_key() {
+        let text = "# comment\nname: x\ninputs:\n  a:\n    description: [unclosed\n# note\npersonas:\n  p: {}\nsteps:\n  - id: a\n";
+        assert_eq!(
+            parts(text),
+            vec![
+                "# comment\nname: x\n",
+                "inputs:\n  a:\n    description: [unclosed\n# note\n",
+                "personas:\n  p: {}\n",
+                "steps:\n",
+                "  - id: a\n"
+            ]
         );
     }
 

@@ -168,16 +168,18 @@ impl Node {
     }
 }
 
+impl OffsetBy for Entry {
+    fn offset_by(&mut self, base: isize) {
+        self.key.offset_by(base);
+        self.value.offset_by(base);
+    }
+}
+
 impl OffsetBy for Node {
     fn offset_by(&mut self, base: isize) {
         self.span.offset_by(base);
         match &mut self.kind {
-            NodeKind::Map(entries) => {
-                for e in entries {
-                    e.key.offset_by(base);
-                    e.value.offset_by(base);
-                }
-            }
+            NodeKind::Map(entries) => entries.offset_by(base),
             NodeKind::Seq(items) => items.offset_by(base),
             NodeKind::Scalar(_) | NodeKind::Alias => {}
         }
@@ -253,7 +255,13 @@ enum Frame {
     },
 }
 
-/// Parses `text` (the first document only), keeping everything read before a syntax error.
+/// How deep mappings and sequences may nest. Far beyond any workflow, and shallow enough that
+/// everything that walks a tree recursively (drop, clone, comparison) stays well inside a
+/// thread's stack.
+pub const MAX_NESTING: usize = 128;
+
+/// Parses `text` (the first document only), keeping everything read before a syntax error
+/// or before collections nest deeper than [`MAX_NESTING`].
 pub fn parse(text: &str) -> ParsedYaml {
     let mut conv = CharToByte {
         text,
@@ -303,6 +311,14 @@ pub fn parse(text: &str) -> ParsedYaml {
                 continue;
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+            Event::MappingStart(..) | Event::SequenceStart(..) if stack.len() >= MAX_NESTING => {
+                out.error = Some(SyntaxError {
+                    message: format!("collections nested more than {MAX_NESTING} levels deep"),
+                    span: Span::empty(start),
+                });
+                close_all(&mut stack, start, &mut out.root);
+                return out;
+            }
             Event::MappingStart(..) => {
                 stack.push(Frame::Map {
                     start,
@@ -322,20 +338,23 @@ pub fn parse(text: &str) -> ParsedYaml {
                 Some(frame) => finish(frame, end, false),
                 None => continue,
             },
-            Event::Scalar(value, style, ..) => Node {
-                kind: NodeKind::Scalar(Scalar {
-                    value: value.into_owned(),
-                    style: match style {
-                        ScalarStyle::Plain => Style::Plain,
-                        ScalarStyle::SingleQuoted => Style::SingleQuoted,
-                        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
-                        ScalarStyle::Literal => Style::Literal,
-                        ScalarStyle::Folded => Style::Folded,
-                    },
-                }),
-                span: trim_scalar_span(text, Span::new(start, end)),
-                truncated: false,
-            },
+            Event::Scalar(value, style, ..) => {
+                let style = match style {
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted => Style::SingleQuoted,
+                    ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+                    ScalarStyle::Literal => Style::Literal,
+                    ScalarStyle::Folded => Style::Folded,
+                };
+                Node {
+                    kind: NodeKind::Scalar(Scalar {
+                        value: value.into_owned(),
+                        style,
+                    }),
+                    span: trim_scalar_span(text, Span::new(start, end), style),
+                    truncated: false,
+                }
+            }
             Event::Alias(_) => Node {
                 kind: NodeKind::Alias,
                 span: Span::new(start, end),
@@ -348,10 +367,16 @@ pub fn parse(text: &str) -> ParsedYaml {
 }
 
 /// saphyr's block-scalar spans run to the start of the next token; trim trailing blank lines
-/// so that diagnostics and hints sit on the scalar's own text.
-fn trim_scalar_span(text: &str, span: Span) -> Span {
+/// so that diagnostics and hints sit on the scalar's own text. An empty block scalar starts
+/// at the next token too (wherever that is: the end of a chunk or the next item), so it is
+/// placed right after its header instead.
+fn trim_scalar_span(text: &str, span: Span, style: Style) -> Span {
+    const BLANK: [char; 4] = [' ', '\t', '\n', '\r'];
     let slice = &text[span.start..span.end];
-    let trimmed = slice.trim_end_matches([' ', '\t', '\n', '\r']);
+    let trimmed = slice.trim_end_matches(BLANK);
+    if trimmed.is_empty() && matches!(style, Style::Literal | Style::Folded) {
+        return Span::empty(text[..span.start].trim_end_matches(BLANK).len());
+    }
     Span::new(span.start, span.start + trimmed.len())
 }
 
@@ -452,6 +477,27 @@ mod tests {
         let map = root.as_map().unwrap();
         assert_eq!(map[0].key.key_text(), Some("name"));
         assert_eq!(map[1].key.key_text(), Some("steps"));
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_an_error_where_it_is_exceeded() {
+        let text = format!("steps:\n  - {}x\n", "- ".repeat(86_000));
+        let parsed = parse(&text);
+        let err = parsed.error.expect("too deep");
+        assert!(err.message.contains("nested more than 128 levels"), "{}", err.message);
+        // The root mapping and `steps` are two levels; the 129th collection starts here.
+        assert_eq!(err.span.start, "steps:\n  - ".len() + 2 * (MAX_NESTING - 2));
+        let mut depth = 0;
+        let mut node = parsed.root.as_ref();
+        while let Some(n) = node {
+            depth += 1;
+            node = match &n.kind {
+                NodeKind::Map(entries) => entries.last().map(|e| &e.value),
+                NodeKind::Seq(items) => items.last(),
+                _ => None,
+            };
+        }
+        assert!(depth <= MAX_NESTING + 1, "{depth}");
     }
 
     #[test]

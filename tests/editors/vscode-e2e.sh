@@ -117,11 +117,9 @@ for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.1; done
 FAKE_URL="http://127.0.0.1:$(cat "$TMP/fake.port")/v1"
 U=$TMP/user-data
 E=$TMP/extensions
-mkdir -p "$U/User" "$U/Machine" "$E" "$TMP/xdg"
-# `stepwise.server.path` is machine-scoped: in code-server that is the "Remote" settings file.
-cat > "$U/Machine/settings.json" <<EOF
-{ "stepwise.server.path": "$STEPWISE_BIN" }
-EOF
+# No `stepwise.server.path`: the extension must start the binary bundled in the platform .vsix. (The
+# setting is machine-scoped; the test sets it later in code-server's "Remote" settings, Machine/.)
+mkdir -p "$U/User" "$E" "$TMP/xdg"
 cat > "$U/User/settings.json" <<EOF
 {
   "stepwise.trace.server": "verbose",
