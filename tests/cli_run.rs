@@ -232,3 +232,58 @@ async fn models_says_ollama_is_not_answering_instead_of_available() {
     );
     assert!(!stdout.contains("model listing failed"), "{stdout}");
 }
+
+/// Runs `args` against a fake provider that answers everything; returns stderr, after
+/// checking the run failed and sent nothing.
+async fn refused_before_sending(args: &[&str]) -> String {
+    let server = FakeProvider::start(|_| anthropic_stream(&["ok"], 1, 1)).await;
+    let project = Project::new(&config_for(&server.url, ""), FLOW);
+    let mut all = vec!["run", "test.flow.yaml"];
+    all.extend_from_slice(args);
+    let output = stepwise(&project, &all)
+        .env("OPENAI_API_KEY", support::KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{stderr}");
+    assert!(server.received().is_empty(), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn an_unknown_step_says_did_you_mean_and_lists_the_steps() {
+    let stderr = refused_before_sending(&["--step", "bb"]).await;
+    assert!(
+        stderr.contains("error: the workflow has no step `bb`; did you mean `b`? (choices: `a`, `b`, `c`)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_override_provider_says_did_you_mean_and_lists_the_providers() {
+    let stderr = refused_before_sending(&["--provider", "anthropc"]).await;
+    assert!(
+        stderr.contains("error: unknown provider in the override: `anthropc`; did you mean `anthropic`? (choices: `anthropic`, `openai`, `google`, `ollama`)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_override_of_another_provider_is_refused_with_the_providers_models() {
+    let stderr = refused_before_sending(&["--provider", "openai", "--model", "claude-haiku-4-5"]).await;
+    assert!(
+        stderr.contains(
+            "error: model `claude-haiku-4-5` in the override is `anthropic`'s, not `openai`'s: override the provider with `anthropic` too, or pick one of `openai`'s models (choices: `gpt-5`, `gpt-5-mini`"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_override_alone_is_checked_against_each_steps_provider() {
+    let stderr = refused_before_sending(&["--model", "gpt-4o"]).await;
+    assert!(
+        stderr.contains("error: model `gpt-4o` in the override is `openai`'s, not `anthropic`'s"),
+        "{stderr}"
+    );
+}

@@ -438,7 +438,7 @@ async fn override_naming_an_unknown_persona_is_refused() {
     let mut request = project.request(RunTarget::Workflow);
     request.overrides.persona = Some(Some("nobody".into()));
     let result = run(&fast_engine(0), request).await;
-    assert!(matches!(result, Err(EngineError::UnknownOverride("persona", p)) if p == "nobody"));
+    assert!(matches!(result, Err(EngineError::UnknownOverride("persona", p)) if p.name == "nobody"));
 }
 
 #[tokio::test]

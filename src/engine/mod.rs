@@ -54,6 +54,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::catalog::EnvLookup;
+use crate::model::diagnostic::{Unknown, choice_list};
 use crate::model::resolve::Overrides;
 use crate::model::runs::{Call, RunRecord, StepAttempt, StepRecord};
 use crate::model::workflow::Workflow;
@@ -148,11 +149,27 @@ pub enum EngineError {
     #[error("the workflow has no input `{0}`")]
     UnknownInput(String),
     /// The step to run does not exist.
-    #[error("the workflow has no step `{0}`")]
-    UnknownStep(String),
+    #[error("the workflow has no step {0}")]
+    UnknownStep(Unknown),
     /// A one-time override names a provider or persona the workspace does not have.
-    #[error("unknown {0} `{1}` in the override")]
-    UnknownOverride(&'static str, String),
+    #[error("unknown {0} in the override: {1}")]
+    UnknownOverride(&'static str, Unknown),
+    /// A one-time model override is another provider's model, not the one the step would use.
+    #[error(
+        "model `{model}` in the override is `{owner}`'s, not `{provider}`'s: override the provider \
+         with `{owner}` too, or pick one of `{provider}`'s models{}",
+        choice_list(.provider_models)
+    )]
+    ModelOfOtherProvider {
+        /// The model override.
+        model: String,
+        /// The provider the step would send it to.
+        provider: String,
+        /// The provider whose catalog has the model.
+        owner: String,
+        /// The models `provider` does have.
+        provider_models: Vec<String>,
+    },
     /// Resume without an earlier run.
     #[error("nothing to resume: this workflow has no run record yet")]
     NothingToResume,

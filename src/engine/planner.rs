@@ -9,6 +9,8 @@ use uuid::Uuid;
 use super::graph::Graph;
 use super::record::now_ms;
 use super::{EngineError, RunRequest};
+use crate::model::diagnostic::Unknown;
+use crate::model::resolve::resolve_step;
 use crate::model::runs::{RunRecord, RunTarget, StepRecord, StepStatus};
 use crate::model::workflow::Workflow;
 
@@ -37,8 +39,8 @@ pub fn plan(
     prior: Option<&RunRecord>,
     workflow_key: PathBuf,
 ) -> Result<Plan, EngineError> {
-    check_overrides(request, workflow)?;
     let (steps, to_run) = plan_steps(graph, &request.target, prior)?;
+    check_overrides(request, workflow, to_run.iter().map(|&i| graph.ids[i].as_str()))?;
     let record = match (&request.target, prior) {
         (RunTarget::Resume, Some(prior)) => RunRecord {
             inputs: inputs(workflow, &request.inputs, Some(&prior.inputs))?,
@@ -89,7 +91,9 @@ pub fn plan_steps(
             Ok((steps, (0..graph.ids.len()).collect()))
         }
         RunTarget::Step(id) | RunTarget::FromStep(id) => {
-            let target_index = graph.index(id).ok_or_else(|| EngineError::UnknownStep(id.clone()))?;
+            let target_index = graph
+                .index(id)
+                .ok_or_else(|| EngineError::UnknownStep(Unknown::new(id, graph.ids.iter().map(String::as_str))))?;
             let steps = carried_over(graph, prior);
             let mut to_run: BTreeSet<usize> = graph
                 .upstream(target_index)
@@ -151,18 +155,55 @@ fn interrupted(step: &StepRecord) -> StepRecord {
     step
 }
 
-/// One-time overrides must name a provider and persona the workspace has.
-fn check_overrides(request: &RunRequest, workflow: &Workflow) -> Result<(), EngineError> {
+/// One-time overrides must name a provider and persona the workspace has, and a model
+/// override must not be another provider's model for any step that runs.
+fn check_overrides<'a>(
+    request: &RunRequest,
+    workflow: &Workflow,
+    running: impl Iterator<Item = &'a str>,
+) -> Result<(), EngineError> {
     let overrides = &request.overrides;
+    let workspace = &request.workspace;
+    let catalog = &workspace.catalog;
     if let Some(p) = &overrides.provider
-        && request.workspace.catalog.provider(p).is_none()
+        && catalog.provider(p).is_none()
     {
-        return Err(EngineError::UnknownOverride("provider", p.clone()));
+        let ids = catalog.providers().iter().map(|p| p.id.as_str());
+        return Err(EngineError::UnknownOverride("provider", Unknown::new(p, ids)));
     }
     if let Some(Some(p)) = &overrides.persona
-        && request.workspace.persona(workflow, p).is_none()
+        && workspace.persona(workflow, p).is_none()
     {
-        return Err(EngineError::UnknownOverride("persona", p.clone()));
+        let inline = workflow.personas.iter().map(|p| p.id.value.as_str());
+        return Err(EngineError::UnknownOverride(
+            "persona",
+            Unknown::new(p, inline.chain(workspace.library.ids())),
+        ));
+    }
+    let Some(model) = &overrides.model else {
+        return Ok(());
+    };
+    for id in running {
+        let Some(step) = workflow.step(id) else {
+            continue;
+        };
+        let Some(provider) = resolve_step(workflow, step, workspace, overrides)
+            .provider
+            .and_then(|p| catalog.provider(&p.value))
+        else {
+            continue;
+        };
+        if provider.knows_model(model) {
+            continue;
+        }
+        if let Some(owner) = catalog.providers().iter().find(|p| p.knows_model(model)) {
+            return Err(EngineError::ModelOfOtherProvider {
+                model: model.clone(),
+                provider: provider.id.clone(),
+                owner: owner.id.clone(),
+                provider_models: provider.models.iter().map(|m| m.id.clone()).collect(),
+            });
+        }
     }
     Ok(())
 }
@@ -324,7 +365,7 @@ mod tests {
     fn an_unknown_step_is_an_error() {
         assert!(matches!(
             plan_steps(&graph(), &RunTarget::Step("zz".into()), None),
-            Err(EngineError::UnknownStep(s)) if s == "zz"
+            Err(EngineError::UnknownStep(s)) if s.name == "zz" && s.choices == ["a", "b", "c", "d"]
         ));
     }
 }

@@ -290,9 +290,80 @@ pub fn did_you_mean(suggestions: &[String]) -> String {
     }
 }
 
+/// A name that is none of the choices: says the nearest ("did you mean") and lists them all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unknown {
+    /// The name as given.
+    pub name: String,
+    /// The closest choices, best first.
+    pub nearest: Vec<String>,
+    /// Every valid name, in the order the workspace has them.
+    pub choices: Vec<String>,
+}
+
+impl Unknown {
+    /// `name`, not among `choices`.
+    pub fn new<'a>(name: &str, choices: impl IntoIterator<Item = &'a str>) -> Unknown {
+        let choices: Vec<String> = choices.into_iter().map(str::to_string).collect();
+        Unknown {
+            name: name.to_string(),
+            nearest: nearest(name, choices.iter().map(String::as_str)),
+            choices,
+        }
+    }
+}
+
+/// Lists at most this many choices; the rest are counted.
+const MAX_LISTED_CHOICES: usize = 12;
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}`{}{}",
+            self.name,
+            did_you_mean(&self.nearest),
+            choice_list(&self.choices)
+        )
+    }
+}
+
+/// " (choices: `a`, `b`)", the first few of `choices` and a count of the rest.
+pub fn choice_list(choices: &[String]) -> String {
+    if choices.is_empty() {
+        return " (there are none)".to_string();
+    }
+    let listed: Vec<String> = choices
+        .iter()
+        .take(MAX_LISTED_CHOICES)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    let rest = match choices.len().saturating_sub(MAX_LISTED_CHOICES) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(" (choices: {}{rest})", listed.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_names_the_nearest_choice_and_lists_them_all() {
+        let unknown = Unknown::new("anthropc", ["openai", "anthropic", "ollama"]);
+        assert_eq!(
+            unknown.to_string(),
+            "`anthropc`; did you mean `anthropic`? (choices: `openai`, `anthropic`, `ollama`)"
+        );
+    }
+
+    #[test]
+    fn unknown_counts_the_choices_it_does_not_list() {
+        let many: Vec<String> = (0..15).map(|i| format!("s{i}")).collect();
+        let unknown = Unknown::new("zzzz", many.iter().map(String::as_str));
+        assert!(unknown.to_string().ends_with("`s11` and 3 more)"), "{unknown}");
+    }
 
     #[test]
     fn all_lists_every_code_once_in_declaration_order() {

@@ -166,6 +166,11 @@ impl PersonaLibrary {
         PersonaLibrary { personas, refused_dirs }
     }
 
+    /// Every persona ID, sorted.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.personas.keys().map(String::as_str)
+    }
+
     /// The persona with this ID.
     pub fn get(&self, id: &str) -> Option<&LibraryPersona> {
         self.personas.get(id)
