@@ -2,30 +2,16 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stepwise::engine::record::{StepStatus, latest};
 use support::fake_provider::{FakeProvider, Reply, anthropic_stream, prompt_of};
-use support::{Project, config_for};
+use support::{Project, config_for, stepwise};
 
 const FLOW: &str = "version: 1\nname: Crash\nprovider: anthropic\nmodel: m\nsteps:\n  - id: a\n    prompt: A\n  - id: b\n    prompt: \"B {{ steps.a.output }}\"\n  - id: c\n    prompt: \"C {{ steps.b.output }}\"\n";
-
-fn stepwise(project: &Project, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.args(args)
-        .current_dir(project.dir.path())
-        .env("ANTHROPIC_API_KEY", support::KEY)
-        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
-        .env("STEPWISE_TRUST_WORKSPACE", "1")
-        .env_remove("OPENAI_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();

@@ -3,30 +3,15 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stepwise::engine::record::{StepStatus, latest};
 use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, prompt_of};
 use support::lsp::{TestServer, uri};
-use support::{Project, config_for};
+use support::{Project, config_for, stepwise};
 
 const FLOW: &str = "version: 1\nname: Locked\nprovider: anthropic\nmodel: m\nsteps:\n  - id: a\n    prompt: A\n  - id: b\n    prompt: \"B {{ steps.a.output }}\"\n  - id: c\n    prompt: \"C {{ steps.b.output }}\"\n";
-
-fn stepwise(project: &Project, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.args(args)
-        .current_dir(project.dir.path())
-        .env("ANTHROPIC_API_KEY", support::KEY)
-        .env("XDG_CONFIG_HOME", support::lsp::no_config_home())
-        .env("STEPWISE_TRUST_WORKSPACE", "1")
-        .env_remove("OPENAI_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
 
 /// Answers every step, step `b` only after `delay`, so a run holds its lock that long.
 fn slow_b(delay: Duration) -> impl Fn(&Received) -> Reply + Send + Sync + 'static {

@@ -145,3 +145,19 @@ fn walk(path: &Path) -> Vec<PathBuf> {
         vec![path.to_path_buf()]
     }
 }
+
+/// `stepwise ARGS` in the project's folder with the test key, no user config, the temporary
+/// workspace trusted (its stepwise.toml aims the keys at the fake provider) and output captured.
+pub fn stepwise(project: &Project, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(args)
+        .current_dir(project.dir.path())
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("XDG_CONFIG_HOME", lsp::no_config_home())
+        .env("STEPWISE_TRUST_WORKSPACE", "1")
+        .env_remove("OPENAI_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
