@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::Analysis;
 use crate::model::catalog::ProcessEnv;
@@ -39,6 +40,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+    /// Files checked at once (default: one per core).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
 /// Whether `path` names a workflow document.
@@ -205,7 +209,11 @@ pub fn run(args: CheckArgs) -> ExitCode {
         eprintln!("error: no *.flow.yaml files found");
         return ExitCode::from(2);
     }
-    let report = check_files(&files);
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let report = check_files(&files, jobs);
     for u in &report.unreadable {
         eprintln!("error: {}", u.message());
     }
@@ -225,33 +233,36 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
 }
 
-/// Analyses each file against its workspace (loaded once per root), then each workspace's
-/// persona library files.
-fn check_files(files: &[PathBuf]) -> Report {
+/// Analyses each file against its workspace (loaded once per root) on `jobs` threads, then
+/// each workspace's persona library files; the report keeps the order of `files` whatever
+/// thread finished first.
+fn check_files(files: &[PathBuf], jobs: usize) -> Report {
     let mut workspaces: HashMap<PathBuf, Arc<Workspace>> = HashMap::new();
+    let mut by_folder: HashMap<PathBuf, Arc<Workspace>> = HashMap::new();
+    let assigned: Vec<Arc<Workspace>> = files
+        .iter()
+        .map(|path| {
+            let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            by_folder
+                .entry(dir)
+                .or_insert_with_key(|dir| {
+                    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+                    let config = Workspace::config_for(&dir, &ProcessEnv);
+                    workspaces
+                        .entry(config.root.clone())
+                        .or_insert_with(|| Arc::new(Workspace::from_config(config, &ProcessEnv)))
+                        .clone()
+                })
+                .clone()
+        })
+        .collect();
     let mut checked = Vec::new();
     let mut unreadable = Vec::new();
-    for path in files {
-        let text: Arc<str> = match std::fs::read_to_string(path) {
-            Ok(t) => Arc::from(t),
-            Err(e) => {
-                unreadable.push(Unreadable {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        let config = Workspace::config_for(&dir, &ProcessEnv);
-        let workspace = workspaces
-            .entry(config.root.clone())
-            .or_insert_with(|| Arc::new(Workspace::from_config(config, &ProcessEnv)))
-            .clone();
-        let analysis = Analysis::new(text.clone(), workspace);
-        let diagnostics = analysis.diagnostics();
-        checked.push(Checked::new(path.clone(), text, diagnostics, true));
+    for result in in_parallel(files.len(), jobs, |i| check_file(&files[i], &assigned[i])) {
+        match result {
+            Ok(c) => checked.push(c),
+            Err(u) => unreadable.push(u),
+        }
     }
     let mut roots: Vec<&Arc<Workspace>> = workspaces.values().collect();
     roots.sort_by(|a, b| a.config.root.cmp(&b.config.root));
@@ -276,6 +287,47 @@ fn check_files(files: &[PathBuf]) -> Report {
         checked,
         unreadable,
     }
+}
+
+/// Reads and analyses one workflow file.
+fn check_file(path: &Path, workspace: &Arc<Workspace>) -> Result<Checked, Unreadable> {
+    let text: Arc<str> = std::fs::read_to_string(path)
+        .map_err(|e| Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .into();
+    let diagnostics = Analysis::new(text.clone(), workspace.clone()).diagnostics();
+    Ok(Checked::new(path.to_path_buf(), text, diagnostics, true))
+}
+
+/// `work(0)`, …, `work(count - 1)` on up to `jobs` scoped threads, each taking the next index
+/// when it is free (so one large file does not hold back a fixed share); results in index order.
+fn in_parallel<T: Send>(count: usize, jobs: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= count {
+                return done;
+            }
+            done.push((i, work(i)));
+        }
+    };
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..jobs.clamp(1, count.max(1))).map(|_| scope.spawn(take)).collect();
+        let mut all = take();
+        for helper in helpers {
+            match helper.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 fn display_path(path: &Path) -> String {

@@ -24,8 +24,8 @@ pub(super) fn dry_run(request: &RunRequest) -> Result<Vec<PlannedRequest>, Engin
         let effective = resolve_step(workflow, step, &request.workspace, &request.overrides);
         let base = context(&plan.record.inputs, &known);
         let setup = StepSetup::new(request, workflow, step, &effective);
-        if let (Ok(setup), Some(prompt), Ok((_, items))) = (&setup, &step.prompt, items(&renderer, step, &base)) {
-            for item in items {
+        if let (Ok(setup), Some(prompt), Ok(prompts)) = (&setup, &step.prompt, items(&renderer, step, &base)) {
+            for item in prompts.into_items() {
                 let text = renderer
                     .prompt(&prompt.source, &item.context)
                     .unwrap_or_else(|e| format!("<{e}>"));

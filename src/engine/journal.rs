@@ -3,12 +3,13 @@
 //! batch of lines); the compact record is written once at the end and the journal removed. A
 //! run costs bytes in proportion to what it runs, and no file is written under a lock.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -41,7 +42,16 @@ type Line = (Vec<u8>, Option<oneshot::Sender<()>>);
 pub struct Journal {
     path: PathBuf,
     lines: Option<mpsc::Sender<Line>>,
-    writer: Option<JoinHandle<std::io::Result<()>>>,
+    writer: Option<JoinHandle<std::io::Result<Committed>>>,
+}
+
+/// What a journal wrote after its first line: lines, and the syncs that made them durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Lines appended.
+    pub lines: usize,
+    /// `fdatasync` calls: one per group of lines.
+    pub syncs: usize,
 }
 
 fn encode(entry: &Entry) -> Vec<u8> {
@@ -100,17 +110,18 @@ impl Journal {
 
     /// Flushes every line, stops the writer and removes the journal (the compact record has
     /// been written by then).
-    pub fn close(mut self) -> std::io::Result<()> {
-        self.stop()?;
-        std::fs::remove_file(&self.path)
+    pub fn close(mut self) -> std::io::Result<Committed> {
+        let committed = self.stop()?;
+        std::fs::remove_file(&self.path)?;
+        Ok(committed)
     }
 
-    fn stop(&mut self) -> std::io::Result<()> {
+    fn stop(&mut self) -> std::io::Result<Committed> {
         self.lines.take();
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(std::io::Error::other("the journal writer panicked")),
-            None => Ok(()),
+            None => Ok(Committed::default()),
         }
     }
 }
@@ -123,43 +134,60 @@ impl Drop for Journal {
     }
 }
 
-/// How long a batch nobody waits for stays open for more lines: a step's end then shares
-/// its sync with the start of the step after it.
+/// How long a batch stays open for more lines, from its first: a step's end then shares its
+/// sync with the start of the step after it, and a steady stream of fan-out items is synced
+/// at this pace however long it lasts.
 const COMMIT_DELAY: Duration = Duration::from_millis(10);
 
-/// The writer thread: waits for a line, gathers the lines queued with it (until someone waits
-/// for durability, or none came for [`COMMIT_DELAY`]), writes them and syncs once, then tells
-/// whoever waits.
-fn write_batches(mut file: File, lines: mpsc::Receiver<Line>) -> std::io::Result<()> {
+/// Bytes after which a batch is synced without waiting for more, so memory stays bounded.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// The writer thread: writes lines as they come (a killed process loses no line it sent) and
+/// syncs once per batch: when someone waits for durability, when [`COMMIT_DELAY`] has passed
+/// since the batch's first line, or at [`BATCH_BYTES`]; then tells whoever waits.
+fn write_batches(mut file: File, lines: mpsc::Receiver<Line>) -> std::io::Result<Committed> {
     let mut result = Ok(());
-    while let Ok(first) = lines.recv() {
-        let mut batch = vec![first];
-        loop {
-            batch.extend(lines.try_iter());
-            if batch.iter().any(|(_, ack)| ack.is_some()) {
-                break;
-            }
-            match lines.recv_timeout(COMMIT_DELAY) {
-                Ok(line) => batch.push(line),
-                Err(_) => break,
-            }
+    let mut committed = Committed::default();
+    let mut buffer = Vec::new();
+    let mut write_out = |file: &mut File, buffer: &mut Vec<u8>, sync: bool| {
+        let mut written = file.write_all(buffer);
+        if sync {
+            written = written.and_then(|_| file.sync_data());
         }
-        let mut buffer = Vec::new();
-        let mut acks = Vec::new();
-        for (line, ack) in batch {
-            buffer.extend_from_slice(&line);
-            acks.extend(ack);
-        }
-        let written = file.write_all(&buffer).and_then(|_| file.sync_data());
+        buffer.clear();
         if let Err(e) = written {
             tracing::error!("cannot write the run journal: {e}");
             result = Err(e);
         }
+    };
+    while let Ok(first) = lines.recv() {
+        let deadline = Instant::now() + COMMIT_DELAY;
+        let mut acks = Vec::new();
+        let mut size = 0;
+        let mut line = Some(first);
+        while let Some((bytes, ack)) = line.take() {
+            size += bytes.len();
+            committed.lines += 1;
+            buffer.extend_from_slice(&bytes);
+            acks.extend(ack);
+            if size >= BATCH_BYTES {
+                break;
+            }
+            line = lines.try_recv().ok();
+            if line.is_none() && acks.is_empty() {
+                write_out(&mut file, &mut buffer, false);
+                line = lines
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .ok();
+            }
+        }
+        write_out(&mut file, &mut buffer, true);
+        committed.syncs += 1;
         for ack in acks {
             ack.send(()).ok();
         }
     }
-    result
+    result.map(|_| committed)
 }
 
 /// The state a journal describes: its start record with every later line applied. A torn
@@ -167,35 +195,50 @@ fn write_batches(mut file: File, lines: mpsc::Receiver<Line>) -> std::io::Result
 pub fn replay(path: &Path) -> Option<RunRecord> {
     let file = File::open(path).ok()?;
     let mut record: Option<RunRecord> = None;
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut items: Vec<BTreeMap<usize, ItemRecord>> = Vec::new();
     for line in BufReader::new(file).lines() {
         let Ok(entry) = serde_json::from_str::<Entry>(&line.ok()?) else {
             continue;
         };
         match (entry, record.as_mut()) {
-            (Entry::Start(start), _) => record = Some(start),
+            (Entry::Start(start), _) => {
+                index = start.steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+                items = start.steps.iter().map(|s| by_index(&s.items)).collect();
+                record = Some(start);
+            }
             (Entry::Step(step), Some(r)) => {
-                if let Some(s) = r.step_mut(&step.id) {
-                    *s = step;
+                if let Some(&i) = index.get(&step.id) {
+                    items[i] = by_index(&step.items);
+                    r.steps[i] = step;
                 }
             }
-            (Entry::Item { step, item }, Some(r)) => {
-                if let Some(s) = r.step_mut(&step) {
-                    s.items.retain(|i| i.index != item.index);
-                    s.items.push(item);
+            (Entry::Item { step, item }, Some(_)) => {
+                if let Some(&i) = index.get(&step) {
+                    items[i].insert(item.index, item);
                 }
             }
             (Entry::FinishedAt(at), Some(r)) => r.finished_at = Some(at),
             (_, None) => {}
         }
     }
-    record
+    let mut record = record?;
+    for (step, items) in record.steps.iter_mut().zip(items) {
+        step.items = items.into_values().collect();
+    }
+    Some(record)
+}
+
+/// Fan-out items keyed by index (a later line for the same item replaces an earlier one).
+fn by_index(items: &[ItemRecord]) -> BTreeMap<usize, ItemRecord> {
+    items.iter().map(|i| (i.index, i.clone())).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::resolve::Overrides;
-    use crate::model::runs::{RunTarget, StepStatus};
+    use crate::model::runs::{ProviderModel, RunTarget, StepStatus};
 
     fn record() -> RunRecord {
         RunRecord {
@@ -255,6 +298,57 @@ mod tests {
         drop(journal);
         let items = &replay(&path).unwrap().steps[1].items;
         assert_eq!(items.iter().map(|i| i.index).collect::<Vec<_>>(), [0, 1]);
+    }
+
+    #[tokio::test]
+    async fn one_sync_makes_every_line_queued_before_it_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let journal = Journal::open(path.clone(), &record()).unwrap();
+        for at in 0..500 {
+            journal.append(&Entry::FinishedAt(at));
+        }
+        let mut step = StepRecord::pending("b");
+        step.status = StepStatus::Completed;
+        journal.append_durable(&Entry::Step(step.clone())).await.unwrap();
+        let replayed = replay(&path).unwrap();
+        assert_eq!((replayed.steps[1].clone(), replayed.finished_at), (step, Some(499)));
+        let committed = journal.close().unwrap();
+        assert_eq!(committed.lines, 501);
+        assert!(committed.syncs < 10, "{committed:?}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_steady_stream_of_lines_is_written_while_it_lasts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let journal = Journal::open(path.clone(), &record()).unwrap();
+        let item = |index| Entry::Item {
+            step: "b".to_string(),
+            item: ItemRecord {
+                index,
+                request_hash: "h".to_string(),
+                output: String::new(),
+                usage: Default::default(),
+                answered_by: ProviderModel {
+                    provider: "p".to_string(),
+                    model: "m".to_string(),
+                },
+            },
+        };
+        let started = std::time::Instant::now();
+        let mut sent = 0;
+        while replay(&path).unwrap().steps[1].items.is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no line of a steady stream was written"
+            );
+            journal.append(&item(sent));
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(journal.close().unwrap().syncs >= 1);
     }
 
     #[test]

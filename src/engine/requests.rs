@@ -129,30 +129,50 @@ pub struct Item {
     pub context: Value,
 }
 
-/// The prompts of `step` in the context `base`, and whether it fans out: one per `for_each`
-/// item, or one.
-pub fn items(renderer: &Renderer, step: &Step, base: &Value) -> Result<(bool, Vec<Item>), String> {
-    match &step.for_each {
-        Some(expr) => {
-            let values = renderer.items(&expr.source, base)?;
-            let items = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| Item {
-                    index: Some(i),
-                    context: with_item(base, v, i),
-                })
-                .collect();
-            Ok((true, items))
-        }
-        None => Ok((
-            false,
-            vec![Item {
-                index: None,
-                context: base.clone(),
-            }],
-        )),
+/// The prompts of a step: one, or one per `for_each` item. Each item's context is made when
+/// it is taken, so a fan-out over 100,000 items holds their values, not 100,000 contexts.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    base: Value,
+    each: Option<Vec<Value>>,
+}
+
+impl Prompts {
+    /// Whether the step fans out.
+    pub fn fan_out(&self) -> bool {
+        self.each.is_some()
     }
+
+    /// How many prompts there are.
+    pub fn count(&self) -> usize {
+        self.each.as_ref().map_or(1, Vec::len)
+    }
+
+    /// The prompts in item order.
+    pub fn into_items(self) -> impl Iterator<Item = Item> {
+        let Prompts { base, each } = self;
+        let whole = each.is_none().then(|| Item {
+            index: None,
+            context: base.clone(),
+        });
+        let items = each.into_iter().flatten().enumerate().map(move |(i, v)| Item {
+            index: Some(i),
+            context: with_item(&base, &v, i),
+        });
+        whole.into_iter().chain(items)
+    }
+}
+
+/// The prompts of `step` in the context `base`: one per `for_each` item, or one.
+pub fn items(renderer: &Renderer, step: &Step, base: &Value) -> Result<Prompts, String> {
+    let each = match &step.for_each {
+        Some(expr) => Some(renderer.items(&expr.source, base)?),
+        None => None,
+    };
+    Ok(Prompts {
+        base: base.clone(),
+        each,
+    })
 }
 
 /// The outputs templates can see: each of `steps` that has one.

@@ -88,36 +88,37 @@ pub(super) async fn run(
             journal: &journal,
             events,
         };
-        #[derive(PartialEq)]
-        enum Phase {
-            Waiting,
-            Running,
-            Done(bool),
+        let mut waiting: Vec<usize> = (0..run.graph.ids.len())
+            .map(|i| run.graph.deps[i].iter().filter(|d| run.to_run.contains(d)).count())
+            .collect();
+        let mut rank = vec![usize::MAX; run.graph.ids.len()];
+        for (position, &i) in order.iter().enumerate() {
+            rank[i] = position;
         }
-        let mut phase: Vec<Phase> = (0..run.graph.ids.len()).map(|_| Phase::Waiting).collect();
+        let mut ready: Vec<usize> = order.iter().copied().filter(|&i| waiting[i] == 0).collect();
         let mut running = FuturesUnordered::new();
         loop {
             if !run.cancel.is_cancelled() {
-                for &i in &order {
-                    let ready = phase[i] == Phase::Waiting
-                        && run.graph.deps[i].iter().all(|&d| {
-                            if run.to_run.contains(&d) {
-                                phase[d] == Phase::Done(true)
-                            } else {
-                                run.lock().steps[d].has_output()
-                            }
-                        });
-                    if ready {
-                        phase[i] = Phase::Running;
-                        running.push(async move {
-                            let end = run.step(i).await;
-                            (i, run.finish(i, end))
-                        });
-                    }
+                ready.sort_unstable_by_key(|&i| rank[i]);
+                for i in ready.drain(..).filter(|&i| run.inputs_ready(i)) {
+                    running.push(async move {
+                        let end = run.step(i).await;
+                        (i, run.finish(i, end))
+                    });
                 }
             }
             match running.next().await {
-                Some((i, completed)) => phase[i] = Phase::Done(completed),
+                Some((i, true)) => {
+                    for &r in &run.graph.readers[i] {
+                        if rank[r] != usize::MAX {
+                            waiting[r] -= 1;
+                            if waiting[r] == 0 {
+                                ready.push(r);
+                            }
+                        }
+                    }
+                }
+                Some((_, false)) => {}
                 None => break,
             }
         }
@@ -127,11 +128,25 @@ pub(super) async fn run(
     record.finished_at = Some(finished_at);
     journal.append(&Entry::FinishedAt(finished_at));
     record.save(&runs_dir)?;
-    journal.close()?;
+    let committed = journal.close()?;
+    tracing::debug!(
+        lines = committed.lines,
+        syncs = committed.syncs,
+        "run journal committed"
+    );
     Ok(record)
 }
 
 impl Run<'_> {
+    /// Whether the dependencies of step `index` that this run does not run have outputs (those
+    /// it runs have completed when this is asked).
+    fn inputs_ready(&self, index: usize) -> bool {
+        let record = self.lock();
+        self.graph.deps[index]
+            .iter()
+            .all(|d| self.to_run.contains(d) || record.steps[*d].has_output())
+    }
+
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, RunRecord> {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -141,33 +156,29 @@ impl Run<'_> {
     }
 
     /// Journals a finished fan-out item of step `id`.
-    pub(super) fn item_done(&self, id: &str, item: &crate::model::runs::ItemRecord) {
+    pub(super) fn item_done(&self, id: &str, item: crate::model::runs::ItemRecord) {
         self.journal.append(&Entry::Item {
             step: id.to_string(),
-            item: item.clone(),
+            item,
         });
     }
 
     /// Records that step `id` starts `attempt` and announces it once that is durable (so a
     /// crash after its first request leaves it `running`); returns the step's record as it
     /// was (its status, and the fan-out items it had finished).
-    pub(super) async fn start(&self, id: &str, attempt: StepAttempt, items: Option<usize>) -> StepRecord {
-        let mut before = StepRecord::pending(id);
-        let entry = {
+    pub(super) async fn start(&self, index: usize, attempt: StepAttempt, items: Option<usize>) -> StepRecord {
+        let (before, entry) = {
             let mut record = self.lock();
-            record.step_mut(id).map(|s| {
-                before = s.clone();
-                s.status = StepStatus::Running;
-                s.reused_from = None;
-                s.attempts.push(attempt.clone());
-                Entry::Step(s.clone())
-            })
+            let s = &mut record.steps[index];
+            let before = s.clone();
+            s.status = StepStatus::Running;
+            s.reused_from = None;
+            s.attempts.push(attempt.clone());
+            (before, Entry::Step(s.clone()))
         };
-        if let Some(entry) = entry {
-            self.journal.append_durable(&entry).await.ok();
-        }
+        self.journal.append_durable(&entry).await.ok();
         self.emit(RunEvent::StepStarted {
-            step: id.to_string(),
+            step: self.graph.ids[index].clone(),
             attempt: Box::new(attempt),
             items,
         });
@@ -178,11 +189,8 @@ impl Run<'_> {
     /// cancelled attempt leaves an earlier output, its status and its readers as they were;
     /// a new output that differs makes the steps reading it (and not running now) stale.
     fn finish(&self, index: usize, end: StepEnd) -> bool {
-        let id = &self.graph.ids[index];
         let mut record = self.lock();
-        let Some(step) = record.step_mut(id) else {
-            return false;
-        };
+        let step = &mut record.steps[index];
         let earlier = step.result().map(|a| (a.output.clone(), a.outputs.clone()));
         let completed = matches!(end.outcome, StepOutcome::Completed { .. });
         step.items = if completed { Vec::new() } else { end.unfinished };

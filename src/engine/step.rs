@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use sha2::{Digest, Sha256};
 
 use super::failover::Sent;
 use super::providers::Usage;
-use super::record::{now_ms, sha256_hex};
+use super::record::{hex, now_ms};
 use super::render::{context, render};
 use super::requests::{StepSetup, items, outputs};
 use super::scheduler::Run;
@@ -108,10 +109,10 @@ impl Run<'_> {
         let prepared = StepSetup::new(self.request, workflow, step, &effective)
             .and_then(|setup| Ok((setup, items(&self.renderer, step, &base)?)));
         let count = match &prepared {
-            Ok((_, (true, items))) => Some(items.len()),
+            Ok((_, prompts)) if prompts.fan_out() => Some(prompts.count()),
             _ => None,
         };
-        let before = self.start(&id, new_attempt(self, step, &effective), count).await;
+        let before = self.start(index, new_attempt(self, step, &effective), count).await;
         let finished: HashMap<usize, ItemRecord> = before.items.iter().map(|i| (i.index, i.clone())).collect();
         let end = |outcome, calls, request_hash, unfinished| StepEnd {
             outcome,
@@ -124,21 +125,21 @@ impl Run<'_> {
         let first = effective.provider.as_ref().map(|p| p.value.clone()).unwrap_or_default();
         let prompt = step.prompt.as_ref().map_or("", |p| p.source.as_str());
         let prepared = prepared.and_then(|(setup, items)| Ok((setup, items, self.renderer.compile(prompt)?)));
-        let (setup, (fan_out, items), template) = match prepared {
+        let (setup, prompts, template) = match prepared {
             Ok(p) => p,
             Err(message) => {
                 let outcome = StepOutcome::Failed(prompt_error(message, first));
                 return end(outcome, Vec::new(), None, finished.into_values().collect());
             }
         };
-        let total = items.len();
+        let (fan_out, total) = (prompts.fan_out(), prompts.count());
         let limit = step
             .concurrency
             .as_ref()
             .map_or(self.request.workspace.config.config.concurrency, |c| c.value)
             .max(1) as usize;
         let stop_items = self.cancel.child_token();
-        let mut stream = futures::stream::iter(items.into_iter().map(|item| {
+        let mut stream = futures::stream::iter(prompts.into_items().map(|item| {
             let stop = stop_items.clone();
             let (setup, id, template, finished) = (&setup, &id, &template, &finished);
             async move {
@@ -175,28 +176,10 @@ impl Run<'_> {
         .buffer_unordered(limit);
         let mut calls: Vec<Call> = Vec::new();
         let mut results: Vec<(usize, Sent, Option<String>)> = Vec::with_capacity(total);
-        let mut checkpoint: Vec<ItemRecord> = Vec::new();
         while let Some((i, sent, item_calls, hash)) = stream.next().await {
             calls.extend(item_calls);
-            if let (
-                true,
-                Sent::Answered {
-                    text,
-                    usage,
-                    answered_by,
-                },
-                Some(hash),
-            ) = (fan_out, &sent, &hash)
-            {
-                let item = ItemRecord {
-                    index: i,
-                    request_hash: hash.clone(),
-                    output: text.clone(),
-                    usage: *usage,
-                    answered_by: answered_by.clone(),
-                };
-                self.item_done(&id, &item);
-                checkpoint.push(item);
+            if fan_out && let Some(item) = item_record(i, &sent, &hash) {
+                self.item_done(&id, item);
             }
             results.push((i, sent, hash));
             if fan_out {
@@ -208,15 +191,48 @@ impl Run<'_> {
             }
         }
         drop(stream);
-        results.sort_by_key(|(i, ..)| *i);
-        let hashes: Vec<String> = results.iter().filter_map(|(.., h)| h.clone()).collect();
-        let hash = if fan_out {
-            sha256_hex(hashes.join("\n").as_bytes())
+        results.sort_unstable_by_key(|(i, ..)| *i);
+        let unfinished = if fan_out && results.iter().any(|(_, s, _)| !matches!(s, Sent::Answered { .. })) {
+            results.iter().filter_map(|(i, s, h)| item_record(*i, s, h)).collect()
         } else {
-            hashes.into_iter().next().unwrap_or_default()
+            Vec::new()
+        };
+        let mut hashes = results.iter().filter_map(|(.., h)| h.as_deref());
+        let hash = if fan_out {
+            let mut all = Sha256::new();
+            for (n, h) in hashes.enumerate() {
+                if n > 0 {
+                    all.update(b"\n");
+                }
+                all.update(h.as_bytes());
+            }
+            hex(&all.finalize())
+        } else {
+            hashes.next().unwrap_or_default().to_string()
         };
         let outcome = outcome(results.into_iter().map(|(_, sent, _)| sent), fan_out);
-        end(outcome, calls, Some(hash), checkpoint)
+        end(outcome, calls, Some(hash), unfinished)
+    }
+}
+
+/// The record of a finished fan-out item, kept for a resume; `None` unless it was answered.
+fn item_record(index: usize, sent: &Sent, hash: &Option<String>) -> Option<ItemRecord> {
+    match (sent, hash) {
+        (
+            Sent::Answered {
+                text,
+                usage,
+                answered_by,
+            },
+            Some(hash),
+        ) => Some(ItemRecord {
+            index,
+            request_hash: hash.clone(),
+            output: text.clone(),
+            usage: *usage,
+            answered_by: answered_by.clone(),
+        }),
+        _ => None,
     }
 }
 
