@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod completion;
 pub mod context;
+pub mod cost_text;
 pub mod diagnostics;
 #[cfg(test)]
 mod fixture;

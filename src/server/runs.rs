@@ -218,6 +218,7 @@ async fn run(
         target: target.clone(),
         overrides,
         inputs,
+        budget_usd: None,
     };
     let progress = match &token {
         Some(t) => {
