@@ -26,7 +26,9 @@ const ONE: &str = "  - id: a\n    prompt: A\n";
 async fn a_record_costs_usage_times_the_catalog_price() {
     let server = FakeProvider::start(|_| anthropic_stream(&["hi"], 1_000, 200)).await;
     let project = Project::new(&config_for(&server.url, ""), &flow("claude-haiku-4-5", ONE));
-    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow)).await.unwrap();
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
     let attempt = record.step("a").unwrap().result().unwrap();
     // claude-haiku-4-5: $1 / $5 per million tokens.
     let expected = (1_000.0 * 1.0 + 200.0 * 5.0) / 1e6;
@@ -34,7 +36,10 @@ async fn a_record_costs_usage_times_the_catalog_price() {
     let cost = attempt.calls[0].cost.unwrap();
     assert_eq!(cost.source, PriceSource::Catalog);
     let saved = latest(&project.runs_dir(), &project.flow).unwrap();
-    assert!(close(saved.step("a").unwrap().result().unwrap().cost_usd.unwrap(), expected));
+    assert!(close(
+        saved.step("a").unwrap().result().unwrap().cost_usd.unwrap(),
+        expected
+    ));
 }
 
 #[tokio::test]
@@ -45,7 +50,9 @@ async fn a_price_in_stepwise_toml_wins_over_the_catalog() {
         config_for(&server.url, "")
     );
     let project = Project::new(&config, &flow("claude-haiku-4-5", ONE));
-    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow)).await.unwrap();
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
     let attempt = record.step("a").unwrap().result().unwrap();
     let expected = (1_000.0 * 3.0 + 200.0 * 15.0) / 1e6;
     assert!(close(attempt.cost_usd.unwrap(), expected), "{:?}", attempt.cost_usd);
@@ -75,7 +82,9 @@ async fn a_cost_the_provider_reports_wins_over_the_configured_price() {
         &config,
         "version: 1\nname: R\nprovider: groq\nmodel: r\nsteps:\n  - id: a\n    prompt: A\n",
     );
-    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow)).await.unwrap();
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
     let attempt = record.step("a").unwrap().result().unwrap();
     assert_eq!(attempt.cost_usd, Some(0.0123));
     assert_eq!(attempt.calls[0].cost.unwrap().source, PriceSource::Provider);
@@ -85,7 +94,9 @@ async fn a_cost_the_provider_reports_wins_over_the_configured_price() {
 async fn a_model_without_a_price_has_no_cost() {
     let server = FakeProvider::start(|_| anthropic_stream(&["hi"], 1_000, 200)).await;
     let project = Project::new(&config_for(&server.url, ""), &flow("m", ONE));
-    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow)).await.unwrap();
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
     let attempt = record.step("a").unwrap().result().unwrap();
     assert_eq!(attempt.cost_usd, None);
     assert!(attempt.calls[0].unpriced.is_some());
@@ -96,12 +107,18 @@ async fn a_stream_cut_after_its_prompt_was_counted_is_billed() {
     // message_start (1,000 input tokens, 1 output) arrives, then the connection is reset.
     let server = FakeProvider::start(|_| anthropic_stream(&["hi"], 1_000, 200).end_after(3, StreamEnd::Cut)).await;
     let project = Project::new(&config_for(&server.url, ""), &flow("claude-haiku-4-5", ONE));
-    let (record, _) = run(&fast_engine(1), project.request(RunTarget::Workflow)).await.unwrap();
+    let (record, _) = run(&fast_engine(1), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
     let attempt = record.step("a").unwrap().last().unwrap();
     assert_eq!(attempt.status, StepStatus::Failed);
     assert_eq!(attempt.calls.len(), 2);
     let per_call = (1_000.0 * 1.0 + 5.0) / 1e6;
-    assert!(close(attempt.cost_usd.unwrap(), 2.0 * per_call), "{:?}", attempt.cost_usd);
+    assert!(
+        close(attempt.cost_usd.unwrap(), 2.0 * per_call),
+        "{:?}",
+        attempt.cost_usd
+    );
 }
 
 #[tokio::test]
@@ -109,7 +126,9 @@ async fn fan_out_items_sum_their_costs() {
     let server = FakeProvider::start(|_| anthropic_stream(&["x"], 100, 10)).await;
     let steps = "  - id: a\n    for_each: \"['p', 'q', 'r']\"\n    prompt: \"{{ item }}\"\n";
     let project = Project::new(&config_for(&server.url, ""), &flow("claude-haiku-4-5", steps));
-    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow)).await.unwrap();
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
     let attempt = record.step("a").unwrap().result().unwrap();
     let expected = 3.0 * (100.0 * 1.0 + 10.0 * 5.0) / 1e6;
     assert!(close(attempt.cost_usd.unwrap(), expected), "{:?}", attempt.cost_usd);
@@ -142,7 +161,9 @@ async fn the_cli_summary_has_a_cost_column_and_a_total() {
 async fn the_dry_run_prints_each_steps_estimate_and_the_total() {
     let server = FakeProvider::start(|_| anthropic_stream(&["ok"], 1, 1)).await;
     let project = Project::new(&config_for(&server.url, ""), &chain(""));
-    let out = stepwise(&project, &["run", "test.flow.yaml", "--dry-run"]).output().unwrap();
+    let out = stepwise(&project, &["run", "test.flow.yaml", "--dry-run"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // `A` is 1 token; `B <output of step a>` (20 characters) 5. Up to 1,000 output tokens at $5/M.
@@ -172,7 +193,10 @@ async fn a_budget_stops_the_run_before_the_request_that_would_exceed_it() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let sent: Vec<String> = server.received().iter().map(prompt_of).collect();
     assert_eq!(sent, vec!["A".to_string()], "no request for b");
-    assert!(stderr.contains("would take the run over its budget of $0.0060"), "{stderr}");
+    assert!(
+        stderr.contains("would take the run over its budget of $0.0060"),
+        "{stderr}"
+    );
     let record = latest(&project.runs_dir(), &project.flow).unwrap();
     assert_eq!(record.step("a").unwrap().status, StepStatus::Completed);
     let b = record.step("b").unwrap();

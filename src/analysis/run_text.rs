@@ -7,9 +7,7 @@ use super::Analysis;
 use super::cost_text::cost_breakdown;
 use crate::model::prices::{usd, usd_short};
 use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
-use crate::model::runs::{
-    Call, Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus,
-};
+use crate::model::runs::{Call, Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus};
 use crate::model::workflow::Step;
 
 /// `✓`, `✗`, `⊘` or `·`.
@@ -277,9 +275,7 @@ pub fn total_line(record: &RunRecord) -> Option<String> {
         .filter(|a| a.started_at >= record.started_at)
         .collect();
     let total: f64 = attempts.iter().filter_map(|a| a.cost_usd).sum();
-    let unpriced = attempts
-        .iter()
-        .any(|a| a.calls.iter().any(|c| c.unpriced.is_some()));
+    let unpriced = attempts.iter().any(|a| a.calls.iter().any(|c| c.unpriced.is_some()));
     let priced = attempts.iter().any(|a| a.cost_usd.is_some());
     match (priced, unpriced) {
         (false, false) => None,

@@ -71,7 +71,6 @@ pub fn estimate_lines(planned: &[PlannedRequest], budget: Option<f64>) -> String
             t.range(),
             unpriced.join(", ")
         )),
-        None if steps.is_empty() => out.push_str("estimate total: $0 (nothing to send)\n"),
         None => {}
     }
     for who in &unpriced {

@@ -21,8 +21,8 @@ use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::Diagnostic;
 use crate::model::resolve::Overrides;
 use crate::model::runs::{ErrorClass, RunRecord, StepStatus};
-use crate::model::workflow::MAX_BUDGET_USD;
 use crate::model::secrets::redact;
+use crate::model::workflow::MAX_BUDGET_USD;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::LineIndex;
 
@@ -128,7 +128,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                     }
                 }
                 let budget = args.budget.or(request.workflow.budget_usd.as_ref().map(|b| b.value));
-                writeln!(out, "{}", estimate_lines(&planned, budget)).ok();
+                if !planned.is_empty() {
+                    write!(out, "{}", estimate_lines(&planned, budget)).ok();
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => report_error(e),
@@ -304,7 +306,9 @@ fn stopped_by_budget(record: &RunRecord) -> bool {
 fn parse_budget(text: &str) -> Result<f64, String> {
     match text.trim_start_matches('$').parse::<f64>() {
         Ok(v) if (0.0..=MAX_BUDGET_USD).contains(&v) => Ok(v),
-        _ => Err(format!("expected an amount of USD between 0 and {MAX_BUDGET_USD}, e.g. 0.50")),
+        _ => Err(format!(
+            "expected an amount of USD between 0 and {MAX_BUDGET_USD}, e.g. 0.50"
+        )),
     }
 }
 

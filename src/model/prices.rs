@@ -268,7 +268,10 @@ mod tests {
         };
         let e = Estimate::new(40, Some(400), price);
         assert_eq!(e.range(), "$0.0001–$0.0041");
-        assert_eq!(Estimate::new(40, None, price).range(), "$0.0001 + output (no max_tokens)");
+        assert_eq!(
+            Estimate::new(40, None, price).range(),
+            "$0.0001 + output (no max_tokens)"
+        );
     }
 
     #[test]

@@ -100,11 +100,7 @@ impl ErrorClass {
     pub fn is_outage(self) -> bool {
         !matches!(
             self,
-            ErrorClass::Auth
-                | ErrorClass::BadRequest
-                | ErrorClass::NotFound
-                | ErrorClass::Prompt
-                | ErrorClass::Budget
+            ErrorClass::Auth | ErrorClass::BadRequest | ErrorClass::NotFound | ErrorClass::Prompt | ErrorClass::Budget
         )
     }
 
