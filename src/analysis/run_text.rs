@@ -342,6 +342,17 @@ mod tests {
     }
 
     #[test]
+    fn a_completed_step_with_a_cost_shows_it_after_the_tokens() {
+        let with_cost = StepAttempt {
+            cost_usd: Some(0.004),
+            ..completed()
+        };
+        let s = step(StepStatus::Completed, vec![with_cost]);
+        assert_eq!(lens(&s), "✓ 2.1s · openai/gpt-4o · 812 tok · $0.004");
+        assert_eq!(table_row(&s)[5], "$0.0040");
+    }
+
+    #[test]
     fn a_failed_step_shows_the_class_status_and_provider() {
         let s = step(
             StepStatus::Failed,
