@@ -218,3 +218,34 @@ async fn the_budget_flag_wins_over_the_workflows() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(server.count(), 2);
 }
+
+#[tokio::test]
+async fn requests_in_flight_count_against_the_budget() {
+    // Every item may cost up to 1,000 output tokens at $5/M ≈ $0.005; all five start at once and
+    // answers take 300 ms, so nothing is spent yet when the third asks: only two fit $0.012.
+    let server = FakeProvider::start(|_| {
+        anthropic_stream(&["x"], 1_000, 100)
+            .merged()
+            .delayed(std::time::Duration::from_millis(300))
+    })
+    .await;
+    let steps = "  - id: a\n    for_each: \"['p', 'q', 'r', 's', 't']\"\n    prompt: \"{{ item }}\"\n";
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &format!(
+            "version: 1\nname: Cost\nprovider: anthropic\nmodel: claude-haiku-4-5\nbudget_usd: 0.012\nparams:\n  max_tokens: 1000\nsteps:\n{steps}"
+        ),
+    );
+    let (record, _) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let failure = &record.step("a").unwrap().failure().unwrap().failure;
+    assert_eq!(failure.class, ErrorClass::Budget);
+    assert!(
+        failure.message.contains("($0.0000 spent and up to $0.0100 in flight)"),
+        "{}",
+        failure.message
+    );
+    // The refusal stops the step's other items, so the two admitted may not have gone out.
+    assert!(server.count() <= 2, "{} requests", server.count());
+}
