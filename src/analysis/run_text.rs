@@ -180,8 +180,8 @@ pub fn hover(record: &StepRecord) -> String {
     out
 }
 
-/// The CLI's line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens` or `✗ a  anthropic
-/// overloaded (529) after 3 attempts: Overloaded`.
+/// The CLI's line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens  $0.0015` or `✗ a
+/// anthropic overloaded (529) after 3 attempts: Overloaded`.
 pub fn finished_line(record: &StepRecord) -> String {
     let Some(last) = record.last() else {
         return format!("· {}", record.id);
@@ -195,11 +195,12 @@ pub fn finished_line(record: &StepRecord) -> String {
             kept(record)
         ),
         None if last.status == StepStatus::Completed => format!(
-            "✓ {}  {}  {}  {} tokens",
+            "✓ {}  {}  {}  {} tokens{}",
             record.id,
             last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
             seconds(last.duration_ms),
-            last.tokens()
+            last.tokens(),
+            last.cost_usd.map(|c| format!("  {}", usd(c))).unwrap_or_default()
         ),
         None => format!(
             "{} {}  {}{}",
@@ -350,6 +351,7 @@ mod tests {
         let s = step(StepStatus::Completed, vec![with_cost]);
         assert_eq!(lens(&s), "✓ 2.1s · openai/gpt-4o · 812 tok · $0.004");
         assert_eq!(table_row(&s)[5], "$0.0040");
+        assert_eq!(finished_line(&s), "✓ a  openai/gpt-4o  2.1s  812 tokens  $0.0040");
     }
 
     #[test]
