@@ -78,6 +78,8 @@ fn after_a_run_the_lens_shows_the_cost_and_hover_breaks_it_down() {
         )
         .unwrap();
     assert_eq!(reply["status"], "completed", "{reply}");
+    let cost = reply["steps"][0]["cost_usd"].as_f64().unwrap();
+    assert!((cost - 0.002).abs() < 1e-12, "{reply}");
     let lenses = s
         .server
         .request("textDocument/codeLens", json!({ "textDocument": { "uri": s.uri } }))
