@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::model::diagnostic::{Code, Severity};
 
 use super::check::Report;
-use super::json_output::{Streamed, write_pretty};
+use crate::json_stream::{Streamed, write_pretty};
 
 /// The report, pretty-printed to `out`.
 pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {

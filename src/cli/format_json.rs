@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::model::diagnostic::{Diagnostic, Severity};
 
 use super::check::{Checked, Report};
-use super::json_output::{Streamed, write_pretty};
+use crate::json_stream::{Streamed, write_pretty};
 
 /// The document; its fields in the order `serde_json` sorts an object's keys.
 #[derive(Serialize)]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::model::diagnostic::{Code, Diagnostic, Severity};
 
 use super::check::{Checked, Report};
-use super::json_output::{Streamed, write_pretty};
+use crate::json_stream::{Streamed, write_pretty};
 
 /// Where the schema of the log is published.
 const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";

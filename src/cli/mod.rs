@@ -6,7 +6,6 @@ mod format_gitlab;
 mod format_human;
 mod format_json;
 mod format_sarif;
-mod json_output;
 mod models;
 mod run;
 mod trust;

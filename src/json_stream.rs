@@ -1,6 +1,6 @@
-//! Writing a JSON report as it is made: the diagnostics' part is an array whose items are built
-//! one at a time while it is written, so a report of 50,000 diagnostics never holds them all as
-//! JSON values (that doubled `check`'s peak memory).
+//! JSON written as it is made: an array whose items are built one at a time while it is
+//! written, so `check`'s reports and the server's diagnostics never hold 50,000 diagnostics as
+//! JSON values at once (that tripled the peak memory of both).
 
 use std::cell::RefCell;
 use std::io::{self, Write};
