@@ -14,10 +14,11 @@ pub mod navigation;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;
+mod step_graph;
 mod syntax_errors;
 mod vocabulary;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::model::diagnostic::Diagnostic;
 use crate::model::secrets::{FoundSecret, find_secrets};
@@ -28,6 +29,7 @@ use crate::syntax::rechunk::{Rechunked, rechunk};
 use crate::syntax::text::{Change, LineIndex, OffsetBy, Span};
 use crate::syntax::yaml::{self, Entry, Node, NodeKind, ParsedYaml, SyntaxError};
 use step_env::StepEnv;
+use step_graph::{StepGraph, same_edges};
 
 /// What the YAML layer found wrong with the text.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,6 +95,8 @@ pub struct Analysis {
     steps_from_chunks: bool,
     /// What every step is checked against.
     pub(crate) step_env: Arc<StepEnv>,
+    /// Repeated IDs and cycles of the steps, found on first use or carried over.
+    graph: OnceLock<Arc<StepGraph>>,
     /// Key-like tokens anywhere in the text, in order.
     pub(crate) secrets: Vec<FoundSecret>,
 }
@@ -106,6 +110,7 @@ struct Carried {
     /// j-th step then belongs to the j-th item that has one).
     steps: Option<(Vec<Step>, Vec<Option<(usize, Arc<StepChunk>)>>)>,
     step_env: Arc<StepEnv>,
+    graph: Option<Arc<StepGraph>>,
 }
 
 impl Carried {
@@ -117,6 +122,7 @@ impl Carried {
                 .steps_from_chunks
                 .then(|| (previous.workflow.steps.clone(), previous.step_chunks.clone())),
             step_env: previous.step_env.clone(),
+            graph: previous.graph.get().cloned(),
         }
     }
 
@@ -132,6 +138,7 @@ impl Carried {
             chunked: previous.chunked,
             steps,
             step_env: previous.step_env,
+            graph: previous.graph.into_inner(),
         }
     }
 }
@@ -166,15 +173,16 @@ impl Analysis {
             let chunked = p.chunked.as_ref()?;
             rechunk(&chunked.parts, p.line_index.text(), &text)
         });
-        let (line_index, old, step_env) = match previous {
+        let (line_index, old, step_env, old_graph) = match previous {
             Some(p) => {
                 let index = match change.flatten() {
                     Some(change) => p.line_index.edited(text.clone(), change),
                     None => LineIndex::new(text.clone()),
                 };
-                (index, Some((p.chunked, p.steps, change.flatten())), Some(p.step_env))
+                let old = (p.chunked, p.steps, change.flatten());
+                (index, Some(old), Some(p.step_env), p.graph)
             }
-            None => (LineIndex::new(text.clone()), None, None),
+            None => (LineIndex::new(text.clone()), None, None, None),
         };
         let parts = match &rechunked {
             Some(r) => Some(r.chunks.clone()),
@@ -185,7 +193,7 @@ impl Analysis {
             return Analysis::from_whole(line_index, workspace, parsed, None, step_env.as_ref());
         };
         let (old_chunked, old_steps, change) = old.unwrap_or((None, None, None));
-        let (items, steps, step_chunks) = match (rechunked, old_chunked, old_steps) {
+        let (items, steps, step_chunks, same_graph) = match (rechunked, old_chunked, old_steps) {
             (Some(r), Some(old_chunked), Some((steps, step_chunks))) => {
                 carry_items(&text, &parts, &r, old_chunked.items, steps, step_chunks)
             }
@@ -199,7 +207,7 @@ impl Analysis {
                 let old = old_chunked.as_ref().zip(Some(change.unwrap_or(unchanged)));
                 let items = match_items(&text, &parts, old);
                 let (steps, step_chunks) = place_steps(&parts, &items);
-                (items, steps, step_chunks)
+                (items, steps, step_chunks, false)
             }
         };
         let mut summary = YamlSummary::default();
@@ -234,7 +242,11 @@ impl Analysis {
         structural.extend(header_diagnostics);
         summary.errors.sort_by_key(|e| e.span.start);
         summary.error = summary.errors.first().cloned();
-        let step_env = StepEnv::carry(step_env.as_ref(), &workflow, &workspace);
+        let step_env = StepEnv::carry(step_env.as_ref(), &workflow, &workspace, same_graph);
+        let graph = OnceLock::new();
+        if let Some(old) = old_graph.filter(|_| same_graph) {
+            let _ = graph.set(old);
+        }
         Analysis {
             line_index,
             yaml: summary,
@@ -245,6 +257,7 @@ impl Analysis {
             step_chunks,
             steps_from_chunks: true,
             step_env,
+            graph,
             secrets,
         }
     }
@@ -268,7 +281,7 @@ impl Analysis {
         let (workflow, structural) = lower_workflow(&text, parsed.root.as_ref());
         let step_chunks = vec![None; workflow.steps.len()];
         let secrets = find_secrets(&text);
-        let step_env = StepEnv::carry(step_env, &workflow, &workspace);
+        let step_env = StepEnv::carry(step_env, &workflow, &workspace, false);
         Analysis {
             line_index,
             yaml: YamlSummary {
@@ -283,8 +296,14 @@ impl Analysis {
             step_chunks,
             steps_from_chunks: false,
             step_env,
+            graph: OnceLock::new(),
             secrets,
         }
+    }
+
+    /// Repeated step IDs and dependency cycles.
+    pub(crate) fn graph(&self) -> &StepGraph {
+        self.graph.get_or_init(|| Arc::new(StepGraph::of(&self.workflow)))
     }
 
     /// The document text.
@@ -348,7 +367,8 @@ fn place_steps(parts: &Chunks, items: &[Arc<StepChunk>]) -> (Vec<Step>, Vec<Opti
 
 /// The chunks, steps and step chunks of `parts` when `rechunked` carried them from the
 /// previous version: the re-split items are analysed (or taken from the replaced ones with
-/// the same text), the rest are moved, those after the change shifted.
+/// the same text), the rest are moved, those after the change shifted. The last value says
+/// whether the steps' IDs and dependencies are those of the previous version.
 fn carry_items(
     text: &str,
     parts: &Chunks,
@@ -356,7 +376,7 @@ fn carry_items(
     mut items: Vec<Arc<StepChunk>>,
     mut steps: Vec<Step>,
     mut step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
-) -> (Vec<Arc<StepChunk>>, Vec<Step>, Vec<Option<(usize, Arc<StepChunk>)>>) {
+) -> (Vec<Arc<StepChunk>>, Vec<Step>, Vec<Option<(usize, Arc<StepChunk>)>>, bool) {
     let Rechunked {
         first,
         added,
@@ -380,6 +400,7 @@ fn carry_items(
     items.splice(replaced, fresh);
     let added_steps = fresh_steps.len();
     let (new_steps, new_chunks): (Vec<Step>, Vec<_>) = fresh_steps.into_iter().unzip();
+    let same_graph = same_edges(&steps[before..before + old_steps], &new_steps);
     steps.splice(before..before + old_steps, new_steps);
     step_chunks.splice(before..before + old_steps, new_chunks);
     if delta != 0 {
@@ -389,7 +410,7 @@ fn carry_items(
             *base = base.wrapping_add_signed(delta);
         }
     }
-    (items, steps, step_chunks)
+    (items, steps, step_chunks, same_graph)
 }
 
 fn analyse_step_chunk(text: &str) -> StepChunk {
