@@ -376,7 +376,12 @@ fn carry_items(
     mut items: Vec<Arc<StepChunk>>,
     mut steps: Vec<Step>,
     mut step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
-) -> (Vec<Arc<StepChunk>>, Vec<Step>, Vec<Option<(usize, Arc<StepChunk>)>>, bool) {
+) -> (
+    Vec<Arc<StepChunk>>,
+    Vec<Step>,
+    Vec<Option<(usize, Arc<StepChunk>)>>,
+    bool,
+) {
     let Rechunked {
         first,
         added,

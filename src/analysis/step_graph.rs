@@ -61,7 +61,10 @@ impl StepGraph {
 pub(crate) fn same_edges(a: &[Step], b: &[Step]) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(a, b)| {
-            a.id_str() == b.id_str() && a.dependency_refs().map(|(n, _)| n).eq(b.dependency_refs().map(|(n, _)| n))
+            a.id_str() == b.id_str()
+                && a.dependency_refs()
+                    .map(|(n, _)| n)
+                    .eq(b.dependency_refs().map(|(n, _)| n))
         })
 }
 

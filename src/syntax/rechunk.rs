@@ -138,8 +138,23 @@ mod tests {
     const BASE: &str = "version: 1\nname: x\nsteps:\n  - id: a\n    prompt: hi\n\n  # note\n  - id: b\n    prompt: |\n      - not an item\n  - id: c\n    prompt: there\ninputs: {}\n";
 
     const PIECES: &[&str] = &[
-        "\n", "  - id: d\n", "  - ", "- ", "x", " ", "  ", "# c\n", "steps:\n", "name: y\n", "---\n", "\t", "\r\n",
-        "...", "%", "  prompt: |\n", "",
+        "\n",
+        "  - id: d\n",
+        "  - ",
+        "- ",
+        "x",
+        " ",
+        "  ",
+        "# c\n",
+        "steps:\n",
+        "name: y\n",
+        "---\n",
+        "\t",
+        "\r\n",
+        "...",
+        "%",
+        "  prompt: |\n",
+        "",
     ];
 
     fn piece() -> impl Strategy<Value = String> {
@@ -156,7 +171,10 @@ mod tests {
         let new = BASE.replace("prompt: hi", "prompt: hix");
         let old = chunks::split(BASE).unwrap();
         let carried = rechunk(&old, BASE, &new).unwrap();
-        assert_eq!((carried.first, carried.added, carried.removed, carried.delta), (0, 1, 1, 1));
+        assert_eq!(
+            (carried.first, carried.added, carried.removed, carried.delta),
+            (0, 1, 1, 1)
+        );
         assert_eq!(Some(carried.chunks), chunks::split(&new));
     }
 

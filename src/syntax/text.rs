@@ -193,7 +193,9 @@ impl LineIndex {
         line_starts.splice(keep..after, scanned);
         let delta = change.delta();
         if delta != 0 {
-            line_starts[moved..].iter_mut().for_each(|s| *s = s.wrapping_add_signed(delta));
+            line_starts[moved..]
+                .iter_mut()
+                .for_each(|s| *s = s.wrapping_add_signed(delta));
         }
         LineIndex { text, line_starts }
     }
