@@ -65,6 +65,10 @@ impl StepChunk {
     }
 }
 
+/// For each step, its chunk and where the chunk starts (none when the step comes from a
+/// whole-document parse).
+type StepChunks = Vec<Option<(usize, Arc<StepChunk>)>>;
+
 /// The step items of a document, each with its chunk, kept for the next keystroke.
 #[derive(Debug, Clone)]
 struct Chunked {
@@ -92,7 +96,7 @@ pub struct Analysis {
     chunked: Option<Chunked>,
     /// For each step of `workflow`, its chunk and where the chunk starts (none when the
     /// document was parsed whole).
-    pub(crate) step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
+    pub(crate) step_chunks: StepChunks,
     /// Whether every step was lowered from its chunk (not from a whole-document parse), so
     /// the next keystroke can take the steps over.
     steps_from_chunks: bool,
@@ -111,7 +115,7 @@ struct Carried {
     chunked: Option<Chunked>,
     /// The previous steps and their chunks, when every step was lowered from its chunk (the
     /// j-th step then belongs to the j-th item that has one).
-    steps: Option<(Vec<Step>, Vec<Option<(usize, Arc<StepChunk>)>>)>,
+    steps: Option<(Vec<Step>, StepChunks)>,
     step_env: Arc<StepEnv>,
     graph: Option<Arc<StepGraph>>,
 }
@@ -355,7 +359,7 @@ fn match_items(text: &str, parts: &Chunks, old: Option<(&Chunked, Change)>) -> V
 }
 
 /// The steps of `items`, placed in the document, each with its chunk.
-fn place_steps(parts: &Chunks, items: &[Arc<StepChunk>]) -> (Vec<Step>, Vec<Option<(usize, Arc<StepChunk>)>>) {
+fn place_steps(parts: &Chunks, items: &[Arc<StepChunk>]) -> (Vec<Step>, StepChunks) {
     parts
         .items
         .iter()
@@ -378,13 +382,8 @@ fn carry_items(
     rechunked: &Rechunked,
     mut items: Vec<Arc<StepChunk>>,
     mut steps: Vec<Step>,
-    mut step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
-) -> (
-    Vec<Arc<StepChunk>>,
-    Vec<Step>,
-    Vec<Option<(usize, Arc<StepChunk>)>>,
-    bool,
-) {
+    mut step_chunks: StepChunks,
+) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks, bool) {
     let Rechunked {
         first,
         added,
