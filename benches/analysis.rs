@@ -3,7 +3,8 @@
 //! parse floor), per keystroke in one step's prompt and per edit of the workflow's
 //! `description` and `provider` (each reusing the previous analysis); then every hostile
 //! document of `generate::hostile_documents` from scratch, with its time and peak heap.
-//! Run with `cargo bench --bench analysis`; prints the figures of one run.
+//! Run with `cargo bench --bench analysis`; prints the figures of one run. Arguments after
+//! `--` pick what runs: sizes (`-- 500 32000`), `hostile`, `tokens` (all of it without any).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -64,13 +65,27 @@ fn main() {
         .map(|k| (k.to_string(), "bench".to_string()))
         .collect();
     let ws = Arc::new(Workspace::detached(&env));
+    let picked: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let runs = |what: &str| picked.is_empty() || picked.iter().any(|p| p == what);
     println!(
         "| steps | KiB | saphyr scan | open p50 | keystroke p50 / p99 | description edit p50 | provider edit p50 | peak heap, open |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for steps in [500, 2_000, 8_000, 32_000] {
-        sizes(steps, &ws);
+        if runs(&steps.to_string()) {
+            sizes(steps, &ws);
+        }
     }
+    if runs("hostile") {
+        hostile(&ws);
+    }
+    if runs("tokens") {
+        tokens(&ws);
+    }
+}
+
+/// The table of hostile documents.
+fn hostile(ws: &Arc<Workspace>) {
     println!();
     println!("| hostile document | KiB | analysis + diagnostics | peak heap | diagnostics |");
     println!("|---|---|---|---|---|");
@@ -83,8 +98,11 @@ fn main() {
             mib(peak)
         );
     }
+}
+
+/// What `semanticTokens/full` computes on the analysis the editor already has.
+fn tokens(ws: &Arc<Workspace>) {
     println!();
-    // What `semanticTokens/full` computes on the analysis the editor already has.
     let text: Arc<str> = Arc::from(large_workflow(2_000).as_str());
     let analysis = Analysis::new(text, ws.clone());
     let mut tokens: Vec<f64> = (0..50)
@@ -150,8 +168,7 @@ fn sizes(steps: usize, ws: &Arc<Workspace>) {
 }
 
 /// Milliseconds from an edit's text to its diagnostics, for `runs` edits made by `edit`,
-/// each analysed reusing the previous analysis (freed after the measurement, as the server
-/// frees it off the request path).
+/// each analysis taking the previous one over, as the server's does.
 fn edits(text: &str, ws: &Arc<Workspace>, runs: usize, edit: impl Fn(&mut String, usize)) -> Vec<f64> {
     let mut previous = Analysis::new(Arc::from(text), ws.clone());
     let mut current = text.to_string();
@@ -160,7 +177,7 @@ fn edits(text: &str, ws: &Arc<Workspace>, runs: usize, edit: impl Fn(&mut String
         edit(&mut current, i);
         let snapshot: Arc<str> = Arc::from(current.as_str());
         let start = Instant::now();
-        let next = Analysis::update(snapshot, ws.clone(), Some(&previous));
+        let next = Analysis::update_owned(snapshot, ws.clone(), previous);
         let diagnostics = next.diagnostics();
         samples.push(ms(start));
         std::hint::black_box(diagnostics);

@@ -1,8 +1,10 @@
-//! Latency benchmark of `stepwise lsp` on a generated 2,000-step workflow:
-//! `cargo bench --bench lsp_latency`. Measures initialize, one-character didChange →
-//! publishDiagnostics, completion, inlay hints for the whole file, and peak RSS. When
-//! `yaml-language-server` is on PATH (or `STEPWISE_YLS` names it), drives it the same way
-//! with the workflow JSON Schema and prints the ratios.
+//! Latency benchmark of `stepwise lsp` over stdio on generated workflows of 500, 2,000, 8,000
+//! and 32,000 steps: `cargo bench --bench lsp_latency` (or `-- 2000` for some sizes). Measures
+//! initialize, didOpen → publishDiagnostics, one-character didChange → publishDiagnostics,
+//! completion, inlay hints for the whole file and one screen, and the server's peak RSS
+//! (VmHWM) after all of it. When `yaml-language-server` is on PATH (or `STEPWISE_YLS` names
+//! it), drives it the same way with the workflow JSON Schema (answering its
+//! `workspace/configuration` by section, or it drops the schema) and prints both side by side.
 
 #[allow(dead_code)] // The benchmark uses part of the tests' client.
 #[path = "../tests/support/lsp.rs"]
@@ -15,15 +17,20 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{TestServer, uri};
 
-const STEPS: usize = 2000;
+/// Edits measured per size for stepwise (yaml-language-server gets fewer on large documents,
+/// where one takes seconds).
 const EDITS: usize = 200;
-const REQUESTS: usize = 200;
 
-fn workflow() -> String {
+/// Requests measured per kind: 200, fewer on large documents.
+fn requests(steps: usize) -> usize {
+    (400_000 / steps).clamp(10, 200)
+}
+
+fn workflow(steps: usize) -> String {
     let mut text = String::from(
         "version: 1\nname: Benchmark\nprovider: anthropic\nmodel: claude-sonnet-4-5\npersona: analyst\ninputs:\n  topic:\n    description: What to write about\n    default: rocket skates\npersonas:\n  analyst:\n    name: Analyst\n    description: Numbers first\n    system: You are a concise analyst.\nsteps:\n",
     );
-    for i in 0..STEPS {
+    for i in 0..steps {
         text.push_str(&format!("  - id: step{i}\n"));
         if i % 3 == 1 {
             text.push_str("    provider: openai\n    model: gpt-4o\n");
@@ -85,10 +92,11 @@ fn diagnostics_after(server: &mut TestServer, doc: &str, version: i64) {
     });
 }
 
-fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
+fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usize) -> Figures {
     let started = Instant::now();
     let mut server = TestServer::spawn((subject.command)());
     server.configuration = subject.configuration.clone();
+    server.configuration_by_section = !subject.configuration.is_null();
     let caps = json!({
         "workspace": { "configuration": true, "didChangeConfiguration": { "dynamicRegistration": false } },
         "textDocument": { "inlayHint": {}, "completion": {}, "publishDiagnostics": {} }
@@ -104,7 +112,7 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
     if !subject.configuration.is_null() {
         server.notify(
             "workspace/didChangeConfiguration",
-            json!({ "settings": { "yaml": subject.configuration } }),
+            json!({ "settings": subject.configuration }),
         );
     }
     let doc = uri(&dir.join("bench.flow.yaml"));
@@ -115,11 +123,11 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
 
     let prompt_line = text
         .lines()
-        .position(|l| l.contains(&format!("steps.step{}.output", STEPS / 2)))
+        .position(|l| l.contains(&format!("steps.step{}.output", steps / 2)))
         .unwrap() as u32;
     let mut version = 1;
     let mut edits = Vec::new();
-    for i in 0..EDITS {
+    for i in 0..edit_count {
         version += 1;
         let t = Instant::now();
         if i % 2 == 0 {
@@ -139,7 +147,7 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
         .unwrap()
         .0 as u32;
     let mut completions = Vec::new();
-    for _ in 0..REQUESTS {
+    for _ in 0..requests(steps).min(edit_count) {
         let t = Instant::now();
         let items = server
             .at("textDocument/completion", &doc, model_line, 14)
@@ -152,11 +160,11 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
     let middle = lines / 2;
     let hints = subject
         .hints
-        .then(|| hint_latency(&mut server, &doc, 0, lines, Some(STEPS)));
+        .then(|| hint_latency(&mut server, &doc, 0, lines, Some(steps), requests(steps)));
     // What an editor asks for: the hints of one screen.
     let visible_hints = subject
         .hints
-        .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None));
+        .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None, requests(steps)));
     let rss = peak_rss_mib(server.pid());
     drop(server);
     Figures {
@@ -171,9 +179,16 @@ fn run(subject: &Subject, dir: &Path, text: &str) -> Figures {
 }
 
 /// p50/p99 of `textDocument/inlayHint` for lines `from..to` (and the hint count, if given).
-fn hint_latency(server: &mut TestServer, doc: &str, from: u32, to: u32, expected: Option<usize>) -> (f64, f64) {
+fn hint_latency(
+    server: &mut TestServer,
+    doc: &str,
+    from: u32,
+    to: u32,
+    expected: Option<usize>,
+    count: usize,
+) -> (f64, f64) {
     let mut samples = Vec::new();
-    for _ in 0..REQUESTS {
+    for _ in 0..count {
         let t = Instant::now();
         let hints = server
             .request(
@@ -218,6 +233,105 @@ fn yls_command() -> Command {
     cmd
 }
 
+/// One row of the side-by-side table: a label and each size's cell.
+fn row(label: &str, cells: impl Iterator<Item = String>) {
+    println!("| {label} | {} |", cells.collect::<Vec<_>>().join(" | "));
+}
+
+fn ms2(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn pair((p50, p99): (f64, f64)) -> String {
+    format!("{p50:.2} / {p99:.2} ms")
+}
+
+fn main() {
+    let picked: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes: Vec<usize> = [500, 2_000, 8_000, 32_000]
+        .into_iter()
+        .filter(|s| picked.is_empty() || picked.contains(s))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("workflow.schema.json");
+    std::fs::write(&schema, stepwise::model::schema::workflow_schema_json()).unwrap();
+    let yls = yls_path().map(|_| Subject {
+        name: "yaml-language-server",
+        command: yls_command,
+        configuration: json!({
+            "yaml": {
+                "schemas": { uri(&schema): "*.flow.yaml" },
+                "validate": true,
+                "completion": true,
+                "hover": true
+            }
+        }),
+        hints: false,
+    });
+    let ours = Subject {
+        name: "stepwise",
+        command: stepwise_command,
+        configuration: Value::Null,
+        hints: true,
+    };
+    let mut table: Vec<(usize, usize, Figures, Option<Figures>)> = Vec::new();
+    for &steps in &sizes {
+        let text = workflow(steps);
+        std::fs::write(dir.path().join("bench.flow.yaml"), &text).unwrap();
+        println!("{steps}-step workflow, {} KiB", text.len() / 1024);
+        let mine = run(&ours, dir.path(), &text, steps, EDITS);
+        print(ours.name, &mine);
+        let theirs = yls.as_ref().map(|yls| {
+            let figures = run(yls, dir.path(), &text, steps, (40_000 / steps).clamp(5, EDITS));
+            print(yls.name, &figures);
+            figures
+        });
+        table.push((steps, text.len() / 1024, mine, theirs));
+    }
+    if yls.is_none() {
+        println!("\nyaml-language-server not found (PATH or STEPWISE_YLS): no comparison");
+    }
+    println!();
+    println!(
+        "| stepwise (yaml-language-server) | {} |",
+        table
+            .iter()
+            .map(|(s, kib, ..)| format!("{s} steps, {kib} KiB"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(table.len()));
+    let both = |f: &dyn Fn(&Figures) -> String| {
+        table
+            .iter()
+            .map(|(_, _, mine, theirs)| match theirs {
+                Some(t) => format!("{} ({})", f(mine), f(t)),
+                None => f(mine),
+            })
+            .collect::<Vec<_>>()
+    };
+    row(
+        "didOpen → diagnostics",
+        both(&|f| ms2(f.open_to_diagnostics)).into_iter(),
+    );
+    row("edit → diagnostics p50 / p99", both(&|f| pair(f.edit)).into_iter());
+    row("completion p50 / p99", both(&|f| pair(f.completion)).into_iter());
+    row(
+        "inlay hints, whole file p50 / p99",
+        table.iter().map(|(_, _, f, _)| f.hints.map_or("—".into(), pair)),
+    );
+    row(
+        "inlay hints, one screen p50 / p99",
+        table
+            .iter()
+            .map(|(_, _, f, _)| f.visible_hints.map_or("—".into(), pair)),
+    );
+    row(
+        "peak RSS",
+        both(&|f| f.rss.map_or("?".into(), |r| format!("{r:.1} MiB"))).into_iter(),
+    );
+}
+
 fn print(name: &str, f: &Figures) {
     println!("{name}");
     println!(
@@ -247,53 +361,4 @@ fn print(name: &str, f: &Figures) {
         Some(rss) => println!("  peak RSS                  {rss:8.1} MiB"),
         None => println!("  peak RSS                  unknown"),
     }
-}
-
-fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = workflow();
-    std::fs::write(dir.path().join("bench.flow.yaml"), &text).unwrap();
-    let schema = dir.path().join("workflow.schema.json");
-    std::fs::write(&schema, stepwise::model::schema::workflow_schema_json()).unwrap();
-    println!(
-        "{STEPS}-step workflow, {} KiB; {EDITS} edits, {REQUESTS} requests each\n",
-        text.len() / 1024
-    );
-    let ours = run(
-        &Subject {
-            name: "stepwise",
-            command: stepwise_command,
-            configuration: Value::Null,
-            hints: true,
-        },
-        dir.path(),
-        &text,
-    );
-    print("stepwise lsp", &ours);
-    if yls_path().is_none() {
-        println!("\nyaml-language-server not found (PATH or STEPWISE_YLS): no comparison");
-        return;
-    }
-    let yls = Subject {
-        name: "yaml-language-server",
-        command: yls_command,
-        configuration: json!({
-            "schemas": { uri(&schema): "*.flow.yaml" },
-            "validate": true,
-            "completion": true,
-            "hover": true
-        }),
-        hints: false,
-    };
-    let theirs = run(&yls, dir.path(), &text);
-    print(yls.name, &theirs);
-    let ratio = |a: f64, b: f64| b / a.max(1e-6);
-    println!("\nyaml-language-server ÷ stepwise");
-    println!(
-        "  initialize {:.0}×, edit → diagnostics p50 {:.0}×, completion p50 {:.0}×, RSS {:.1}×",
-        ratio(ours.initialize.as_secs_f64(), theirs.initialize.as_secs_f64()),
-        ratio(ours.edit.0, theirs.edit.0),
-        ratio(ours.completion.0, theirs.completion.0),
-        ratio(ours.rss.unwrap_or(0.0), theirs.rss.unwrap_or(0.0)),
-    );
 }

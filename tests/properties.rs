@@ -54,6 +54,27 @@ fn cases() -> ProptestConfig {
 /// collections and a tagged scalar, so edits can make parts that do not stand alone.
 const RICH: &str = "version: 1\nname: &n Rich 日本\nprovider: anthropic\npersonas:\n  analyst: { name: A, system: \"Be brief 😀\" }\ninputs:\n  product:\n    default: !!str 42\nsteps:\n  - id: summarize\n    params: &p { temperature: 0.5 }\n    prompt: |\n      Summarize {{ inputs.product }} 🚀\n  - id: ideas\n    params: *p\n    needs: [summarize]\n    prompt: \"Ideas for {{ steps.summarize.output }}\"\n  - id: last\n    prompt: >\n      folded {{ steps.ideas.output }}\n      text\n";
 
+/// Steps that depend on each other, for edits that rename, duplicate, drop and re-link them.
+const GRAPH: &str = "version: 1\nname: Graph\nprovider: anthropic\nsteps:\n  - id: a\n    prompt: hi\n  - id: b\n    needs: [a]\n    prompt: \"{{ steps.a.output }}\"\n  - id: c\n    prompt: \"{{ steps.b.output }} {{ steps.a.output }}\"\n  - id: d\n    needs: [c]\n    prompt: more\n";
+
+/// What changes a workflow's step graph: IDs, `needs`, references and whole steps.
+fn graph_snippet() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("d".to_string()),
+        Just("\n".to_string()),
+        Just("  - id: a\n    prompt: again\n".to_string()),
+        Just("  - id: e\n    needs: [d]\n    prompt: x\n".to_string()),
+        Just("    needs: [d]\n".to_string()),
+        Just("{{ steps.d.output }}".to_string()),
+        Just("{{ steps.c.output }}".to_string()),
+        Just(", c".to_string()),
+        Just("id: ".to_string()),
+    ]
+}
+
 /// Text a fuzzer types: YAML structure of every kind, template braces, multi-byte
 /// characters, emoji and every line separator, including the ones only Unicode knows.
 fn hostile_snippet() -> impl Strategy<Value = String> {
@@ -138,9 +159,15 @@ fn check_against_whole(
     let text: Arc<str> = Arc::from(text);
     let incremental = Analysis::update(text.clone(), ws.clone(), previous);
     let fresh = Analysis::new(text.clone(), ws.clone());
-    let whole = Analysis::whole_document(text, ws.clone());
+    let whole = Analysis::whole_document(text.clone(), ws.clone());
     prop_assert_eq!(&incremental.workflow, &fresh.workflow);
     prop_assert_eq!(observed(&incremental), observed(&fresh));
+    if let Some(previous) = previous {
+        // The server's path: the previous analysis taken over, its parts moved, not copied.
+        let taken_over = Analysis::update_owned(text, ws.clone(), previous.clone());
+        prop_assert_eq!(&taken_over.workflow, &fresh.workflow);
+        prop_assert_eq!(observed(&taken_over), observed(&fresh));
+    }
     if has_syntax_error(&whole) {
         prop_assert!(
             has_syntax_error(&incremental),
@@ -162,6 +189,19 @@ proptest! {
     ) {
         let ws = Arc::new(fixture::all_keys());
         let mut text = RICH.to_string();
+        let mut previous = check_against_whole(&text, &ws, None)?;
+        for edit in &edits {
+            apply(&mut text, edit);
+            previous = check_against_whole(&text, &ws, Some(&previous))?;
+        }
+    }
+
+    #[test]
+    fn incremental_analysis_after_edits_of_ids_and_dependencies_equals_the_whole_document_analysis(
+        edits in prop::collection::vec((0.0..=1.0f64, 0usize..12, graph_snippet()), 1..24)
+    ) {
+        let ws = Arc::new(fixture::all_keys());
+        let mut text = GRAPH.to_string();
         let mut previous = check_against_whole(&text, &ws, None)?;
         for edit in &edits {
             apply(&mut text, edit);

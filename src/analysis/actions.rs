@@ -333,6 +333,10 @@ fn quick_fixes(analysis: &Analysis, view: &RunView, d: &Diagnostic) -> Vec<Actio
 /// `step-failed` diagnostics on the `id` of each step whose last run failed, suggesting the
 /// healthy providers other than the one that failed.
 pub fn run_diagnostics(analysis: &Analysis, view: &RunView) -> Vec<Diagnostic> {
+    if !view.steps.values().any(|s| s.status == StepStatus::Failed) {
+        // Nothing failed: no need to look up every step of the document.
+        return Vec::new();
+    }
     let ws = &analysis.workspace;
     analysis
         .workflow

@@ -20,9 +20,14 @@ pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -
     let wf = &analysis.workflow;
     let ws = &analysis.workspace;
     let index = &analysis.line_index;
-    wf.steps
+    // Steps are in document order and do not overlap: skip to the range, stop after it, so
+    // that one screen costs the same in any size of document.
+    let first = wf.steps.partition_point(|s| s.span.end < from);
+    wf.steps[first..]
         .iter()
+        .take_while(|s| s.span.start <= to)
         .enumerate()
+        .map(|(i, step)| (first + i, step))
         .filter_map(|(i, step)| {
             let id = step.id.as_ref()?;
             if id.span.end < from || id.span.start > to {

@@ -17,21 +17,22 @@ pub mod navigation;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;
+mod step_graph;
 mod syntax_errors;
 mod vocabulary;
 
-use std::sync::Arc;
-
-use rustc_hash::FxHashMap;
+use std::sync::{Arc, OnceLock};
 
 use crate::model::diagnostic::Diagnostic;
 use crate::model::secrets::{FoundSecret, find_secrets};
 use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_workflow_with_steps};
 use crate::model::workspace::Workspace;
-use crate::syntax::chunks;
-use crate::syntax::text::{LineIndex, OffsetBy, Span};
+use crate::syntax::chunks::{self, Chunks};
+use crate::syntax::rechunk::{Rechunked, rechunk};
+use crate::syntax::text::{Change, LineIndex, OffsetBy, Span};
 use crate::syntax::yaml::{self, Entry, Node, NodeKind, ParsedYaml, SyntaxError};
 use step_env::StepEnv;
+use step_graph::{StepGraph, same_edges};
 
 /// What the YAML layer found wrong with the text.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -64,6 +65,19 @@ impl StepChunk {
     }
 }
 
+/// For each step, its chunk and where the chunk starts (none when the step comes from a
+/// whole-document parse).
+type StepChunks = Vec<Option<(usize, Arc<StepChunk>)>>;
+
+/// The step items of a document, each with its chunk, kept for the next keystroke.
+#[derive(Debug, Clone)]
+struct Chunked {
+    /// How the text splits.
+    parts: Chunks,
+    /// The chunk of each step item.
+    items: Vec<Arc<StepChunk>>,
+}
+
 /// One document analysed against its workspace: what every feature reads.
 #[derive(Debug, Clone)]
 pub struct Analysis {
@@ -77,15 +91,63 @@ pub struct Analysis {
     structural: Vec<Diagnostic>,
     /// The workspace it was resolved against.
     pub workspace: Arc<Workspace>,
-    /// Step chunks by their text, for the next keystroke's analysis to reuse.
-    chunks: FxHashMap<Arc<str>, Arc<StepChunk>>,
+    /// The step items and their chunks, for the next keystroke's analysis to carry forward
+    /// (none when the text does not split).
+    chunked: Option<Chunked>,
     /// For each step of `workflow`, its chunk and where the chunk starts (none when the
     /// document was parsed whole).
-    pub(crate) step_chunks: Vec<Option<(usize, Arc<StepChunk>)>>,
+    pub(crate) step_chunks: StepChunks,
+    /// Whether every step was lowered from its chunk (not from a whole-document parse), so
+    /// the next keystroke can take the steps over.
+    steps_from_chunks: bool,
     /// What every step is checked against.
     pub(crate) step_env: Arc<StepEnv>,
+    /// Repeated IDs and cycles of the steps, found on first use or carried over.
+    graph: OnceLock<Arc<StepGraph>>,
     /// Key-like tokens anywhere in the text, in order.
     pub(crate) secrets: Vec<FoundSecret>,
+}
+
+/// What the next version's analysis takes over from the previous one: moved out of it when
+/// the next one holds it alone, copied otherwise.
+struct Carried {
+    line_index: LineIndex,
+    chunked: Option<Chunked>,
+    /// The previous steps and their chunks, when every step was lowered from its chunk (the
+    /// j-th step then belongs to the j-th item that has one).
+    steps: Option<(Vec<Step>, StepChunks)>,
+    step_env: Arc<StepEnv>,
+    graph: Option<Arc<StepGraph>>,
+}
+
+impl Carried {
+    fn from_shared(previous: &Analysis) -> Carried {
+        Carried {
+            line_index: previous.line_index.clone(),
+            chunked: previous.chunked.clone(),
+            steps: previous
+                .steps_from_chunks
+                .then(|| (previous.workflow.steps.clone(), previous.step_chunks.clone())),
+            step_env: previous.step_env.clone(),
+            graph: previous.graph.get().cloned(),
+        }
+    }
+
+    fn from_owned(mut previous: Analysis) -> Carried {
+        let steps = previous.steps_from_chunks.then(|| {
+            (
+                std::mem::take(&mut previous.workflow.steps),
+                std::mem::take(&mut previous.step_chunks),
+            )
+        });
+        Carried {
+            line_index: previous.line_index,
+            chunked: previous.chunked,
+            steps,
+            step_env: previous.step_env,
+            graph: previous.graph.into_inner(),
+        }
+    }
 }
 
 impl Analysis {
@@ -102,27 +164,63 @@ impl Analysis {
     /// quoted scalar running across parts, …) it fails to parse on its own, and then the
     /// whole document is parsed; if that succeeds, it is the result.
     pub fn update(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<&Analysis>) -> Analysis {
-        let Some(parts) = chunks::split(&text) else {
+        Analysis::carry(text, workspace, previous.map(Carried::from_shared))
+    }
+
+    /// [`Analysis::update`] taking `previous` over: its steps, chunks and line starts are
+    /// moved and shifted in place instead of copied (the server's path, where the new
+    /// version is the previous analysis's last holder).
+    pub fn update_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis) -> Analysis {
+        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)))
+    }
+
+    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>) -> Analysis {
+        let change = previous.as_ref().map(|p| Change::between(p.line_index.text(), &text));
+        let rechunked = previous.as_ref().and_then(|p| {
+            let chunked = p.chunked.as_ref()?;
+            rechunk(&chunked.parts, p.line_index.text(), &text)
+        });
+        let (line_index, old, step_env, old_graph) = match previous {
+            Some(p) => {
+                let index = match change.flatten() {
+                    Some(change) => p.line_index.edited(text.clone(), change),
+                    None => LineIndex::new(text.clone()),
+                };
+                let old = (p.chunked, p.steps, change.flatten());
+                (index, Some(old), Some(p.step_env), p.graph)
+            }
+            None => (LineIndex::new(text.clone()), None, None, None),
+        };
+        let parts = match &rechunked {
+            Some(r) => Some(r.chunks.clone()),
+            None => chunks::split(&text),
+        };
+        let Some(parts) = parts else {
             let parsed = yaml::parse(&text);
-            return Analysis::from_whole(text, workspace, parsed, FxHashMap::default(), previous);
+            return Analysis::from_whole(line_index, workspace, parsed, None, step_env.as_ref());
+        };
+        let (old_chunked, old_steps, change) = old.unwrap_or((None, None, None));
+        let (items, steps, step_chunks, same_graph) = match (rechunked, old_chunked, old_steps) {
+            (Some(r), Some(old_chunked), Some((steps, step_chunks))) => {
+                carry_items(&text, &parts, &r, old_chunked.items, steps, step_chunks)
+            }
+            (_, old_chunked, _) => {
+                // Equal texts: every item is where it was.
+                let unchanged = Change {
+                    start: text.len(),
+                    old_end: text.len(),
+                    new_end: text.len(),
+                };
+                let old = old_chunked.as_ref().zip(Some(change.unwrap_or(unchanged)));
+                let items = match_items(&text, &parts, old);
+                let (steps, step_chunks) = place_steps(&parts, &items);
+                (items, steps, step_chunks, false)
+            }
         };
         let mut summary = YamlSummary::default();
         let mut structural = Vec::new();
-        let mut steps = Vec::new();
-        let mut step_chunks = Vec::new();
         let mut secrets = secrets_in(&text, &parts.header);
-        let mut cache = FxHashMap::with_capacity_and_hasher(parts.items.len(), Default::default());
-        for item in &parts.items {
-            let chunk_text = &text[item.start..item.end];
-            let (key, chunk) = match previous.and_then(|p| p.chunks.get_key_value(chunk_text)) {
-                Some((key, chunk)) => (key.clone(), chunk.clone()),
-                None => (Arc::from(chunk_text), Arc::new(analyse_step_chunk(chunk_text))),
-            };
-            if let Some(mut step) = chunk.step.clone() {
-                step.offset_by(item.start as isize);
-                steps.push(step);
-                step_chunks.push(Some((item.start, chunk.clone())));
-            }
+        for (item, chunk) in parts.items.iter().zip(&items) {
             for d in &chunk.diagnostics {
                 let mut d = d.clone();
                 d.offset_by(item.start as isize);
@@ -137,30 +235,36 @@ impl Analysis {
                 end: s.end + item.start,
                 ..s.clone()
             }));
-            cache.insert(key, chunk);
         }
         secrets.extend(secrets_in(&text, &parts.trailer));
         let root = top_level(&text, &parts, &mut summary);
+        let chunked = Chunked { parts, items };
         if root.is_none() || !summary.errors.is_empty() {
             let whole = yaml::parse(&text);
             if whole.error.is_none() || root.is_none() {
-                return Analysis::from_whole(text, workspace, whole, cache, previous);
+                return Analysis::from_whole(line_index, workspace, whole, Some(chunked), step_env.as_ref());
             }
         }
         let (workflow, header_diagnostics) = lower_workflow_with_steps(&text, root.as_ref(), Some(steps));
         structural.extend(header_diagnostics);
         summary.errors.sort_by_key(|e| e.span.start);
         summary.error = summary.errors.first().cloned();
-        let step_env = StepEnv::carry(previous.map(|p| &p.step_env), &workflow, &workspace);
+        let step_env = StepEnv::carry(step_env.as_ref(), &workflow, &workspace, same_graph);
+        let graph = OnceLock::new();
+        if let Some(old) = old_graph.filter(|_| same_graph) {
+            let _ = graph.set(old);
+        }
         Analysis {
-            line_index: LineIndex::new(text),
+            line_index,
             yaml: summary,
             workflow,
             structural,
             workspace,
-            chunks: cache,
+            chunked: Some(chunked),
             step_chunks,
+            steps_from_chunks: true,
             step_env,
+            graph,
             secrets,
         }
     }
@@ -169,23 +273,24 @@ impl Analysis {
     /// [`Analysis::update`] equals wherever the document parses.
     pub fn whole_document(text: Arc<str>, workspace: Arc<Workspace>) -> Analysis {
         let parsed = yaml::parse(&text);
-        Analysis::from_whole(text, workspace, parsed, FxHashMap::default(), None)
+        Analysis::from_whole(LineIndex::new(text), workspace, parsed, None, None)
     }
 
-    /// Lowers the whole-document parse `parsed`, keeping `chunks` for the next keystroke.
+    /// Lowers the whole-document parse `parsed`, keeping `chunked` for the next keystroke.
     fn from_whole(
-        text: Arc<str>,
+        line_index: LineIndex,
         workspace: Arc<Workspace>,
         parsed: ParsedYaml,
-        chunks: FxHashMap<Arc<str>, Arc<StepChunk>>,
-        previous: Option<&Analysis>,
+        chunked: Option<Chunked>,
+        step_env: Option<&Arc<StepEnv>>,
     ) -> Analysis {
+        let text = line_index.text().clone();
         let (workflow, structural) = lower_workflow(&text, parsed.root.as_ref());
         let step_chunks = vec![None; workflow.steps.len()];
         let secrets = find_secrets(&text);
-        let step_env = StepEnv::carry(previous.map(|p| &p.step_env), &workflow, &workspace);
+        let step_env = StepEnv::carry(step_env, &workflow, &workspace, false);
         Analysis {
-            line_index: LineIndex::new(text),
+            line_index,
             yaml: YamlSummary {
                 error: parsed.error.clone(),
                 errors: parsed.error.into_iter().collect(),
@@ -194,11 +299,18 @@ impl Analysis {
             workflow,
             structural,
             workspace,
-            chunks,
+            chunked,
             step_chunks,
+            steps_from_chunks: false,
             step_env,
+            graph: OnceLock::new(),
             secrets,
         }
+    }
+
+    /// Repeated step IDs and dependency cycles.
+    pub(crate) fn graph(&self) -> &StepGraph {
+        self.graph.get_or_init(|| Arc::new(StepGraph::of(&self.workflow)))
     }
 
     /// The document text.
@@ -212,6 +324,100 @@ impl Analysis {
         syntax_errors::quiet_broken_steps(self.text(), &self.workflow, &mut all);
         all
     }
+}
+
+/// The chunk of each item of `parts`: the previous one where the item's text is unchanged
+/// (it lies wholly before or wholly after `change`, at the same place or moved by it), else
+/// analysed afresh.
+fn match_items(text: &str, parts: &Chunks, old: Option<(&Chunked, Change)>) -> Vec<Arc<StepChunk>> {
+    let mut j = 0;
+    parts
+        .items
+        .iter()
+        .map(|span| {
+            if let Some((old, change)) = old {
+                let at = if span.end <= change.start {
+                    Some(*span)
+                } else if span.start >= change.new_end {
+                    let mut at = *span;
+                    at.offset_by(-change.delta());
+                    Some(at)
+                } else {
+                    None
+                };
+                if let Some(at) = at {
+                    let olds = &old.parts.items;
+                    j += olds[j..].partition_point(|o| o.start < at.start);
+                    if olds.get(j) == Some(&at) {
+                        return old.items[j].clone();
+                    }
+                }
+            }
+            Arc::new(analyse_step_chunk(&text[span.start..span.end]))
+        })
+        .collect()
+}
+
+/// The steps of `items`, placed in the document, each with its chunk.
+fn place_steps(parts: &Chunks, items: &[Arc<StepChunk>]) -> (Vec<Step>, StepChunks) {
+    parts
+        .items
+        .iter()
+        .zip(items)
+        .filter_map(|(span, chunk)| {
+            let mut step = chunk.step.clone()?;
+            step.offset_by(span.start as isize);
+            Some((step, Some((span.start, chunk.clone()))))
+        })
+        .unzip()
+}
+
+/// The chunks, steps and step chunks of `parts` when `rechunked` carried them from the
+/// previous version: the re-split items are analysed (or taken from the replaced ones with
+/// the same text), the rest are moved, those after the change shifted. The last value says
+/// whether the steps' IDs and dependencies are those of the previous version.
+fn carry_items(
+    text: &str,
+    parts: &Chunks,
+    rechunked: &Rechunked,
+    mut items: Vec<Arc<StepChunk>>,
+    mut steps: Vec<Step>,
+    mut step_chunks: StepChunks,
+) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks, bool) {
+    let Rechunked {
+        first,
+        added,
+        removed,
+        delta,
+        ..
+    } = *rechunked;
+    let replaced = first..first + removed;
+    let before = items[..first].iter().filter(|c| c.step.is_some()).count();
+    let old_steps = items[replaced.clone()].iter().filter(|c| c.step.is_some()).count();
+    let mut fresh = Vec::with_capacity(added);
+    let mut fresh_steps = Vec::new();
+    for span in &parts.items[first..first + added] {
+        let chunk = Arc::new(analyse_step_chunk(&text[span.start..span.end]));
+        if let Some(mut step) = chunk.step.clone() {
+            step.offset_by(span.start as isize);
+            fresh_steps.push((step, Some((span.start, chunk.clone()))));
+        }
+        fresh.push(chunk);
+    }
+    items.splice(replaced, fresh);
+    let added_steps = fresh_steps.len();
+    let (new_steps, new_chunks): (Vec<Step>, Vec<_>) = fresh_steps.into_iter().unzip();
+    let same_graph = same_edges(&steps[before..before + old_steps], &new_steps);
+    steps.splice(before..before + old_steps, new_steps);
+    step_chunks.splice(before..before + old_steps, new_chunks);
+    if delta != 0 {
+        let moved = before + added_steps;
+        steps[moved..].iter_mut().for_each(|s| s.offset_by(delta));
+        for (base, _) in step_chunks[moved..].iter_mut().flatten() {
+            *base = base.wrapping_add_signed(delta);
+        }
+    }
+    (items, steps, step_chunks, same_graph)
 }
 
 fn analyse_step_chunk(text: &str) -> StepChunk {

@@ -47,10 +47,12 @@ impl PartialEq for StepEnv {
 impl StepEnv {
     /// The environment of `workflow`'s steps in `workspace`: `previous` itself when it is
     /// equal (so that cached step diagnostics stay valid by identity), else a new one.
+    /// `same_ids` says the steps' IDs are known to be `previous`'s (they are then not compared).
     pub(crate) fn carry(
         previous: Option<&Arc<StepEnv>>,
         workflow: &Workflow,
         workspace: &Arc<Workspace>,
+        same_ids: bool,
     ) -> Arc<StepEnv> {
         let defaults = defaults_of(workflow, workspace);
         if let Some(prev) = previous
@@ -61,11 +63,12 @@ impl StepEnv {
                 &prev.inline_personas,
                 workflow.personas.iter().map(|p| p.id.value.as_str()),
             )
-            && prev
-                .step_ids
-                .iter()
-                .map(String::as_str)
-                .eq(workflow.steps.iter().map(|s| s.id_str()))
+            && (same_ids
+                || prev
+                    .step_ids
+                    .iter()
+                    .map(String::as_str)
+                    .eq(workflow.steps.iter().map(|s| s.id_str())))
         {
             return prev.clone();
         }

@@ -18,7 +18,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{ExitedError, LspService};
 
 use super::convert::line_col;
-use super::session::Snapshot;
+use super::session::{Replaced, Snapshot};
 use super::{Backend, Event, Shared, internal_error};
 use crate::syntax::text::TextEdit;
 
@@ -72,8 +72,10 @@ impl Ordered {
                     );
                     let changed = self.shared.session().change(&uri, p.text_document.version, &edits);
                     match changed {
-                        Some(old) => {
-                            drop_later(Some(old));
+                        Some(replaced) => {
+                            if let Replaced::Held(old) = replaced {
+                                drop_later(Some(old));
+                            }
                             self.shared.send(Event::Analyze(uri));
                         }
                         None => tracing::warn!("didChange for unopened {}", uri.as_str()),

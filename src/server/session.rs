@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use tower_lsp_server::ls_types::Uri;
 
@@ -96,14 +96,47 @@ impl Snapshot {
         self.analysis
             .get_or_init(|| {
                 let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner()).take();
-                Arc::new(Analysis::update(
-                    self.text.clone(),
-                    self.workspace.clone(),
-                    previous.as_deref(),
-                ))
+                let (text, workspace) = (self.text.clone(), self.workspace.clone());
+                Arc::new(match previous.map(Arc::try_unwrap) {
+                    None => Analysis::new(text, workspace),
+                    Some(Ok(owned)) => Analysis::update_owned(text, workspace, owned),
+                    Some(Err(shared)) => {
+                        let next = Analysis::update(text, workspace, Some(&shared));
+                        free_later(shared);
+                        next
+                    }
+                })
             })
             .clone()
     }
+}
+
+/// Frees `value` on a thread of its own: freeing a large analysis costs about as much as
+/// building it, and no request should wait for that.
+fn free_later<T: Send + 'static>(value: T) {
+    static FREEING: OnceLock<Mutex<mpsc::Sender<Box<dyn Send>>>> = OnceLock::new();
+    let sender = FREEING.get_or_init(|| {
+        let (sender, freed) = mpsc::channel::<Box<dyn Send>>();
+        let spawned = std::thread::Builder::new()
+            .name("stepwise-free".into())
+            .spawn(move || freed.into_iter().for_each(drop));
+        if let Err(err) = spawned {
+            tracing::warn!("no thread to free old analyses on ({err}); they are freed in place");
+        }
+        Mutex::new(sender)
+    });
+    // With no thread the value comes back in the error and is freed here.
+    let _ = sender.lock().unwrap_or_else(|e| e.into_inner()).send(Box::new(value));
+}
+
+/// What became of the snapshot a change replaced.
+#[derive(Debug)]
+pub enum Replaced {
+    /// No request held it: it is gone, leaving the new version the previous analysis's only
+    /// holder, so that analysis is taken over instead of copied.
+    Released,
+    /// A request still holds it: the caller drops it off the message loop.
+    Held(Arc<Snapshot>),
 }
 
 /// An open document: its live text and the snapshot of its latest version.
@@ -191,16 +224,20 @@ impl Session {
             .map(|old| old.snapshot)
     }
 
-    /// Applies the client's edits, in order, and makes the new version current. Returns the
-    /// replaced snapshot, so the caller can drop its analysis off the message loop.
-    pub fn change(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> Option<Arc<Snapshot>> {
+    /// Applies the client's edits, in order, and makes the new version current; `None` when
+    /// the document is not open.
+    pub fn change(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> Option<Replaced> {
         let encoding = self.encoding;
         let doc = self.documents.get_mut(uri)?;
         doc.text.apply_all(edits, encoding);
         let next = doc
             .snapshot
             .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone());
-        Some(std::mem::replace(&mut doc.snapshot, Arc::new(next)))
+        let old = std::mem::replace(&mut doc.snapshot, Arc::new(next));
+        Some(match Arc::try_unwrap(old) {
+            Ok(_) => Replaced::Released,
+            Err(held) => Replaced::Held(held),
+        })
     }
 
     /// Replaces the run results of a document and re-snapshots it with them.

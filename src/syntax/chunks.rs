@@ -17,7 +17,46 @@ pub struct Chunks {
     pub trailer: Vec<Span>,
 }
 
-fn indentation(line: &str) -> usize {
+/// What a line (without its `\n`) is to the step items indented by `indent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ItemLine {
+    /// Blank, a comment, or part of the current item.
+    Inside,
+    /// The `-` line of a new item.
+    Start,
+    /// A top-level key: the items ended before it.
+    AfterItems,
+    /// Less indented than the items yet not a top-level key, or a document marker: only the
+    /// whole document says what this is.
+    Unsplittable,
+}
+
+/// Classifies a line of the steps list; see [`ItemLine`].
+pub(crate) fn classify(line: &str, indent: usize) -> ItemLine {
+    if is_document_marker(line) {
+        ItemLine::Unsplittable
+    } else if is_blank_or_comment(line) {
+        ItemLine::Inside
+    } else if is_item_start(line, indent) {
+        ItemLine::Start
+    } else if indentation(line) < indent || (indent == 0 && !line.starts_with(' ')) {
+        if line.starts_with([' ', '\t']) {
+            ItemLine::Unsplittable
+        } else {
+            ItemLine::AfterItems
+        }
+    } else {
+        ItemLine::Inside
+    }
+}
+
+/// Whether a line starts or ends a YAML document or is a directive (then the document is
+/// parsed whole).
+pub(crate) fn is_document_marker(line: &str) -> bool {
+    line.starts_with("---") || line.starts_with("...") || line.starts_with('%')
+}
+
+pub(crate) fn indentation(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
@@ -41,7 +80,7 @@ pub fn split(text: &str) -> Option<Chunks> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let content = line.strip_suffix('\n').unwrap_or(line);
-        if content.starts_with("---") || content.starts_with("...") || content.starts_with('%') {
+        if is_document_marker(content) {
             return None;
         }
         lines.push((offset, content));
@@ -65,22 +104,19 @@ pub fn split(text: &str) -> Option<Chunks> {
     let mut items: Vec<Span> = Vec::new();
     let mut end_of_items = text.len();
     for &(start, line) in &lines[first_item..] {
-        if is_blank_or_comment(line) {
-            continue;
-        }
-        if is_item_start(line, indent) {
-            if let Some(last) = items.last_mut() {
-                last.end = start;
+        match classify(line, indent) {
+            ItemLine::Inside => {}
+            ItemLine::Start => {
+                if let Some(last) = items.last_mut() {
+                    last.end = start;
+                }
+                items.push(Span::new(start, text.len()));
             }
-            items.push(Span::new(start, text.len()));
-        } else if indentation(line) < indent || (indent == 0 && !line.starts_with(' ')) {
-            if line.starts_with([' ', '\t']) {
-                // Less indented than the items, yet not a top-level key: only the whole
-                // document says what this is.
-                return None;
+            ItemLine::AfterItems => {
+                end_of_items = start;
+                break;
             }
-            end_of_items = start;
-            break;
+            ItemLine::Unsplittable => return None,
         }
     }
     if let Some(last) = items.last_mut() {
@@ -97,7 +133,7 @@ pub fn split(text: &str) -> Option<Chunks> {
 /// Splits `start..end` (whole lines) before every line that starts at column 0 with
 /// something other than a comment: one span per top-level key. Comments and blank lines go
 /// with the key before them (or the first key).
-fn top_level_keys(lines: &[(usize, &str)], start: usize, end: usize) -> Vec<Span> {
+pub(crate) fn top_level_keys(lines: &[(usize, &str)], start: usize, end: usize) -> Vec<Span> {
     let mut parts = vec![Span::new(start, end)];
     let mut keyed = false;
     for &(offset, line) in lines.iter().filter(|(o, _)| (start..end).contains(o)) {

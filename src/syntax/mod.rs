@@ -1,5 +1,6 @@
 //! Text, positions and YAML with spans: the layer every other one reads documents through.
 
 pub mod chunks;
+pub mod rechunk;
 pub mod text;
 pub mod yaml;

@@ -72,6 +72,70 @@ impl<T: OffsetBy> OffsetBy for Vec<T> {
     }
 }
 
+/// What an edit changed: `old[start..old_end]` became `new[start..new_end]`, the rest is
+/// the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// The first byte that differs.
+    pub start: usize,
+    /// End of the replaced bytes in the old text.
+    pub old_end: usize,
+    /// End of the replacing bytes in the new text.
+    pub new_end: usize,
+}
+
+impl Change {
+    /// The change from `old` to `new` (their longest common prefix and suffix apart),
+    /// `None` when they are equal.
+    pub fn between(old: &str, new: &str) -> Option<Change> {
+        let (old, new) = (old.as_bytes(), new.as_bytes());
+        let start = common_prefix(old, new);
+        if start == old.len() && start == new.len() {
+            return None;
+        }
+        let suffix = common_suffix(&old[start..], &new[start..]);
+        Some(Change {
+            start,
+            old_end: old.len() - suffix,
+            new_end: new.len() - suffix,
+        })
+    }
+
+    /// How far the bytes after the change moved.
+    pub fn delta(&self) -> isize {
+        self.new_end as isize - self.old_end as isize
+    }
+}
+
+/// How many leading bytes `a` and `b` share (compared a block at a time, as `memcmp` does).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let len = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= len && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..len].iter().zip(&b[at..len]).take_while(|(x, y)| x == y).count()
+}
+
+/// How many trailing bytes `a` and `b` share.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - len..], &b[b.len() - len..]);
+    let mut at = len;
+    while at >= BLOCK && a[at - BLOCK..at] == b[at - BLOCK..at] {
+        at -= BLOCK;
+    }
+    len - at
+        + a[..at]
+            .iter()
+            .rev()
+            .zip(b[..at].iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count()
+}
+
 /// How an editor counts columns: LSP defaults to UTF-16 code units; clients may offer UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PositionEncoding {
@@ -103,6 +167,36 @@ impl LineIndex {
     pub fn new(text: Arc<str>) -> LineIndex {
         let mut line_starts = vec![0];
         line_starts.extend(line_break_ends(&text));
+        LineIndex { text, line_starts }
+    }
+
+    /// Indexes `text`, which is this index's text changed by `change`: the line starts
+    /// before and after the change are carried over (moved), only the changed bytes are scanned.
+    pub fn edited(self, text: Arc<str>, change: Change) -> LineIndex {
+        let mut line_starts = self.line_starts;
+        let bytes = text.as_bytes();
+        let keep = line_starts.partition_point(|&s| s < change.start);
+        let after = line_starts.partition_point(|&s| s <= change.old_end);
+        let from = change.start.saturating_sub(1);
+        let mut scanned: Vec<usize> = memchr::memchr2_iter(b'\n', b'\r', &bytes[from..change.new_end])
+            .map(|i| i + from)
+            .filter_map(|i| match bytes[i] {
+                b'\r' if bytes.get(i + 1) == Some(&b'\n') => None,
+                _ => Some(i + 1),
+            })
+            .filter(|&s| s >= change.start)
+            .collect();
+        if keep == 0 {
+            scanned.insert(0, 0);
+        }
+        let moved = keep + scanned.len();
+        line_starts.splice(keep..after, scanned);
+        let delta = change.delta();
+        if delta != 0 {
+            line_starts[moved..]
+                .iter_mut()
+                .for_each(|s| *s = s.wrapping_add_signed(delta));
+        }
         LineIndex { text, line_starts }
     }
 
@@ -413,6 +507,28 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn an_edited_index_equals_indexing_the_new_text(
+            start in piece(),
+            edits in proptest::collection::vec((0.0..=1.0f64, 0.0..=1.0f64, piece()), 1..20),
+        ) {
+            let mut text = start;
+            let mut index = LineIndex::new(Arc::from(text.as_str()));
+            for (a, b, insert) in edits {
+                let pick = |f: f64| (0..=((text.len() as f64 * f) as usize)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                let (from, to) = (pick(a.min(b)), pick(a.max(b)));
+                let mut next = text.clone();
+                next.replace_range(from..to, &insert);
+                let fresh = LineIndex::new(Arc::from(next.as_str()));
+                index = match Change::between(&text, &next) {
+                    Some(change) => index.edited(Arc::from(next.as_str()), change),
+                    None => fresh.clone(),
+                };
+                prop_assert_eq!(&index.line_starts, &fresh.line_starts, "{:?} → {:?}", text, next);
+                text = next;
+            }
+        }
+
         #[test]
         fn edits_by_protocol_positions_match_the_same_edits_on_a_string(
             start in piece(),

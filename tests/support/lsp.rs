@@ -19,6 +19,9 @@ pub struct TestServer {
     incoming: Receiver<Value>,
     /// What `workspace/configuration` requests are answered with (per requested item).
     pub configuration: Value,
+    /// Whether `configuration` maps sections to values, each requested item getting its
+    /// section's (as yaml-language-server needs; otherwise every item gets all of it).
+    pub configuration_by_section: bool,
     /// Messages received but not yet consumed (notifications, server requests, replies).
     pub notifications: VecDeque<Value>,
     /// The title of the action to pick when the server sends `window/showMessageRequest`
@@ -124,6 +127,7 @@ impl TestServer {
             stdin,
             incoming,
             configuration: Value::Null,
+            configuration_by_section: false,
             notifications: VecDeque::new(),
             message_choice: None,
             next_id: 1,
@@ -186,8 +190,18 @@ impl TestServer {
         };
         if msg.get("method").is_some() && msg.get("id").is_some() {
             let result = if msg["method"] == "workspace/configuration" {
-                let items = msg["params"]["items"].as_array().map_or(0, Vec::len);
-                Value::Array(vec![self.configuration.clone(); items])
+                let items = msg["params"]["items"].as_array().cloned().unwrap_or_default();
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|item| match item["section"].as_str() {
+                            Some(section) if self.configuration_by_section => {
+                                self.configuration.get(section).cloned().unwrap_or(Value::Null)
+                            }
+                            _ => self.configuration.clone(),
+                        })
+                        .collect(),
+                )
             } else if msg["method"] == "window/showMessageRequest"
                 && let Some(title) = &self.message_choice
             {
