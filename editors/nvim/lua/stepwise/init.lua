@@ -32,6 +32,7 @@ M.commands = {
   resume = 'stepwise.resume',
   cancel = 'stepwise.cancel',
   open_output = 'stepwise.openOutput',
+  preview_request = 'stepwise.previewRequest',
   trust = 'stepwise.trustWorkspace',
   trust_status = 'stepwise.trustStatus',
 }
