@@ -475,6 +475,7 @@ function M.setup(opts)
   for name, def in pairs(user_commands) do
     vim.api.nvim_create_user_command(name, def[1], def[2])
   end
+  require('stepwise.preview').setup(M)
 
   -- Loaded late (lazy.nvim `ft = 'yaml'`, or setup after the file was opened): re-detect open
   -- workflow buffers so they get the filetype, and with it the server.
