@@ -6,7 +6,7 @@ use super::actions::{Action, ActionKind, Lens, RunAction};
 use crate::syntax::text::Span;
 
 /// The lens title.
-pub const LENS_TITLE: &str = "⧉ Preview request";
+pub const LENS_TITLE: &str = "Preview request";
 
 /// A "Preview request" lens above each step with an ID.
 pub fn preview_lenses(analysis: &Analysis) -> Vec<Lens> {
