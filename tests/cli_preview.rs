@@ -62,3 +62,20 @@ fn a_step_dry_run_of_an_unknown_step_fails_with_did_you_mean() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("did you mean `b`?"), "{stderr}");
 }
+
+#[test]
+fn an_input_without_a_value_is_a_visible_placeholder() {
+    let project = Project::new(
+        "",
+        "version: 1\nname: Cli\nprovider: anthropic\nmodel: claude-haiku-4-5\nsteps:\n  - id: a\n    prompt: \"Facts on {{ inputs.who }}\"\ninputs:\n  who:\n    description: Whom\n",
+    );
+    let preview = stdout_of(&project, &["run", "test.flow.yaml", "--step", "a", "--dry-run"]);
+    assert!(
+        preview.contains("\"content\": \"Facts on ⟨inputs.who: no value⟩\""),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("# inputs without a value (shown as placeholders): who\n"),
+        "{preview}"
+    );
+}

@@ -111,7 +111,12 @@ pub fn preview(request: &RunRequest, step_id: &str) -> Result<RequestPreview, Pr
         other => (other?, Vec::new()),
     };
     let (plan, missing_inputs) = planned;
-    let index = graph.index(step_id).unwrap_or_default();
+    let index = plan
+        .to_run
+        .iter()
+        .copied()
+        .find(|&i| graph.ids[i] == step_id)
+        .ok_or_else(|| PreviewError::Setup(format!("step `{step_id}` would not run")))?;
     let step = &workflow.steps[index];
     let mut not_run = Vec::new();
     let mut known: BTreeMap<String, StepOutput> = outputs(graph.deps[index].iter().map(|&d| &plan.record.steps[d]));
