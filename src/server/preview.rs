@@ -48,6 +48,7 @@ pub(crate) async fn execute(shared: &Shared, args: StepArgs) -> Result<Option<Va
             target: RunTarget::Step(step.clone()),
             overrides,
             inputs,
+            budget_usd: None,
         };
         preview(&request, &step).map_err(|e| e.to_string())
     })
