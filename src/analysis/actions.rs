@@ -33,6 +33,11 @@ pub enum RunAction {
         /// The step ID.
         step: String,
     },
+    /// Show the request the step would send now (`analysis::preview`).
+    PreviewRequest {
+        /// The step ID.
+        step: String,
+    },
 }
 
 /// The workflow a run starts from, or the error diagnostics that forbid running it.

@@ -14,6 +14,7 @@ pub mod generate;
 pub mod hints;
 pub mod hover;
 pub mod navigation;
+pub mod preview;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;

@@ -16,6 +16,7 @@ use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
 use crate::analysis::run_text::{TABLE_HEADER, asked, call_failed_line, finished_line, table_row, total_line};
 use crate::cli::estimate::estimate_lines;
+use crate::engine::preview::{PreviewError, preview};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::Diagnostic;
@@ -116,6 +117,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         if let Some(why) = engine.refusal(&request) {
             eprintln!("note: a run would refuse: {why}");
         }
+        if let Some(step) = &args.step {
+            return print_preview(&request, step);
+        }
         return match engine.dry_run(&request) {
             Ok(planned) => {
                 let mut out = std::io::stdout().lock();
@@ -179,6 +183,22 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         }
         Err(e) => report_error(e),
+    }
+}
+
+/// `run --step ID --dry-run`: the step's request preview, as the editors show it.
+fn print_preview(request: &RunRequest, step: &str) -> ExitCode {
+    match preview(request, step) {
+        Ok(preview) => {
+            // A closed pipe (`| head`) ends the listing quietly.
+            let _ = write!(std::io::stdout().lock(), "{}", redact(&preview.text()));
+            ExitCode::SUCCESS
+        }
+        Err(PreviewError::Engine(e)) => report_error(e),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub mod lock;
 pub mod models;
 pub mod own_file;
 pub mod planner;
+pub mod preview;
 pub mod probe;
 pub mod providers;
 pub mod record;
@@ -223,6 +224,9 @@ pub struct PlannedRequest {
     pub estimate: estimate::RequestEstimate,
 }
 
+/// The `user-agent` every request carries.
+pub const USER_AGENT: &str = concat!("stepwise/", env!("CARGO_PKG_VERSION"));
+
 /// Runs workflows. Cheap to clone; keep one per process to reuse connections.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -241,7 +245,7 @@ impl Engine {
     pub fn new(options: EngineOptions) -> Engine {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
-            .user_agent(concat!("stepwise/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .build()
             .unwrap_or_default();
         Engine { client, options }

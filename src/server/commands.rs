@@ -148,6 +148,8 @@ commands! {
     Cancel(DocumentArgs) = CANCEL = "stepwise.cancel",
     /// The step's last output.
     OpenOutput(StepArgs) = OPEN_OUTPUT = "stepwise.openOutput",
+    /// The exact request the step would send now, key redacted (`server::preview`).
+    PreviewRequest(StepArgs) = PREVIEW_REQUEST = "stepwise.previewRequest",
     /// Trust the document's workspace, after asking (`server::trust`).
     TrustWorkspace(DocumentArgs) = TRUST_WORKSPACE = "stepwise.trustWorkspace",
     /// Whether the document's workspace is trusted (`server::trust`).
@@ -165,6 +167,7 @@ impl ServerCommand {
             RunAction::RunFrom { step } => ServerCommand::RunFrom(StepArgs::step(uri, step)),
             RunAction::Cancel => ServerCommand::Cancel(DocumentArgs { uri: uri.to_string() }),
             RunAction::OpenOutput { step } => ServerCommand::OpenOutput(StepArgs::step(uri, step)),
+            RunAction::PreviewRequest { step } => ServerCommand::PreviewRequest(StepArgs::step(uri, step)),
         }
     }
 

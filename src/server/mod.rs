@@ -12,6 +12,7 @@ mod commands;
 mod convert;
 mod dispatch;
 mod events;
+mod preview;
 mod probes;
 mod publish;
 mod requests;

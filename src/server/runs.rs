@@ -25,7 +25,7 @@ use crate::model::resolve::Overrides;
 use crate::model::runs::{RunRecord, RunView, StepError, StepRecord, StepStatus};
 use crate::model::workflow::Workflow;
 
-fn error(message: impl Into<String>) -> Error {
+pub(super) fn error(message: impl Into<String>) -> Error {
     Error {
         code: ErrorCode::InvalidParams,
         message: message.into().into(),
@@ -33,7 +33,7 @@ fn error(message: impl Into<String>) -> Error {
     }
 }
 
-fn file_of(uri: &Uri) -> Result<PathBuf> {
+pub(super) fn file_of(uri: &Uri) -> Result<PathBuf> {
     uri.to_file_path()
         .map(|p| p.into_owned())
         .ok_or_else(|| error("only workflow files on disk can be run"))
@@ -105,13 +105,14 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             let uri = uri_of(&a.uri)?;
             run(shared, uri, RunTarget::Resume, Overrides::default(), a.inputs, token).await
         }
+        ServerCommand::PreviewRequest(a) => super::preview::execute(&shared, a).await,
         ServerCommand::TrustWorkspace(_) | ServerCommand::TrustStatus(_) => super::trust::execute(shared, params).await,
     }
 }
 
 /// The step a one-step command names: by ID, or the step on the line of its position in the
 /// open document.
-async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
+pub(super) async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
     let position = match at {
         StepAt::Id { step } => return Ok(step),
         StepAt::Position { position } => position,

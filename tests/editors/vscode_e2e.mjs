@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { previewChecks } from "./vscode_e2e_preview.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -285,6 +286,9 @@ try {
     console.log("SKIP running a step: the server does not list stepwise.runStep in executeCommandProvider yet");
     await page.keyboard.press("Escape");
   }
+
+  // The request preview beside the workflow (tests/editors/vscode_e2e_preview.mjs).
+  await previewChecks({ page, check, gotoLine, palette, waitText, norm, shots, lines, url, workflow: file });
 
   // Restart Language Server: the hints come back from the new server.
   await palette("stepwise: Restart Language Server");

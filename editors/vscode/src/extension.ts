@@ -30,6 +30,7 @@ import {
   serverOffers,
   shouldDropDiagnostic,
 } from "./logic";
+import { registerPreview } from "./preview";
 
 const YAML_EXTENSION = "redhat.vscode-yaml";
 const RUN_SOURCE_KIND = vscode.CodeActionKind.Source.append("run");
@@ -41,6 +42,7 @@ let output: vscode.OutputChannel;
 let statusItem: vscode.StatusBarItem;
 const progress = new ProgressTracker();
 let progressDisposables: vscode.Disposable[] = [];
+let preview: ReturnType<typeof registerPreview> | undefined;
 
 function config() {
   return vscode.workspace.getConfiguration("stepwise");
@@ -118,6 +120,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       },
       // A run from a code lens or code action refused for missing inputs: ask for them and run again.
       async executeCommand(command, args, next) {
+        // "Preview request" (code lens / action) opens the preview document instead.
+        if (command === SERVER_COMMANDS.previewRequest && preview) return preview.open(args[0]);
         const inputs: Record<string, string> = {};
         for (;;) {
           const arg = args[0] && typeof args[0] === "object" ? { ...args[0], ...(Object.keys(inputs).length ? { inputs } : {}) } : args[0];
@@ -293,6 +297,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   reg("stepwise.editor.cancel", () => cancel(context));
   reg("stepwise.editor.openOutput", () => openOutput(context));
   reg("stepwise.editor.showLog", () => output.show(true));
+  preview = registerPreview(context, () => readyClient(context));
   reg("stepwise.editor.restartServer", async () => {
     await stopClient();
     await ensureStarted(context);

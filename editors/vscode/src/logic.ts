@@ -12,6 +12,7 @@ export const SERVER_COMMANDS = {
   resume: "stepwise.resume",
   cancel: "stepwise.cancel",
   openOutput: "stepwise.openOutput",
+  previewRequest: "stepwise.previewRequest",
 } as const;
 
 /** The notification telling the server that the user granted Workspace Trust. */

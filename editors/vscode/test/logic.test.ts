@@ -129,6 +129,7 @@ test("server command names follow the spec", () => {
   assert.deepEqual(Object.values(SERVER_COMMANDS).sort(), [
     "stepwise.cancel",
     "stepwise.openOutput",
+    "stepwise.previewRequest",
     "stepwise.resume",
     "stepwise.runFrom",
     "stepwise.runStep",

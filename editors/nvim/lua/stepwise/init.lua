@@ -32,6 +32,7 @@ M.commands = {
   resume = 'stepwise.resume',
   cancel = 'stepwise.cancel',
   open_output = 'stepwise.openOutput',
+  preview_request = 'stepwise.previewRequest',
   trust = 'stepwise.trustWorkspace',
   trust_status = 'stepwise.trustStatus',
 }
@@ -474,6 +475,7 @@ function M.setup(opts)
   for name, def in pairs(user_commands) do
     vim.api.nvim_create_user_command(name, def[1], def[2])
   end
+  require('stepwise.preview').setup(M)
 
   -- Loaded late (lazy.nvim `ft = 'yaml'`, or setup after the file was opened): re-detect open
   -- workflow buffers so they get the filetype, and with it the server.
