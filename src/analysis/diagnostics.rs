@@ -13,7 +13,7 @@ use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::secrets::redact;
 use crate::model::template::{RefKind, Template};
 use crate::model::template_env;
-use crate::model::workflow::{Spanned, Step, Workflow, step_index};
+use crate::model::workflow::{Spanned, Step, Workflow};
 use crate::syntax::text::{OffsetBy, Span};
 
 /// All diagnostics of `analysis`, given the structural ones from lowering.
@@ -43,7 +43,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             Code::InvalidConfig,
             Span::empty(0),
             format!(
-                "{} is invalid, so defaults are used: {}",
+                "{} cannot be used as it is: {}; its settings that are right are in force",
                 err.path.display(),
                 err.message
             ),
@@ -169,7 +169,7 @@ fn semantic(analysis: &Analysis) -> StepDiagnostics {
             }
         }
     }
-    cycles(&analysis.workflow, &mut all.diagnostics);
+    super::cycles::cycles(&analysis.workflow, &mut all.diagnostics);
     all
 }
 
@@ -200,8 +200,6 @@ fn cached_step(env: &Arc<StepEnv>, base: usize, chunk: &StepChunk, all: &mut Ste
 
 /// How many step names an "unknown step" message lists.
 const LISTED_STEPS: usize = 20;
-/// How many step names a cycle message shows at each end of a longer loop.
-const CYCLE_ENDS: usize = 4;
 
 struct Checks<'a> {
     env: &'a StepEnv,
@@ -489,73 +487,6 @@ fn duplicate_ids(wf: &Workflow, out: &mut Vec<Diagnostic>) {
             }
             None => {
                 first.insert(&id.value, id.span);
-            }
-        }
-    }
-}
-
-/// Reports each dependency cycle once, on the reference that closes it (a back edge of one
-/// depth-first search), naming the loop; a long loop shows its ends and how many are between.
-fn cycles(wf: &Workflow, out: &mut Vec<Diagnostic>) {
-    let steps = &wf.steps;
-    let index = step_index(wf);
-    let deps: Vec<Vec<(usize, Span)>> = steps
-        .iter()
-        .map(|s| {
-            let mut deps: Vec<(usize, Span)> = s
-                .dependency_refs()
-                .filter_map(|(name, span)| index.get(name).map(|&i| (i, span)))
-                .filter(|&(i, _)| steps[i].id_str() != s.id_str())
-                .collect();
-            // One edge per step depended on, at its first mention: a loop is reported once.
-            let mut seen = HashSet::default();
-            deps.retain(|&(i, _)| seen.insert(i));
-            deps
-        })
-        .collect();
-    const NEW: usize = usize::MAX;
-    const DONE: usize = usize::MAX - 1;
-    // For each step: NEW, DONE, or its position on the current path.
-    let mut state = vec![NEW; steps.len()];
-    let mut path: Vec<usize> = Vec::new();
-    for start in 0..steps.len() {
-        if state[start] != NEW {
-            continue;
-        }
-        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-        state[start] = path.len();
-        path.push(start);
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            if let Some(&(dep, span)) = deps[node].get(*next) {
-                *next += 1;
-                match state[dep] {
-                    NEW => {
-                        state[dep] = path.len();
-                        path.push(dep);
-                        stack.push((dep, 0));
-                    }
-                    DONE => {}
-                    from => {
-                        let names = |range: &[usize]| range.iter().map(|&n| steps[n].id_str()).collect::<Vec<_>>();
-                        let loop_ = &path[from..];
-                        let shown = if loop_.len() <= 2 * CYCLE_ENDS + 1 {
-                            names(loop_).join(" → ")
-                        } else {
-                            format!(
-                                "{} → … {} more … → {}",
-                                names(&loop_[..CYCLE_ENDS]).join(" → "),
-                                loop_.len() - 2 * CYCLE_ENDS,
-                                names(&loop_[loop_.len() - CYCLE_ENDS..]).join(" → ")
-                            )
-                        };
-                        let message = format!("dependency cycle: {shown} → {}", steps[dep].id_str());
-                        out.push(Diagnostic::new(Code::DependencyCycle, span, message));
-                    }
-                }
-            } else {
-                state[node] = DONE;
-                path.pop();
-                stack.pop();
             }
         }
     }

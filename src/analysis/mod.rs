@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod completion;
 pub mod context;
+mod cycles;
 pub mod diagnostics;
 #[cfg(test)]
 mod fixture;

@@ -178,7 +178,7 @@ pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
         if let (Some(path), Some(text)) = (&config.path, &config.text) {
             current
                 .entry(path.clone())
-                .or_insert_with(|| (Arc::from(text.as_str()), snapshot.workspace.trust.config_diagnostics()));
+                .or_insert_with(|| (Arc::from(text.as_str()), snapshot.workspace.config_file_diagnostics()));
         }
     }
     let encoding = shared.session().encoding();
