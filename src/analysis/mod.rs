@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod completion;
+pub mod config_file;
 pub mod context;
 mod cycles;
 pub mod diagnostics;
@@ -12,6 +13,7 @@ pub mod generate;
 pub mod hints;
 pub mod hover;
 pub mod navigation;
+pub mod persona_file;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;

@@ -201,14 +201,15 @@ pub fn load_layered_with(dir: &Path, user: Option<&Path>, open: &dyn Fn(&Path) -
         .ok()
         .zip(std::fs::canonicalize(&root).ok())
         .is_none_or(|(file, root)| file.parent() != Some(root.as_path()));
-    let read = if let Some(text) = open(&path) {
-        Ok(text)
-    } else if escapes {
+    // A link out of the folder is refused even when the editor has it open.
+    let read = if escapes {
         Err(ConfigError {
             path: path.clone(),
             message: "it is a link to a file outside the workspace folder, which stepwise does not read".to_string(),
             span: None,
         })
+    } else if let Some(text) = open(&path) {
+        Ok(text)
     } else {
         read_text(&path)
     };

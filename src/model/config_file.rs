@@ -210,10 +210,10 @@ impl Lowering {
                         did_you_mean(&suggestions)
                     }
                 );
+                // Still in force: the steps it governs say the provider is unknown, not missing.
                 self.diagnostics.push(
                     Diagnostic::new(Code::UnknownProvider, span_of(value), message).with_suggestions(suggestions),
                 );
-                continue;
             }
             self.table.insert(name.to_string(), lowered);
         }

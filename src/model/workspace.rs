@@ -55,6 +55,17 @@ impl Workspace {
         Workspace::from_config_trusting(Workspace::config_for(dir, env), env, process_trust)
     }
 
+    /// Loads the workspace governing `dir` as [`Workspace::load_trusting`] does, reading a
+    /// `stepwise.toml` the editor has open from `open` (its unsaved text).
+    pub fn load_open(
+        dir: &Path,
+        env: &dyn EnvLookup,
+        process_trust: bool,
+        open: &dyn Fn(&Path) -> Option<String>,
+    ) -> Workspace {
+        Workspace::from_config_trusting(Workspace::config_with(dir, env, open), env, process_trust)
+    }
+
     /// The configuration governing `dir`: its `stepwise.toml` over the user's config file.
     pub fn config_for(dir: &Path, env: &dyn EnvLookup) -> LoadedConfig {
         Workspace::config_with(dir, env, &|_| None)
