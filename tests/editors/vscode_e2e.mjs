@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { configScenario } from "./vscode_config_e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -242,6 +243,9 @@ try {
   // The editor title bar carries the run buttons for workflow documents.
   const runButton = await page.locator(".editor-actions [aria-label*='Run Step at Cursor']").count();
   check("editor title has Run Step at Cursor", runButton > 0);
+
+  await configScenario({ page, check, openFile, gotoLine, norm, mod });
+  await openFile(file);
 
   // Code actions (Ctrl+.) on a step: Run step, when the server offers them.
   if (process.env.E2E_CODE_ACTIONS === "1") {
