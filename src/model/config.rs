@@ -256,6 +256,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unsaved_text_loads_exactly_as_the_same_text_saved() {
+        let text = "concurency = 3\nmax_retries = 1\n[providers.localai]\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "default_provider = \"google\"\n").unwrap();
+        let open = load_layered_with(dir.path(), None, &|p| {
+            (p == dir.path().join(CONFIG_FILE)).then(|| text.to_string())
+        });
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        let saved = load_for_dir(dir.path());
+        assert_eq!(open, saved);
+        assert_eq!(saved.config.max_retries, 1);
+        assert_eq!(saved.diagnostics.len(), 1);
+    }
+
+    #[test]
     fn config_is_found_by_walking_up() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), "default_provider = \"google\"\n").unwrap();

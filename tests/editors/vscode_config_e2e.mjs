@@ -1,8 +1,12 @@
 // stepwise.toml in real VS Code (called from vscode_e2e.mjs while the real server runs): a mistake
 // typed in it squiggles at its line, its hover says "did you mean", completion offers its keys, and
 // undoing it clears the squiggle. The file is left as it was (undone, never saved).
-export async function configScenario({ page, check, openFile, gotoLine, norm, mod }) {
-  await openFile("stepwise.toml", "default_provider");
+export async function configScenario({ page, check, openFromExplorer, waitText, gotoLine, norm, mod }) {
+  // A completion widget left open would take the keys: close it, then open the file as a user does.
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Escape");
+  await openFromExplorer("stepwise.toml");
+  check("stepwise.toml opens", await waitText(".monaco-editor .view-lines", /default_provider/, 20000));
   // Line 5 of examples/stepwise.toml is `concurrency = 8`: delete one `r`.
   await gotoLine(5, 6);
   await page.keyboard.press("Delete");

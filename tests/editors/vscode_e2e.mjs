@@ -244,8 +244,8 @@ try {
   const runButton = await page.locator(".editor-actions [aria-label*='Run Step at Cursor']").count();
   check("editor title has Run Step at Cursor", runButton > 0);
 
-  await configScenario({ page, check, openFile, gotoLine, norm, mod });
-  await openFile(file);
+  await configScenario({ page, check, openFromExplorer, waitText, gotoLine, norm, mod });
+  await openFromExplorer(file);
 
   // Code actions (Ctrl+.) on a step: Run step, when the server offers them.
   if (process.env.E2E_CODE_ACTIONS === "1") {
