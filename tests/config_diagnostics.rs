@@ -125,6 +125,23 @@ base_url = "https://api.groq.com/openai/v1"
 }
 
 #[test]
+fn prices_are_checked_model_by_model() {
+    assert_snapshot!(check(
+        r#"
+[providers.groq]
+base_url = "https://api.groq.com/openai/v1"
+[providers.groq.prices]
+"llama-3.3-70b-versatile" = { input = 0.59, output = 0.79 }
+"llama-3.1-8b-instant" = { input = 0.05, ouput = 0.08 }
+#                                        ^^^^^ unknown-key
+#                        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ missing-field
+"mixtral" = { input = "cheap", output = 1 }
+#                     ^^^^^^^ invalid-value
+"#
+    ));
+}
+
+#[test]
 fn an_unknown_default_provider_suggests_built_in_and_declared_ones() {
     assert_snapshot!(check(
         r#"

@@ -50,7 +50,7 @@ fn header_table(line: &str) -> Option<Table> {
     let inner = line.trim().strip_prefix('[')?;
     let name = inner.split(']').next().unwrap_or(inner).trim();
     Some(match name.strip_prefix("providers.") {
-        Some(id) if !id.is_empty() => Table::Provider(id.trim_matches('"').to_string()),
+        Some(id) if !id.is_empty() && !id.contains('.') => Table::Provider(id.trim_matches('"').to_string()),
         _ => Table::Other,
     })
 }

@@ -2,11 +2,14 @@
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
 pub mod actions;
+pub mod budget;
 pub mod completion;
 pub mod config_file;
 pub mod context;
+pub mod cost_text;
 mod cycles;
 pub mod diagnostics;
+pub mod estimate;
 #[cfg(test)]
 mod fixture;
 pub mod generate;

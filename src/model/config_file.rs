@@ -70,6 +70,7 @@ enum Expect {
     Text,
     Count,
     Texts,
+    Prices,
 }
 
 impl Expect {
@@ -80,6 +81,7 @@ impl Expect {
             (Level::Config, "concurrency" | "max_retries" | "timeout_secs") => Expect::Count,
             (Level::Provider, "kind" | "base_url" | "api_key_env" | "default_model") => Expect::Text,
             (Level::Provider, "models") => Expect::Texts,
+            (Level::Provider, "prices") => Expect::Prices,
             _ => return None,
         })
     }
@@ -89,6 +91,7 @@ impl Expect {
             Expect::Text => "a string",
             Expect::Count => "a whole number",
             Expect::Texts => "an array of strings",
+            Expect::Prices => "a table of model IDs to `{ input = …, output = … }`",
         }
     }
 }
@@ -164,11 +167,72 @@ impl Lowering {
                 }
                 Some(Value::Array(out))
             }
+            (Expect::Prices, DeValue::Table(models)) => {
+                let mut out = Table::new();
+                for (model, price) in models {
+                    if let Some(price) = self.price(model.get_ref(), price) {
+                        out.insert(model.get_ref().to_string(), price);
+                    }
+                }
+                Some(Value::Table(out))
+            }
             (_, other) => {
                 self.push(Code::WrongType, span, wrong(other.type_str()));
                 None
             }
         }
+    }
+
+    /// One model's `{ input = …, output = … }` (USD per million tokens), if it is whole.
+    fn price(&mut self, model: &str, value: &Spanned<DeValue<'_>>) -> Option<Value> {
+        let Some(sides) = value.get_ref().as_table() else {
+            let found = value.get_ref().type_str();
+            let message = format!("the price of `{model}` must be `{{ input = …, output = … }}`, found {found}");
+            self.push(Code::WrongType, span_of(value), message);
+            return None;
+        };
+        let mut out = Table::new();
+        for (side, amount) in sides {
+            let name = side.get_ref().as_ref();
+            if !matches!(name, "input" | "output") {
+                let suggestions = nearest(name, ["input", "output"]);
+                let message = format!(
+                    "unknown key `{name}` in the price of `{model}`{}",
+                    if suggestions.is_empty() {
+                        "; expected `input`, `output`".to_string()
+                    } else {
+                        did_you_mean(&suggestions)
+                    }
+                );
+                self.diagnostics
+                    .push(Diagnostic::new(Code::UnknownKey, span_of(side), message).with_suggestions(suggestions));
+                continue;
+            }
+            let usd = match amount.get_ref() {
+                DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+                _ => None,
+            };
+            match usd {
+                Some(usd) if usd >= 0.0 && usd.is_finite() => {
+                    out.insert(name.to_string(), Value::Float(usd));
+                }
+                _ => {
+                    let message =
+                        format!("`{name}` of `{model}` must be a number of USD per million tokens, 0 or more");
+                    self.push(Code::InvalidValue, span_of(amount), message);
+                }
+            }
+        }
+        let missing: Vec<&str> = ["input", "output"]
+            .into_iter()
+            .filter(|s| !sides.contains_key(*s))
+            .collect();
+        if !missing.is_empty() {
+            let message = format!("the price of `{model}` needs `{}`", missing.join("` and `"));
+            self.push(Code::MissingField, span_of(value), message);
+        }
+        (out.len() == 2).then_some(Value::Table(out))
     }
 
     fn top(&mut self, root: &DeTable<'_>) {

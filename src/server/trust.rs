@@ -210,7 +210,7 @@ pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
                 continue;
             };
             let index = LineIndex::new(text.clone());
-            let converted = diagnostics
+            let converted: Vec<tower_lsp_server::ls_types::Diagnostic> = diagnostics
                 .iter()
                 .map(|d| convert::diagnostic(&index, &uri, d, encoding))
                 .collect();
@@ -218,6 +218,7 @@ pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
         }
     }
     for (uri, diagnostics) in sends {
-        shared.client.publish_diagnostics(uri, diagnostics, None).await;
+        // The same wire as the workflows' publications, so a clearing on close never overtakes it.
+        super::publish::send(shared, super::publish::encode(&uri, None, diagnostics.into_iter())).await;
     }
 }
