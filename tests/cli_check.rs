@@ -62,7 +62,7 @@ fn every_mistake_is_printed_at_its_line_and_column_and_exits_one() {
         ("unknown-model", 15, 12),
         ("secret-in-document", 17, 18),
         ("wrong-type", 19, 18),
-        ("dependency-cycle", 20, 23),
+        ("dependency-cycle", 16, 13),
         ("template-syntax", 20, 32),
     ];
     for (code, line, column) in expected {

@@ -273,12 +273,43 @@ provider: anthropic
 steps:
   - id: a
     prompt: "{{ steps.c.output }}"
+#                     ^ dependency-cycle
   - id: b
     needs: [a]
-#           ^ dependency-cycle
     prompt: hi
   - id: c
     needs: [b]
+    prompt: hi
+"#,
+        all_keys(),
+    ));
+}
+
+#[test]
+fn a_cycle_is_reported_once_on_the_reference_to_a_later_step_that_closes_it() {
+    assert_snapshot!(check(
+        r#"
+version: 1
+name: Review
+provider: anthropic
+steps:
+  - id: draft
+    needs: [comment]
+#           ^^^^^^^ dependency-cycle
+    prompt: hi
+  - id: review
+    prompt: "{{ steps.draft.output }}"
+  - id: comment
+    prompt: "{{ steps.review.output }}"
+  - id: summary
+    needs: [comment, draft]
+    prompt: hi
+  - id: left
+    needs: [right]
+#           ^^^^^ dependency-cycle
+    prompt: hi
+  - id: right
+    needs: [left]
     prompt: hi
 "#,
         all_keys(),

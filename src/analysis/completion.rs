@@ -91,6 +91,8 @@ fn keys(ctx: &CursorContext, siblings: &[String]) -> Vec<CompletionItem> {
         Level::Params => "generation parameter",
         Level::Input => "input key",
         Level::Persona => "persona key",
+        Level::Config => "stepwise.toml key",
+        Level::Provider => "provider key",
     };
     let mut required: Vec<CompletionItem> = Vec::new();
     let mut optional: Vec<CompletionItem> = Vec::new();

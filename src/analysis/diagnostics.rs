@@ -44,7 +44,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             Code::InvalidConfig,
             Span::empty(0),
             format!(
-                "{} is invalid, so defaults are used: {}",
+                "{} cannot be used as it is: {}; its settings that are right are in force",
                 err.path.display(),
                 err.message
             ),

@@ -5,6 +5,7 @@ use super::Analysis;
 use super::cost_text::estimate_text;
 use super::estimate::step_estimate;
 use super::navigation::{Target, occurrence_at};
+use crate::model::catalog::Catalog;
 use crate::model::resolve::{EffectiveParams, Overrides, resolve_step};
 use crate::model::runs::RunView;
 use crate::model::workflow::PersonaOrigin;
@@ -74,10 +75,13 @@ fn persona(analysis: &Analysis, id: &str) -> Option<String> {
 }
 
 fn provider(analysis: &Analysis, id: &str) -> Option<String> {
-    let Some(p) = analysis.workspace.catalog.provider(id) else {
-        return Some(format!(
-            "**provider `{id}`**\n\nNot a built-in provider and not declared in stepwise.toml."
-        ));
+    Some(provider_markdown(&analysis.workspace.catalog, id))
+}
+
+/// A provider explained: availability, key variable, endpoint, models.
+pub fn provider_markdown(catalog: &Catalog, id: &str) -> String {
+    let Some(p) = catalog.provider(id) else {
+        return format!("**provider `{id}`**\n\nNot a built-in provider and not declared in stepwise.toml.");
     };
     let mut out = format!("**provider `{}`** · {}", p.id, p.status_label());
     if p.api_key_env.is_empty() {
@@ -99,7 +103,7 @@ fn provider(analysis: &Analysis, id: &str) -> Option<String> {
             ""
         }
     ));
-    Some(out)
+    out
 }
 
 fn model_hover(

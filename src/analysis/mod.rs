@@ -4,8 +4,10 @@
 pub mod actions;
 pub mod budget;
 pub mod completion;
+pub mod config_file;
 pub mod context;
 pub mod cost_text;
+mod cycles;
 pub mod diagnostics;
 pub mod estimate;
 #[cfg(test)]
@@ -14,6 +16,7 @@ pub mod generate;
 pub mod hints;
 pub mod hover;
 pub mod navigation;
+pub mod persona_file;
 pub mod preview;
 pub mod run_text;
 pub mod semantic_tokens;

@@ -3,13 +3,10 @@
 //! edit that changes no step's ID or dependencies keeps them, and a keystroke in a prompt
 //! costs no search of the graph.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::model::diagnostic::{Code, Diagnostic};
-use crate::model::workflow::{Step, Workflow, step_index};
-
-/// How many step names a cycle message shows at each end of a longer loop.
-const CYCLE_ENDS: usize = 4;
+use crate::model::workflow::{Step, Workflow};
 
 /// What the step graph of one workflow has wrong.
 #[derive(Debug, Default)]
@@ -17,7 +14,7 @@ pub(crate) struct StepGraph {
     /// Each repeated ID: the repeating step and the step that has it first.
     duplicates: Vec<(usize, usize)>,
     /// Each cycle: the step whose mention closes it, the index of that mention among the
-    /// step's dependency mentions, and the message naming the loop.
+    /// step's dependency mentions, and the message naming the loop (`cycles`).
     cycles: Vec<(usize, usize, String)>,
 }
 
@@ -26,7 +23,7 @@ impl StepGraph {
     pub(crate) fn of(wf: &Workflow) -> StepGraph {
         StepGraph {
             duplicates: duplicates(&wf.steps),
-            cycles: cycles(wf),
+            cycles: super::cycles::cycles(wf),
         }
     }
 
@@ -77,76 +74,6 @@ fn duplicates(steps: &[Step]) -> Vec<(usize, usize)> {
             Some(&j) => found.push((i, j)),
             None => {
                 first.insert(&id.value, i);
-            }
-        }
-    }
-    found
-}
-
-/// Each dependency cycle once, on the reference that closes it (a back edge of one
-/// depth-first search), naming the loop; a long loop shows its ends and how many are between.
-fn cycles(wf: &Workflow) -> Vec<(usize, usize, String)> {
-    let steps = &wf.steps;
-    let index = step_index(wf);
-    let deps: Vec<Vec<(usize, usize)>> = steps
-        .iter()
-        .map(|s| {
-            let mut deps: Vec<(usize, usize)> = s
-                .dependency_refs()
-                .enumerate()
-                .filter_map(|(mention, (name, _))| index.get(name).map(|&i| (i, mention)))
-                .filter(|&(i, _)| steps[i].id_str() != s.id_str())
-                .collect();
-            // One edge per step depended on, at its first mention: a loop is reported once.
-            let mut seen = FxHashSet::default();
-            deps.retain(|&(i, _)| seen.insert(i));
-            deps
-        })
-        .collect();
-    const NEW: usize = usize::MAX;
-    const DONE: usize = usize::MAX - 1;
-    let mut found = Vec::new();
-    // For each step: NEW, DONE, or its position on the current path.
-    let mut state = vec![NEW; steps.len()];
-    let mut path: Vec<usize> = Vec::new();
-    for start in 0..steps.len() {
-        if state[start] != NEW {
-            continue;
-        }
-        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-        state[start] = path.len();
-        path.push(start);
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            if let Some(&(dep, mention)) = deps[node].get(*next) {
-                *next += 1;
-                match state[dep] {
-                    NEW => {
-                        state[dep] = path.len();
-                        path.push(dep);
-                        stack.push((dep, 0));
-                    }
-                    DONE => {}
-                    from => {
-                        let names = |range: &[usize]| range.iter().map(|&n| steps[n].id_str()).collect::<Vec<_>>();
-                        let loop_ = &path[from..];
-                        let shown = if loop_.len() <= 2 * CYCLE_ENDS + 1 {
-                            names(loop_).join(" → ")
-                        } else {
-                            format!(
-                                "{} → … {} more … → {}",
-                                names(&loop_[..CYCLE_ENDS]).join(" → "),
-                                loop_.len() - 2 * CYCLE_ENDS,
-                                names(&loop_[loop_.len() - CYCLE_ENDS..]).join(" → ")
-                            )
-                        };
-                        let message = format!("dependency cycle: {shown} → {}", steps[dep].id_str());
-                        found.push((node, mention, message));
-                    }
-                }
-            } else {
-                state[node] = DONE;
-                path.pop();
-                stack.pop();
             }
         }
     }

@@ -269,7 +269,7 @@ fn check_files(files: &[PathBuf], jobs: usize) -> Report {
     roots.sort_by(|a, b| a.config.root.cmp(&b.config.root));
     for ws in roots {
         if let (Some(path), Some(text)) = (&ws.config.path, &ws.config.text) {
-            let diagnostics = ws.trust.config_diagnostics();
+            let diagnostics = ws.config_file_diagnostics();
             if !diagnostics.is_empty() {
                 checked.push(Checked::new(path.clone(), Arc::from(text.as_str()), diagnostics, false));
             }

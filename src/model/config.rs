@@ -7,6 +7,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::catalog::ProviderKind;
+use super::config_file::lower;
+use super::diagnostic::Diagnostic;
 use super::prices::Price;
 
 /// The file name that marks a workspace root.
@@ -88,8 +90,12 @@ pub struct LoadedConfig {
     pub path: Option<PathBuf>,
     /// The settings: the user's config below the workspace's (defaults where neither says).
     pub config: Config,
-    /// Why the file could not be used, if it could not.
+    /// Why a file could not be used at all (the user's config, or a workspace file that
+    /// cannot be read), if one could not.
     pub error: Option<ConfigError>,
+    /// The workspace file's problems, at their place in `text`; the settings that are right
+    /// are in force regardless.
+    pub diagnostics: Vec<Diagnostic>,
     /// The workspace file's text, as read (for trust: its digest and spans).
     pub text: Option<String>,
     /// The settings without the workspace file: defaults and the user's config.
@@ -103,19 +109,28 @@ impl Config {
     }
 }
 
-/// Why a config file cannot be used, or its table.
-fn read_table(path: &Path) -> Result<(String, toml::Table), ConfigError> {
-    let error = |message: String, span| ConfigError {
+/// A config file's text, or why it cannot be read.
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
         path: path.to_path_buf(),
-        message,
-        span,
+        message: format!("cannot read: {e}"),
+        span: None,
+    })
+}
+
+/// The user's config file as one problem (it is outside the workspace, so the workflows name
+/// it): the first of its problems, and how many more there are.
+fn user_problem(path: &Path, diagnostics: &[Diagnostic]) -> Option<ConfigError> {
+    let first = diagnostics.first()?;
+    let more = match diagnostics.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
     };
-    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}"), None))?;
-    Config::parse(&text).map_err(|e| error(e.message().to_string(), e.span()))?;
-    let table = text
-        .parse::<toml::Table>()
-        .map_err(|e| error(e.message().to_string(), e.span()))?;
-    Ok((text, table))
+    Some(ConfigError {
+        path: path.to_path_buf(),
+        message: format!("{}{more}", first.message),
+        span: Some(first.span.start..first.span.end),
+    })
 }
 
 /// `upper` over `lower`, merging `[providers.ID]` tables key by key.
@@ -156,10 +171,22 @@ pub fn load_for_dir(dir: &Path) -> LoadedConfig {
 /// config file `user` (always trusted, below the workspace's file). A `stepwise.toml` that
 /// is a link to outside its own folder is not read.
 pub fn load_layered(dir: &Path, user: Option<&Path>) -> LoadedConfig {
-    let found = dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file());
-    let (user_table, user_error) = match user.filter(|p| p.is_file()).map(read_table) {
-        Some(Ok((_, table))) => (table, None),
-        Some(Err(e)) => (toml::Table::new(), Some(e)),
+    load_layered_with(dir, user, &|_| None)
+}
+
+/// [`load_layered`], with the text of files open in the editor: `open(path)` is the unsaved
+/// text of a `stepwise.toml`, if the editor has it open.
+pub fn load_layered_with(dir: &Path, user: Option<&Path>, open: &dyn Fn(&Path) -> Option<String>) -> LoadedConfig {
+    let found = dir
+        .ancestors()
+        .map(|d| d.join(CONFIG_FILE))
+        .find(|p| open(p).is_some() || p.is_file());
+    let (user_table, user_error) = match user.filter(|p| p.is_file()).map(|p| (p, read_text(p))) {
+        Some((path, Ok(text))) => {
+            let file = lower(&text);
+            (file.table, user_problem(path, &file.diagnostics))
+        }
+        Some((_, Err(e))) => (toml::Table::new(), Some(e)),
         None => (toml::Table::new(), None),
     };
     let baseline = to_config(user_table.clone());
@@ -169,6 +196,7 @@ pub fn load_layered(dir: &Path, user: Option<&Path>) -> LoadedConfig {
             path: None,
             config: baseline.clone(),
             error: user_error,
+            diagnostics: Vec::new(),
             text: None,
             baseline,
         };
@@ -178,24 +206,32 @@ pub fn load_layered(dir: &Path, user: Option<&Path>) -> LoadedConfig {
         .ok()
         .zip(std::fs::canonicalize(&root).ok())
         .is_none_or(|(file, root)| file.parent() != Some(root.as_path()));
+    // A link out of the folder is refused even when the editor has it open.
     let read = if escapes {
         Err(ConfigError {
             path: path.clone(),
             message: "it is a link to a file outside the workspace folder, which stepwise does not read".to_string(),
             span: None,
         })
+    } else if let Some(text) = open(&path) {
+        Ok(text)
     } else {
-        read_table(&path)
+        read_text(&path)
     };
-    let (config, error, text) = match read {
-        Ok((text, table)) => (to_config(layer(&user_table, &table)), user_error, Some(text)),
-        Err(e) => (baseline.clone(), Some(e), None),
+    let (config, error, diagnostics, text) = match read {
+        Ok(text) => {
+            let file = lower(&text);
+            let config = to_config(layer(&user_table, &file.table));
+            (config, user_error, file.diagnostics, Some(text))
+        }
+        Err(e) => (baseline.clone(), Some(e), Vec::new(), None),
     };
     LoadedConfig {
         root,
         path: Some(path),
         config,
         error,
+        diagnostics,
         text,
         baseline,
     }
@@ -222,6 +258,21 @@ mod tests {
         let err = Config::parse("default_provider = \"openai\"\nconcurrncy = 3\n").unwrap_err();
         assert!(err.message().contains("concurrncy"));
         assert!(err.span().is_some());
+    }
+
+    #[test]
+    fn an_unsaved_text_loads_exactly_as_the_same_text_saved() {
+        let text = "concurency = 3\nmax_retries = 1\n[providers.localai]\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "default_provider = \"google\"\n").unwrap();
+        let open = load_layered_with(dir.path(), None, &|p| {
+            (p == dir.path().join(CONFIG_FILE)).then(|| text.to_string())
+        });
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        let saved = load_for_dir(dir.path());
+        assert_eq!(open, saved);
+        assert_eq!(saved.config.max_retries, 1);
+        assert_eq!(saved.diagnostics.len(), 1);
     }
 
     #[test]

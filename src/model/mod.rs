@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod config_file;
 pub mod diagnostic;
 pub mod health;
 pub mod persona;

@@ -130,6 +130,10 @@ pub enum Level {
     Input,
     /// One persona (inline or library file).
     Persona,
+    /// The top of `stepwise.toml`.
+    Config,
+    /// One `[providers.ID]` table of `stepwise.toml`.
+    Provider,
 }
 
 impl Level {
@@ -140,6 +144,16 @@ impl Level {
             Level::Params => "ParamsDoc",
             Level::Input => "InputDoc",
             Level::Persona => "PersonaDoc",
+            Level::Config => "",
+            Level::Provider => "ProviderConfig",
+        }
+    }
+
+    /// The schema the level is defined in.
+    fn schema(self) -> &'static Schema {
+        match self {
+            Level::Config | Level::Provider => config_schema(),
+            _ => workflow_schema(),
         }
     }
 }
@@ -179,13 +193,16 @@ pub fn persona_schema() -> Schema {
 }
 
 /// The JSON Schema of `stepwise.toml` (for Even Better TOML and other schema-aware editors).
-pub fn config_schema() -> Schema {
-    let mut schema = SchemaSettings::draft07()
-        .for_deserialize()
-        .into_generator()
-        .into_root_schema_for::<Config>();
-    schema.insert("$id".into(), "https://stepwise.dev/schemas/config.schema.json".into());
-    schema
+pub fn config_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut schema = SchemaSettings::draft07()
+            .for_deserialize()
+            .into_generator()
+            .into_root_schema_for::<Config>();
+        schema.insert("$id".into(), "https://stepwise.dev/schemas/config.schema.json".into());
+        schema
+    })
 }
 
 fn pretty(schema: &Schema) -> String {
@@ -206,7 +223,7 @@ pub fn persona_schema_json() -> String {
 
 /// The config schema as checked in (`schemas/config.schema.json`).
 pub fn config_schema_json() -> String {
-    pretty(&config_schema())
+    pretty(config_schema())
 }
 
 /// The keys allowed at `level`, in declaration order.
@@ -219,9 +236,11 @@ pub fn keys(level: Level) -> &'static [KeyInfo] {
             Level::Params,
             Level::Input,
             Level::Persona,
+            Level::Config,
+            Level::Provider,
         ]
         .into_iter()
-        .map(|level| (level, keys_of(workflow_schema(), level.definition())))
+        .map(|level| (level, keys_of(level.schema(), level.definition())))
         .collect()
     });
     all.iter()

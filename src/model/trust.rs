@@ -200,18 +200,49 @@ pub fn config_digest(text: Option<&str>) -> String {
 }
 
 /// `stepwise.toml` read again, keeping only what trust is about, with spans.
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
 struct Claims {
     runs_dir: Option<toml::Spanned<String>>,
     providers: std::collections::BTreeMap<String, toml::Spanned<ProviderClaims>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
 struct ProviderClaims {
     base_url: Option<toml::Spanned<String>>,
     api_key_env: Option<toml::Spanned<String>>,
+}
+
+impl Claims {
+    /// Read with the same recovering parse the settings come from (`config_file`), so a
+    /// mistake elsewhere in the file cannot hide a claim whose setting is in force.
+    fn read(text: &str) -> Claims {
+        use toml::de::{DeTable, DeValue};
+        let (root, _) = DeTable::parse_recoverable(text);
+        let root = root.get_ref();
+        let string = |v: &toml::Spanned<DeValue<'_>>| {
+            v.get_ref()
+                .as_str()
+                .map(|s| toml::Spanned::new(v.span(), s.to_string()))
+        };
+        let providers = root
+            .get("providers")
+            .and_then(|p| p.get_ref().as_table())
+            .into_iter()
+            .flatten()
+            .filter_map(|(id, p)| {
+                let table = p.get_ref().as_table()?;
+                let claims = ProviderClaims {
+                    base_url: table.get("base_url").and_then(string),
+                    api_key_env: table.get("api_key_env").and_then(string),
+                };
+                Some((id.get_ref().to_string(), toml::Spanned::new(p.span(), claims)))
+            })
+            .collect();
+        Claims {
+            runs_dir: root.get("runs_dir").and_then(string),
+            providers,
+        }
+    }
 }
 
 /// `scheme://host:port` of a URL, lowercased (`None` if it does not parse).
@@ -250,7 +281,7 @@ pub fn assess(loaded: &LoadedConfig, baseline: &Catalog, merged: &Catalog) -> Ve
     let Some(text) = &loaded.text else {
         return Vec::new();
     };
-    let claims: Claims = toml::from_str(text).unwrap_or_default();
+    let claims = Claims::read(text);
     let official = Catalog::build(
         &Default::default(),
         &std::collections::BTreeMap::<String, String>::new(),

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::catalog::{Catalog, EnvLookup};
-use super::config::{Config, LoadedConfig, load_layered};
+use super::config::{Config, LoadedConfig, load_layered_with};
+use super::diagnostic::Diagnostic;
 use super::health::Health;
 use super::persona::{LibraryPersona, PersonaLibrary};
 use super::trust::{self, USER_CONFIG_FILE, WorkspaceTrust, config_home};
@@ -54,10 +55,26 @@ impl Workspace {
         Workspace::from_config_trusting(Workspace::config_for(dir, env), env, process_trust)
     }
 
+    /// Loads the workspace governing `dir` as [`Workspace::load_trusting`] does, reading a
+    /// `stepwise.toml` the editor has open from `open` (its unsaved text).
+    pub fn load_open(
+        dir: &Path,
+        env: &dyn EnvLookup,
+        process_trust: bool,
+        open: &dyn Fn(&Path) -> Option<String>,
+    ) -> Workspace {
+        Workspace::from_config_trusting(Workspace::config_with(dir, env, open), env, process_trust)
+    }
+
     /// The configuration governing `dir`: its `stepwise.toml` over the user's config file.
     pub fn config_for(dir: &Path, env: &dyn EnvLookup) -> LoadedConfig {
+        Workspace::config_with(dir, env, &|_| None)
+    }
+
+    /// [`Workspace::config_for`], reading a `stepwise.toml` the editor has open from `open`.
+    pub fn config_with(dir: &Path, env: &dyn EnvLookup, open: &dyn Fn(&Path) -> Option<String>) -> LoadedConfig {
         let user = config_home(env).map(|d| d.join(USER_CONFIG_FILE));
-        load_layered(dir, user.as_deref())
+        load_layered_with(dir, user.as_deref(), open)
     }
 
     /// Builds the rest of a workspace from its configuration.
@@ -95,6 +112,7 @@ impl Workspace {
             path: None,
             config: Default::default(),
             error: None,
+            diagnostics: Vec::new(),
             text: None,
             baseline: Default::default(),
         };
@@ -105,6 +123,15 @@ impl Workspace {
             catalog,
             trust: WorkspaceTrust::default(),
         }
+    }
+
+    /// What is wrong in the workspace's `stepwise.toml`, in the order of the file: its own
+    /// problems and what it asks that needs trust.
+    pub fn config_file_diagnostics(&self) -> Vec<Diagnostic> {
+        let mut all = self.config.diagnostics.clone();
+        all.extend(self.trust.config_diagnostics());
+        all.sort_by_key(|d| (d.span.start, d.span.end));
+        all
     }
 
     /// Finds persona `id` for `workflow`: inline definitions shadow the library.

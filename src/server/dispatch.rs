@@ -70,6 +70,10 @@ impl Ordered {
                         p.text_document.version,
                         edits.len()
                     );
+                    if self.shared.session().change_file(&uri, p.text_document.version, &edits) {
+                        self.shared.send(Event::Analyze(uri));
+                        return;
+                    }
                     let changed = self.shared.session().change(&uri, p.text_document.version, &edits);
                     match changed {
                         Some(replaced) => {

@@ -10,7 +10,7 @@ use tower_lsp_server::ls_types::Uri;
 
 use super::Shared;
 use super::convert;
-use super::session::Snapshot;
+use super::session::{FileKind, Snapshot};
 use crate::analysis::actions::run_diagnostics;
 use crate::model::catalog::ProcessEnv;
 use crate::model::workspace::Workspace;
@@ -43,8 +43,16 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         for event in batch {
             match event {
                 Event::Analyze(uri) => {
-                    super::runs::ensure_loaded(&shared, &uri).await;
-                    super::probes::ensure_fresh(&shared, &uri);
+                    let file = shared.session().file(&uri).map(|f| f.kind);
+                    if file == Some(FileKind::Config) {
+                        // Its open workflows re-check against the text as typed.
+                        reload = true;
+                        continue;
+                    }
+                    if file.is_none() {
+                        super::runs::ensure_loaded(&shared, &uri).await;
+                        super::probes::ensure_fresh(&shared, &uri);
+                    }
                     if !analyze.contains(&uri) {
                         analyze.push(uri);
                     }
@@ -57,6 +65,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                 }
                 Event::Closed(uri) => {
                     analyze.retain(|u| *u != uri);
+                    if let Some(path) = uri
+                        .to_file_path()
+                        .filter(|p| p.ends_with(crate::model::config::CONFIG_FILE))
+                    {
+                        // Its saved text governs again, and its diagnostics are published anew.
+                        super::trust::forget_published(&shared, &path);
+                        reload = true;
+                    }
                     super::publish::send(&shared, super::publish::encode(&uri, None, std::iter::empty())).await;
                 }
                 Event::WorkspaceChanged => reload = true,
@@ -71,7 +87,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                 .map(|s| s.uri.clone())
                 .collect();
         }
-        let any = !analyze.is_empty();
+        let any = !analyze.is_empty() || reload;
         for uri in analyze {
             publish(&shared, &uri).await;
         }
@@ -90,6 +106,19 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
 /// Computes and publishes the diagnostics of the document's current version, unless a newer
 /// version arrived meanwhile (its own event will publish it).
 async fn publish(shared: &Shared, uri: &Uri) {
+    let file = shared.session().file(uri);
+    if let Some(file) = file.filter(|f| f.kind == FileKind::Persona) {
+        let version = file.version;
+        let Ok(diagnostics) = tokio::task::spawn_blocking(move || super::files::persona_diagnostics(&file)).await
+        else {
+            return;
+        };
+        if shared.session().file(uri).map(|f| f.version) == Some(version) {
+            let encoded = super::publish::encode(uri, Some(version), diagnostics.into_iter());
+            super::publish::send(shared, encoded).await;
+        }
+        return;
+    }
     let Some(snapshot) = shared.session().snapshot(uri) else {
         return;
     };
@@ -121,19 +150,20 @@ fn diagnostics(snapshot: &Snapshot) -> Vec<u8> {
 
 /// Reloads every open document's workspace off the lock, then swaps them in.
 async fn reload_workspaces(shared: &Shared) {
-    let (dirs, reach, trusted) = {
+    let (dirs, reach, trusted, open) = {
         let session = shared.session();
         (
             session.workspace_dirs(),
             session.reachability().clone(),
             session.editor_trust(),
+            session.open_configs(),
         )
     };
     let loaded = tokio::task::spawn_blocking(move || {
         let mut by_root: HashMap<std::path::PathBuf, Arc<Workspace>> = HashMap::new();
         dirs.into_iter()
             .map(|dir| {
-                let mut ws = Workspace::load_trusting(&dir, &ProcessEnv, trusted);
+                let mut ws = Workspace::load_open(&dir, &ProcessEnv, trusted, &|p| open.get(p).cloned());
                 ws.catalog.apply_reachability(&reach);
                 let ws = by_root
                     .entry(ws.config.root.clone())

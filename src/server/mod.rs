@@ -12,6 +12,7 @@ mod commands;
 mod convert;
 mod dispatch;
 mod events;
+mod files;
 mod preview;
 mod probes;
 mod publish;
@@ -211,11 +212,17 @@ impl LanguageServer for Backend {
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        if let Some(reply) = files::completion(&self.shared, &params).await {
+            return reply;
+        }
         let uri = params.text_document_position.text_document.uri.clone();
         on_snapshot(&self.shared, &uri, move |s| requests::completion::handle(s, params)).await
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        if let Some(reply) = files::hover(&self.shared, &params).await {
+            return reply;
+        }
         let uri = params.text_document_position_params.text_document.uri.clone();
         on_snapshot(&self.shared, &uri, move |s| requests::hover::handle(s, params)).await
     }

@@ -12,11 +12,13 @@ use crate::analysis::Analysis;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::catalog::ProcessEnv;
+use crate::model::config::CONFIG_FILE;
 use crate::model::health::unix_now;
+use crate::model::persona::is_persona_file;
 use crate::model::reach::Reachability;
 use crate::model::runs::RunView;
 use crate::model::workspace::Workspace;
-use crate::syntax::text::{DocumentText, PositionEncoding, TextEdit};
+use crate::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextEdit};
 
 /// One version of one document, with its analysis computed at most once, on first use.
 #[derive(Debug)]
@@ -139,6 +141,41 @@ pub enum Replaced {
     Held(Arc<Snapshot>),
 }
 
+/// What an open document that is not a workflow is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A workspace's `stepwise.toml`.
+    Config,
+    /// A file of the persona library (in one of the workspace's `persona_dirs`).
+    Persona,
+}
+
+/// One version of an open `stepwise.toml` or persona file.
+#[derive(Debug)]
+pub struct FileSnapshot {
+    /// The file's URI.
+    pub uri: Uri,
+    /// What it is.
+    pub kind: FileKind,
+    /// The version the client gave this text.
+    pub version: i32,
+    /// The text as the editor has it (saved or not).
+    pub text: Arc<str>,
+    /// Line starts of `text`.
+    pub index: LineIndex,
+    /// The workspace the file belongs to (for a `stepwise.toml`, loaded from this text).
+    pub workspace: Arc<Workspace>,
+    /// How the client counts columns.
+    pub encoding: PositionEncoding,
+}
+
+/// An open `stepwise.toml` or persona file: its live text and latest snapshot.
+#[derive(Debug)]
+struct OpenFile {
+    text: DocumentText,
+    snapshot: Arc<FileSnapshot>,
+}
+
 /// An open document: its live text and the snapshot of its latest version.
 #[derive(Debug)]
 struct Document {
@@ -151,6 +188,8 @@ struct Document {
 pub struct Session {
     encoding: PositionEncoding,
     documents: HashMap<Uri, Document>,
+    /// Open `stepwise.toml` and persona files.
+    files: HashMap<Uri, OpenFile>,
     /// Workspaces by the folder of the documents that use them.
     workspaces: HashMap<PathBuf, Arc<Workspace>>,
     /// Last run results by document, kept while the document is closed.
@@ -196,18 +235,108 @@ impl Session {
     /// The workspace for documents in `dir`, loaded once per folder.
     fn workspace_for(&mut self, dir: PathBuf) -> Arc<Workspace> {
         let trusted = self.editor_trust;
+        let open = self.open_configs();
         self.workspaces
             .entry(dir)
             .or_insert_with_key(|dir| {
-                let mut workspace = Workspace::load_trusting(dir, &ProcessEnv, trusted);
+                let mut workspace = Workspace::load_open(dir, &ProcessEnv, trusted, &|p| open.get(p).cloned());
                 workspace.catalog.apply_reachability(&self.reach);
                 Arc::new(workspace)
             })
             .clone()
     }
 
+    /// The unsaved text of every open `stepwise.toml`, by path: workspaces are loaded from it.
+    pub fn open_configs(&self) -> HashMap<PathBuf, String> {
+        self.files
+            .values()
+            .filter(|f| f.snapshot.kind == FileKind::Config)
+            .filter_map(|f| Some((f.snapshot.uri.to_file_path()?.into_owned(), f.snapshot.text.to_string())))
+            .collect()
+    }
+
+    /// What `uri` is when it is not a workflow: its workspace's `stepwise.toml`, or a YAML
+    /// file in one of the workspace's persona folders.
+    fn file_kind(&mut self, uri: &Uri) -> Option<FileKind> {
+        let path = uri.to_file_path()?.into_owned();
+        let name = path.file_name()?.to_str()?;
+        if name == CONFIG_FILE {
+            return Some(FileKind::Config);
+        }
+        if !is_persona_file(&path) || name.ends_with(".flow.yaml") || name.ends_with(".flow.yml") {
+            return None;
+        }
+        let workspace = self.workspace_for(document_dir(uri));
+        let dir = path.parent()?;
+        workspace
+            .config
+            .persona_dirs()
+            .iter()
+            .any(|d| d == dir)
+            .then_some(FileKind::Persona)
+    }
+
+    fn file_snapshot(&mut self, uri: &Uri, kind: FileKind, version: i32, text: Arc<str>) -> Arc<FileSnapshot> {
+        let workspace = self.workspace_for(document_dir(uri));
+        Arc::new(FileSnapshot {
+            uri: uri.clone(),
+            kind,
+            version,
+            index: LineIndex::new(text.clone()),
+            text,
+            workspace,
+            encoding: self.encoding,
+        })
+    }
+
+    /// Opens a `stepwise.toml` or persona file; false if `uri` is neither.
+    fn open_file(&mut self, uri: &Uri, version: i32, text: &str) -> bool {
+        let Some(kind) = self.file_kind(uri) else {
+            return false;
+        };
+        let live = DocumentText::new(text);
+        let snapshot = self.file_snapshot(uri, kind, version, live.to_arc_str());
+        self.files.insert(uri.clone(), OpenFile { text: live, snapshot });
+        true
+    }
+
+    /// Applies edits to an open `stepwise.toml` or persona file; false if `uri` is not one.
+    pub fn change_file(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> bool {
+        let encoding = self.encoding;
+        let Some(file) = self.files.get_mut(uri) else {
+            return false;
+        };
+        file.text.apply_all(edits, encoding);
+        let (kind, text) = (file.snapshot.kind, file.text.to_arc_str());
+        let snapshot = self.file_snapshot(uri, kind, version, text);
+        if let Some(file) = self.files.get_mut(uri) {
+            file.snapshot = snapshot;
+        }
+        true
+    }
+
+    /// The latest snapshot of an open `stepwise.toml` or persona file.
+    pub fn file(&self, uri: &Uri) -> Option<Arc<FileSnapshot>> {
+        self.files.get(uri).map(|f| f.snapshot.clone())
+    }
+
+    /// The workspaces of every open document and file, once each.
+    pub fn open_workspaces(&self) -> Vec<Arc<Workspace>> {
+        let mut all: Vec<Arc<Workspace>> = Vec::new();
+        let used = self.documents.values().map(|d| &d.snapshot.workspace);
+        for ws in used.chain(self.files.values().map(|f| &f.snapshot.workspace)) {
+            if !all.iter().any(|w| Arc::ptr_eq(w, ws)) {
+                all.push(ws.clone());
+            }
+        }
+        all
+    }
+
     /// Opens (or reopens) a document; returns the snapshot it replaces, if any.
     pub fn open(&mut self, uri: Uri, version: i32, text: &str) -> Option<Arc<Snapshot>> {
+        if self.open_file(&uri, version, text) {
+            return self.documents.remove(&uri).map(|d| d.snapshot);
+        }
         let workspace = self.workspace_for(document_dir(&uri));
         let live = DocumentText::new(text);
         let runs = self.runs.get(&uri).cloned().unwrap_or_default();
@@ -294,6 +423,7 @@ impl Session {
 
     /// Closes a document; returns its last snapshot, to be dropped off the message loop.
     pub fn close(&mut self, uri: &Uri) -> Option<Arc<Snapshot>> {
+        self.files.remove(uri);
         self.documents.remove(uri).map(|d| d.snapshot)
     }
 
@@ -311,6 +441,7 @@ impl Session {
     pub fn workspace_dirs(&self) -> Vec<PathBuf> {
         self.documents
             .keys()
+            .chain(self.files.keys())
             .map(document_dir)
             .collect::<std::collections::HashSet<_>>()
             .into_iter()
@@ -326,6 +457,15 @@ impl Session {
             if let Some(doc) = self.documents.get_mut(&uri) {
                 let old = &doc.snapshot;
                 doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace));
+            }
+        }
+        let files: Vec<Uri> = self.files.keys().cloned().collect();
+        for uri in files {
+            if let Some(old) = self.file(&uri) {
+                let snapshot = self.file_snapshot(&uri, old.kind, old.version, old.text.clone());
+                if let Some(file) = self.files.get_mut(&uri) {
+                    file.snapshot = snapshot;
+                }
             }
         }
     }

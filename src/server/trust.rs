@@ -169,16 +169,27 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
     }
 }
 
-/// `untrusted-workspace` warnings on each open document's `stepwise.toml`, published when
-/// they differ from what was last published there.
+/// Forgets what was last published on `path` (its diagnostics were just cleared), so the next
+/// publication sends them again.
+pub(crate) fn forget_published(shared: &Shared, path: &std::path::Path) {
+    shared
+        .config_diagnostics
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(path);
+}
+
+/// The diagnostics of each open document's `stepwise.toml` (its own problems and
+/// `untrusted-workspace` warnings), published when they differ from what was last published
+/// there.
 pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
     let mut current: HashMap<PathBuf, (Arc<str>, Vec<Diagnostic>)> = HashMap::new();
-    for snapshot in shared.session().snapshots() {
-        let config = &snapshot.workspace.config;
+    for workspace in shared.session().open_workspaces() {
+        let config = &workspace.config;
         if let (Some(path), Some(text)) = (&config.path, &config.text) {
             current
                 .entry(path.clone())
-                .or_insert_with(|| (Arc::from(text.as_str()), snapshot.workspace.trust.config_diagnostics()));
+                .or_insert_with(|| (Arc::from(text.as_str()), workspace.config_file_diagnostics()));
         }
     }
     let encoding = shared.session().encoding();
@@ -186,7 +197,11 @@ pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
     {
         let mut published = shared.config_diagnostics.lock().unwrap_or_else(|e| e.into_inner());
         for (path, (text, diagnostics)) in &current {
-            let messages: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
+            // Places count too: an edit above a problem in an open stepwise.toml moves it.
+            let messages: Vec<String> = diagnostics
+                .iter()
+                .map(|d| format!("{}-{} {}", d.span.start, d.span.end, d.message))
+                .collect();
             if published.get(path) == Some(&messages) {
                 continue;
             }
@@ -195,7 +210,7 @@ pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
                 continue;
             };
             let index = LineIndex::new(text.clone());
-            let converted = diagnostics
+            let converted: Vec<tower_lsp_server::ls_types::Diagnostic> = diagnostics
                 .iter()
                 .map(|d| convert::diagnostic(&index, &uri, d, encoding))
                 .collect();
@@ -203,6 +218,7 @@ pub(crate) async fn publish_config_diagnostics(shared: &Shared) {
         }
     }
     for (uri, diagnostics) in sends {
-        shared.client.publish_diagnostics(uri, diagnostics, None).await;
+        // The same wire as the workflows' publications, so a clearing on close never overtakes it.
+        super::publish::send(shared, super::publish::encode(&uri, None, diagnostics.into_iter())).await;
     }
 }

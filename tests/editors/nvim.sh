@@ -90,6 +90,18 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -
 rc3=$?
 if [ $rc3 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim3.stderr"; echo; fi
 rc=$((rc + rc3))
+
+# stepwise.toml and persona files served by the real server.
+echo "== nvim config test"
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
+  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+  STEPWISE_PACKROOT="$TMP" \
+  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_config_test.lua" </dev/null 2>"$TMP/nvim4.stderr"
+rc4=$?
+if [ $rc4 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim4.stderr"; echo; fi
+rc=$((rc + rc4))
 set -e
 echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 exit $rc

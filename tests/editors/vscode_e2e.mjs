@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { previewChecks } from "./vscode_e2e_preview.mjs";
+import { configScenario } from "./vscode_config_e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -243,6 +244,9 @@ try {
   // The editor title bar carries the run buttons for workflow documents.
   const runButton = await page.locator(".editor-actions [aria-label*='Run Step at Cursor']").count();
   check("editor title has Run Step at Cursor", runButton > 0);
+
+  await configScenario({ page, check, openFromExplorer, waitText, gotoLine, norm, mod });
+  await openFromExplorer(file);
 
   // Code actions (Ctrl+.) on a step: Run step, when the server offers them.
   if (process.env.E2E_CODE_ACTIONS === "1") {

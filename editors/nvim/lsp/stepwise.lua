@@ -2,6 +2,6 @@
 -- runtimepath). `require('stepwise').setup(opts)` layers the user's options over these.
 return {
   cmd = { 'stepwise', 'lsp' },
-  filetypes = { 'yaml.stepwise' },
+  filetypes = { 'yaml.stepwise', 'toml.stepwise' },
   root_markers = { 'stepwise.toml', '.git' },
 }

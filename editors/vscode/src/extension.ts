@@ -16,6 +16,7 @@ import {
   ProgressValue,
   SERVER_COMMANDS,
   TRUST_NOTIFICATION,
+  CONFIG_GLOBS,
   WATCH_GLOB,
   WORKFLOW_GLOBS,
   YamlExtensionMode,
@@ -100,10 +101,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   };
   const clientOptions: LanguageClientOptions = {
     initializationOptions: initializationOptions(vscode.workspace.isTrusted),
-    documentSelector: WORKFLOW_GLOBS.flatMap((pattern) => [
-      { scheme: "file", pattern },
-      { scheme: "untitled", pattern },
-    ]),
+    documentSelector: [
+      ...WORKFLOW_GLOBS.flatMap((pattern) => [
+        { scheme: "file", pattern },
+        { scheme: "untitled", pattern },
+      ]),
+      ...CONFIG_GLOBS.map((pattern) => ({ scheme: "file", pattern })),
+    ],
     synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher(WATCH_GLOB) },
     outputChannel: output,
     middleware: {

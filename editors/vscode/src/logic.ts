@@ -33,6 +33,10 @@ export const INSTALL_HINT = "cargo install --path .";
 /** Glob patterns of the documents the server handles. */
 export const WORKFLOW_GLOBS = ["**/*.flow.yaml", "**/*.flow.yml"];
 
+/** Glob patterns of the other files the server serves (diagnostics, completion, hover): the workspace
+ * configuration and the default persona library folder. */
+export const CONFIG_GLOBS = ["**/stepwise.toml", "**/personas/*.yaml", "**/personas/*.yml"];
+
 export function isWorkflowPath(p: string): boolean {
   return /\.flow\.ya?ml$/i.test(p);
 }

@@ -12,7 +12,8 @@ M.defaults = {
   -- Extra environment for the server, e.g. { OPENAI_BASE_URL = 'http://localhost:8080/v1' }.
   env = {},
   root_markers = { 'stepwise.toml', '.git' },
-  filetypes = { 'yaml.stepwise' },
+  -- Workflows and persona files (`yaml.stepwise`), `stepwise.toml` (`toml.stepwise`).
+  filetypes = { 'yaml.stepwise', 'toml.stepwise' },
   inlay_hints = true,
   codelens = true,
   -- Show `$/progress` of runs with `vim.notify` (the `LspProgress` event is always fired by Neovim;
@@ -48,9 +49,13 @@ end
 
 --- The filetype rule (also in ftdetect/stepwise.lua, for `packadd` without `setup`).
 function M.add_filetype()
-  vim.filetype.add({ pattern = { ['.*%.flow%.ya?ml'] = 'yaml.stepwise' } })
-  -- Tree-sitter users keep YAML highlighting for the compound filetype.
+  vim.filetype.add({
+    filename = { ['stepwise.toml'] = 'toml.stepwise' },
+    pattern = { ['.*%.flow%.ya?ml'] = 'yaml.stepwise', ['.*/personas/[^/]*%.ya?ml'] = 'yaml.stepwise' },
+  })
+  -- Tree-sitter users keep YAML and TOML highlighting for the compound filetypes.
   pcall(vim.treesitter.language.register, 'yaml', { 'yaml.stepwise', 'stepwise' })
+  pcall(vim.treesitter.language.register, 'toml', { 'toml.stepwise' })
 end
 
 --- Whether a buffer name is a workflow document.
