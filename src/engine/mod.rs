@@ -24,6 +24,7 @@
 //! output, who answered) and [`models::ModelCache::load`] the cached model listings; neither
 //! touches the network.
 
+pub mod compare;
 mod dry_run;
 pub mod error;
 mod failover;
