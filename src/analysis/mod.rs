@@ -2,6 +2,7 @@
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
 pub mod actions;
+pub mod compare;
 pub mod completion;
 pub mod context;
 pub mod diagnostics;

@@ -25,7 +25,7 @@ use crate::model::resolve::Overrides;
 use crate::model::runs::{RunRecord, RunView, StepError, StepRecord, StepStatus};
 use crate::model::workflow::Workflow;
 
-fn error(message: impl Into<String>) -> Error {
+pub(super) fn error(message: impl Into<String>) -> Error {
     Error {
         code: ErrorCode::InvalidParams,
         message: message.into().into(),
@@ -33,7 +33,7 @@ fn error(message: impl Into<String>) -> Error {
     }
 }
 
-fn file_of(uri: &Uri) -> Result<PathBuf> {
+pub(super) fn file_of(uri: &Uri) -> Result<PathBuf> {
     uri.to_file_path()
         .map(|p| p.into_owned())
         .ok_or_else(|| error("only workflow files on disk can be run"))
@@ -105,13 +105,16 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             let uri = uri_of(&a.uri)?;
             run(shared, uri, RunTarget::Resume, Overrides::default(), a.inputs, token).await
         }
+        ServerCommand::CompareStep(_) | ServerCommand::CompareTargets(_) | ServerCommand::UseTarget(_) => {
+            super::compare::execute(shared, command, token).await
+        }
         ServerCommand::TrustWorkspace(_) | ServerCommand::TrustStatus(_) => super::trust::execute(shared, params).await,
     }
 }
 
 /// The step a one-step command names: by ID, or the step on the line of its position in the
 /// open document.
-async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
+pub(super) async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
     let position = match at {
         StepAt::Id { step } => return Ok(step),
         StepAt::Position { position } => position,
@@ -129,7 +132,7 @@ async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
 }
 
 /// Publishes new run results for `uri` and asks the event loop to refresh the editor.
-fn show(shared: &Shared, uri: &Uri, view: RunView) {
+pub(super) fn show(shared: &Shared, uri: &Uri, view: RunView) {
     shared.session().set_runs(uri, view);
     shared.send(Event::RunsChanged(uri.clone()));
 }
@@ -145,7 +148,7 @@ static PROGRESS_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// A work-done progress for the run: the client's token, or one the server creates when the
 /// client supports it.
-async fn progress_token(shared: &Shared, given: Option<ProgressToken>) -> Option<ProgressToken> {
+pub(super) async fn progress_token(shared: &Shared, given: Option<ProgressToken>) -> Option<ProgressToken> {
     if given.is_some() {
         return given;
     }
@@ -322,7 +325,7 @@ async fn run(
 /// The error of a run refused for required inputs without a value: `data.missingInputs`
 /// lists each with its description and the value the workflow's last run used (for the
 /// editor to ask with, prefilled), and the message names them.
-fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
+pub(super) fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
     let last = latest(runs_dir, file).map(|r| r.inputs).unwrap_or_default();
     let missing: Vec<Value> = names
         .iter()

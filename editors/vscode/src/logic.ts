@@ -12,6 +12,9 @@ export const SERVER_COMMANDS = {
   resume: "stepwise.resume",
   cancel: "stepwise.cancel",
   openOutput: "stepwise.openOutput",
+  compareStep: "stepwise.compareStep",
+  compareTargets: "stepwise.compareTargets",
+  useTarget: "stepwise.useTarget",
 } as const;
 
 /** The notification telling the server that the user granted Workspace Trust. */

@@ -8,6 +8,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::analysis::actions::{ActionKind, code_actions, run_diagnostics};
+use crate::analysis::compare::compare_action;
 use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;
@@ -19,7 +20,8 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
     let span = convert::span(index, params.range, s.encoding);
     let mut diagnostics = analysis.diagnostics();
     diagnostics.extend(run_diagnostics(&analysis, &s.runs));
-    let actions = code_actions(&analysis, &s.runs, span, &diagnostics);
+    let mut actions = code_actions(&analysis, &s.runs, span, &diagnostics);
+    actions.extend(compare_action(&analysis, span.start));
     let mut reply: Vec<CodeActionOrCommand> = actions
         .into_iter()
         .map(|a| {

@@ -3,6 +3,7 @@
 use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command};
 
 use crate::analysis::actions::code_lenses;
+use crate::analysis::compare::compare_lenses;
 use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;
@@ -12,6 +13,7 @@ pub fn handle(s: &Snapshot, _: CodeLensParams) -> Option<Vec<CodeLens>> {
     let analysis = s.analysis();
     let lenses = code_lenses(&analysis, &s.runs)
         .into_iter()
+        .chain(compare_lenses(&analysis))
         .map(|l| CodeLens {
             range: convert::range(&analysis.line_index, l.span, s.encoding),
             command: Some(match &l.command {

@@ -32,6 +32,9 @@ M.commands = {
   resume = 'stepwise.resume',
   cancel = 'stepwise.cancel',
   open_output = 'stepwise.openOutput',
+  compare = 'stepwise.compareStep',
+  compare_targets = 'stepwise.compareTargets',
+  use_target = 'stepwise.useTarget',
   trust = 'stepwise.trustWorkspace',
   trust_status = 'stepwise.trustStatus',
 }
@@ -474,6 +477,7 @@ function M.setup(opts)
   for name, def in pairs(user_commands) do
     vim.api.nvim_create_user_command(name, def[1], def[2])
   end
+  require('stepwise.compare').setup()
 
   -- Loaded late (lazy.nvim `ft = 'yaml'`, or setup after the file was opened): re-detect open
   -- workflow buffers so they get the filetype, and with it the server.
