@@ -115,17 +115,26 @@ function M.show(result, source)
   return buf
 end
 
---- Sends the step (`{ step = ID }` or `{ position = … }`) of buffer `bufnr` to `targets`.
+--- Sends the step (`{ step = ID }` or `{ position = … }`) of buffer `bufnr` to `targets`. A plain
+--- request: `exec_cmd` would hand `stepwise.compareStep` back to the lens handler below.
 function M.compare(bufnr, at, targets, rep)
   local stepwise = require('stepwise')
-  local args = vim.tbl_extend('force', at, { targets = targets, ['repeat'] = rep })
-  return stepwise.execute(stepwise.commands.compare, args, bufnr, function(err, result)
-    if not err and result then
-      vim.schedule(function()
+  local client = stepwise.client(bufnr)
+  if not client then
+    return vim.notify('stepwise: no stepwise language server attached to this buffer', vim.log.levels.ERROR)
+  end
+  local arg = vim.tbl_extend('force', { uri = vim.uri_from_bufnr(bufnr), targets = targets, ['repeat'] = rep }, at)
+  local params = { command = stepwise.commands.compare, arguments = { arg } }
+  client:request('workspace/executeCommand', params, function(err, result)
+    vim.schedule(function()
+      if err then
+        return vim.notify('stepwise: compare failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      end
+      if result then
         M.show(result, bufnr)
-      end)
-    end
-  end)
+      end
+    end)
+  end, bufnr)
 end
 
 --- Asks which of the server's candidates to compare on (a toggle list: choose entries to mark
