@@ -30,6 +30,7 @@ import {
   serverOffers,
   shouldDropDiagnostic,
 } from "./logic";
+import { compareStep, isCompareWithoutTargets, registerCompare } from "./compare";
 
 const YAML_EXTENSION = "redhat.vscode-yaml";
 const RUN_SOURCE_KIND = vscode.CodeActionKind.Source.append("run");
@@ -118,6 +119,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       },
       // A run from a code lens or code action refused for missing inputs: ask for them and run again.
       async executeCommand(command, args, next) {
+        if (isCompareWithoutTargets(command, args)) return compareStep(args[0]);
         const inputs: Record<string, string> = {};
         for (;;) {
           const arg = args[0] && typeof args[0] === "object" ? { ...args[0], ...(Object.keys(inputs).length ? { inputs } : {}) } : args[0];
@@ -293,6 +295,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   reg("stepwise.editor.cancel", () => cancel(context));
   reg("stepwise.editor.openOutput", () => openOutput(context));
   reg("stepwise.editor.showLog", () => output.show(true));
+  registerCompare(context, () => readyClient(context));
   reg("stepwise.editor.restartServer", async () => {
     await stopClient();
     await ensureStarted(context);
