@@ -260,3 +260,29 @@ async fn unknown_targets_are_refused_with_did_you_mean_before_anything_is_sent()
     assert_eq!(server.count(), 0);
     assert!(!project.runs_dir().exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_step_sends_every_item_to_each_target() {
+    let server = FakeProvider::start(|r| {
+        if prompt_of(r) == "L" {
+            anthropic_stream(&["one\ntwo"], 1, 1)
+        } else {
+            echo(r)
+        }
+    })
+    .await;
+    let flow = "version: 1\nname: Fan\nprovider: anthropic\nmodel: claude-sonnet-4-5\nsteps:\n  - id: list\n    prompt: L\n  - id: each\n    for_each: steps.list.output | lines\n    prompt: \"E {{ item }}\"\n";
+    let project = Project::new(&config_for(&server.url, ""), flow);
+    let out = compare(
+        &project,
+        &["--step", "each", "--with", "anthropic,openai", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut prompts: Vec<String> = server.received().iter().map(prompt_of).collect();
+    assert_eq!(prompts.remove(0), "L", "the upstream step ran first");
+    prompts.sort();
+    assert_eq!(prompts, ["E one", "E one", "E two", "E two"]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["prompts"], serde_json::json!(["E one", "E two"]));
+    assert_eq!(json["targets"][1]["samples"][0]["output"], "R(E one)\n\nR(E two)");
+}

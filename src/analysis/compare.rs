@@ -143,10 +143,12 @@ pub fn use_target_edits(
 pub fn add_fallback_edit(analysis: &Analysis, step: &Step, provider: &str, model: &str) -> Option<Edit> {
     let text = analysis.text();
     let entry = format!("{provider}/{model}");
-    let listed = step
-        .fallback
-        .iter()
-        .any(|f| f.provider.value == provider && f.model.as_ref().is_none_or(|m| m.value == model));
+    let catalog = &analysis.workspace.catalog;
+    let listed = step.fallback.iter().any(|f| {
+        let default = || catalog.provider(&f.provider.value).map(|p| p.default_model.clone());
+        let fallback_model = f.model.as_ref().map(|m| m.value.clone()).or_else(default);
+        f.provider.value == provider && fallback_model.as_deref() == Some(model)
+    });
     if listed {
         return None;
     }
