@@ -9,6 +9,9 @@ use std::process::Output;
 
 use serde_json::Value;
 use stepwise::engine::record::{StepStatus, latest, records_dir};
+use stepwise::model::catalog::ProviderKind;
+use stepwise::model::prices::builtin_price;
+use stepwise::model::runs::Usage;
 use support::fake_provider::{
     FakeProvider, Received, Reply, anthropic_stream, google_stream, openai_stream, prompt_of,
 };
@@ -129,6 +132,13 @@ async fn three_targets_get_one_request_each_with_the_same_user_prompt_and_the_st
     assert_eq!(sample["output"], "R(B R(A tea))");
     assert_eq!(sample["usage"]["input_tokens"], 11);
     assert_eq!(json["prompts"], serde_json::json!(["B R(A tea)"]));
+    let haiku = builtin_price(ProviderKind::Anthropic, "claude-haiku-4-5").unwrap();
+    let expected = haiku.cost(Usage {
+        input_tokens: 10,
+        output_tokens: 4,
+    });
+    let cost = json["targets"][0]["samples"][0]["cost_usd"].as_f64().unwrap();
+    assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
     let record_path = PathBuf::from(json["record"].as_str().unwrap());
     assert!(
         record_path.is_absolute() && record_path.starts_with(project.runs_dir().canonicalize().unwrap()),
@@ -162,6 +172,7 @@ async fn upstream_steps_without_an_output_run_first_and_the_compared_step_gets_n
     assert!(table.contains("openai/gpt-4o"), "{table}");
     assert!(table.contains("R(B R(A jam))"), "{table}");
     assert!(table.contains("tokens in/out"), "{table}");
+    assert!(table.contains("cost") && table.contains("$0.0"), "{table}");
     assert!(table.contains("record: "), "{table}");
 }
 

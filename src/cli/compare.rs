@@ -18,6 +18,7 @@ use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
 use crate::model::comparison::{Comparison, SampleStatus, TargetResult, parse_targets};
+use crate::model::prices::usd;
 use crate::model::resolve::Overrides;
 use crate::model::secrets::redact;
 use crate::model::workspace::Workspace;
@@ -107,6 +108,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
             target: RunTarget::Step(args.step.clone()),
             overrides: Overrides::default(),
             inputs,
+            budget_usd: None,
         },
         step: args.step.clone(),
         targets,
@@ -252,6 +254,7 @@ fn column(result: &TargetResult, repeat: u32) -> Vec<(&'static str, String)> {
             "tokens in/out",
             format!("{} / {}", usage.input_tokens, usage.output_tokens),
         ),
+        ("cost", result.cost_usd().map_or_else(|| "– (no price)".to_string(), usd)),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 mod check;
 mod compare;
+mod estimate;
 mod format_github;
 mod format_gitlab;
 mod format_human;

@@ -25,6 +25,7 @@ use super::secret::ApiKey;
 use super::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::comparison::{CompareTarget, Comparison, Sample, SampleStatus, TargetResult};
 use crate::model::diagnostic::{Unknown, choice_list};
+use crate::model::prices::CallCost;
 use crate::model::resolve::{Overrides, resolve_step};
 use crate::model::runs::{ErrorClass, Failure, StepRecord};
 use crate::model::workflow::Workflow;
@@ -428,17 +429,19 @@ impl Engine {
         let started = Instant::now();
         let mut usage = Usage::default();
         let mut texts = Vec::with_capacity(prompts.len());
-        let ended = |status, usage, output, error| Sample {
+        let mut cost = Some(0.0);
+        let ended = |status, usage, cost_usd, output, error| Sample {
             status,
             duration_ms: started.elapsed().as_millis() as u64,
             usage,
+            cost_usd,
             output,
             error,
         };
         let candidate = target.setup.first();
         let Some(info) = run.workspace.catalog.provider(&candidate.provider) else {
             let e = failure(ErrorClass::Prompt, format!("unknown provider `{}`", candidate.provider));
-            return ended(SampleStatus::Failed, usage, None, Some(e));
+            return ended(SampleStatus::Failed, usage, cost, None, Some(e));
         };
         let key = ApiKey::for_provider(info, run.env.as_ref());
         if key.is_none() && !info.api_key_env.is_empty() {
@@ -446,7 +449,7 @@ impl Engine {
                 ErrorClass::Auth,
                 format!("{} is not set", info.api_key_env.join(" or ")),
             );
-            return ended(SampleStatus::Failed, usage, None, Some(e));
+            return ended(SampleStatus::Failed, usage, cost, None, Some(e));
         }
         let timeout = self
             .options
@@ -455,22 +458,28 @@ impl Engine {
         for prompt in prompts {
             let Some(http) = target.setup.request(run, candidate, prompt, key.clone()) else {
                 let e = failure(ErrorClass::Prompt, format!("unknown provider `{}`", candidate.provider));
-                return ended(SampleStatus::Failed, usage, None, Some(e));
+                return ended(SampleStatus::Failed, usage, cost, None, Some(e));
             };
             let mut ignore_stream = |_: &str| {};
             let result = tokio::select! {
-                _ = cancel.cancelled() => return ended(SampleStatus::Cancelled, usage, None, None),
+                _ = cancel.cancelled() => return ended(SampleStatus::Cancelled, usage, cost, None, None),
                 result = providers::send(&self.client, info.kind, &http, timeout, &mut ignore_stream) => result,
             };
+            let (billed, reported) = match &result {
+                Ok(completion) => (completion.usage, completion.reported_cost),
+                Err(e) => (e.usage, e.reported_cost),
+            };
+            usage.add(billed);
+            if billed != Usage::default() || reported.is_some() {
+                let priced = CallCost::of(billed, reported, info.price(&candidate.model));
+                cost = cost.zip(priced).map(|(sum, c)| sum + c.usd);
+            }
             match result {
-                Ok(completion) => {
-                    usage.add(completion.usage);
-                    texts.push(completion.text);
-                }
-                Err(e) => return ended(SampleStatus::Failed, usage, None, Some(from_provider(&e))),
+                Ok(completion) => texts.push(completion.text),
+                Err(e) => return ended(SampleStatus::Failed, usage, cost, None, Some(from_provider(&e))),
             }
         }
-        ended(SampleStatus::Completed, usage, Some(texts.join("\n\n")), None)
+        ended(SampleStatus::Completed, usage, cost, Some(texts.join("\n\n")), None)
     }
 }
 

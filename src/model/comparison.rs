@@ -138,6 +138,10 @@ pub struct Sample {
     pub duration_ms: u64,
     /// Tokens used.
     pub usage: Usage,
+    /// USD its requests cost (failed ones too, where tokens were billed); `None` when a
+    /// request billed tokens at an unknown price.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
     /// The whole answer (fan-out answers joined by a blank line).
     pub output: Option<String>,
     /// Why it failed.
@@ -199,6 +203,11 @@ impl TargetResult {
             median_ms: times[(times.len() - 1) / 2],
             max_ms: *times.last()?,
         })
+    }
+
+    /// USD over all samples (`None` when one has no known cost).
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.samples.iter().map(|s| s.cost_usd).sum()
     }
 
     /// Tokens used over all samples.
@@ -272,6 +281,7 @@ mod tests {
             status,
             duration_ms,
             usage: Usage::default(),
+            cost_usd: Some(0.001),
             output: None,
             error: None,
         };
@@ -296,6 +306,9 @@ mod tests {
             })
         );
         assert_eq!(result.status(), SampleStatus::Failed);
+        assert!((result.cost_usd().unwrap() - 0.004).abs() < 1e-12);
+        result.samples[0].cost_usd = None;
+        assert_eq!(result.cost_usd(), None);
         result.samples.retain(|s| s.status == SampleStatus::Failed);
         assert_eq!(result.latency(), None);
     }

@@ -112,6 +112,7 @@ async fn compare_step(shared: Arc<Shared>, a: CompareArgs, token: Option<Progres
             target: RunTarget::Step(step.clone()),
             overrides: Overrides::default(),
             inputs: a.inputs,
+            budget_usd: None,
         },
         step: step.clone(),
         targets: a.targets,

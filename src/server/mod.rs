@@ -14,6 +14,7 @@ mod convert;
 mod dispatch;
 mod events;
 mod probes;
+mod publish;
 mod requests;
 mod runs;
 mod session;
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     run_ended: tokio::sync::Notify,
     /// What was last published on each `stepwise.toml` (messages), to publish only changes.
     config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
+    /// Messages encoded here rather than by `client` (see [`publish`]).
+    wire: futures::channel::mpsc::Sender<Vec<u8>>,
 }
 
 impl Shared {
@@ -401,6 +404,7 @@ pub fn run() -> anyhow::Result<()> {
         .build()?;
     let served = runtime.block_on(async move {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (wire, encoded) = futures::channel::mpsc::channel(1);
         let (service, socket) = LspService::build(|client| Backend {
             shared: Arc::new(Shared {
                 session: Mutex::new(Session::default()),
@@ -410,6 +414,7 @@ pub fn run() -> anyhow::Result<()> {
                 engine: std::sync::OnceLock::new(),
                 run_ended: tokio::sync::Notify::new(),
                 config_diagnostics: Mutex::default(),
+                wire,
             }),
             set_log_level,
         })
@@ -420,7 +425,7 @@ pub fn run() -> anyhow::Result<()> {
         let shared = service.inner().shared.clone();
         tokio::spawn(events::run(shared.clone(), events_rx));
         let service = dispatch::Ordered::new(service, shared);
-        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, service).await
+        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, encoded, service).await
     });
     if let Err(err) = &served {
         tracing::error!("stopping: {err}");

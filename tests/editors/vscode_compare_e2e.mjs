@@ -48,7 +48,7 @@ export async function compareE2E({ page, check, gotoLine, palette, waitText, vie
   const labels = ["anthropic/claude-sonnet-4-5", "anthropic/claude-haiku-4-5", "openai/gpt-4o"];
   check("the panel shows the three targets side by side", !!shown && labels.every((l) => body.includes(l)), body.slice(0, 600));
   const answers = body.split("Fake answer from the local test provider.").length - 1;
-  check("each target answered, with status, latency and tokens", answers === 3 && /7 \/ 8/.test(body) && / ms/.test(body), body.slice(0, 600));
+  check("each target answered, with status, latency, tokens and cost", answers === 3 && /7 \/ 8/.test(body) && / ms/.test(body) && /\$0\.\d{4}/.test(body), body.slice(0, 600));
   await page.waitForTimeout(500);
   await page.screenshot({ path: join(shots, "vscode-compare.png") });
   if (!shown) return;

@@ -18,6 +18,7 @@ export interface CompareTargetResult {
   model: string;
   persona?: string | null;
   latency?: { min_ms: number; median_ms: number; max_ms: number } | null;
+  cost_usd?: number | null;
   samples: CompareSample[];
 }
 
@@ -32,6 +33,12 @@ export interface CompareResult {
 
 function escape(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+}
+
+/** USD as the CLI shows it: four decimals below a dollar, cents above; "no price" when unknown. */
+export function usd(amount: number | null | undefined): string {
+  if (amount === null || amount === undefined) return "no price";
+  return Math.abs(amount) >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
 }
 
 function latencyText(t: CompareTargetResult, repeat: number): string {
@@ -67,6 +74,7 @@ export function compareHtml(result: CompareResult, nonce: string): string {
     <tr><th>status</th><td class="${ok ? "ok" : "bad"}">${escape(status(t))}</td></tr>
     <tr><th>latency${result.repeat > 1 ? " min/med/max" : ""}</th><td>${latencyText(t, result.repeat)}</td></tr>
     <tr><th>tokens in / out</th><td>${tokensIn} / ${tokensOut}</td></tr>
+    <tr><th>cost</th><td>${usd(t.cost_usd)}</td></tr>
   </table>
   <div class="buttons">
     <button data-action="use" data-index="${i}">Use for this step</button>

@@ -14,6 +14,7 @@ const result: CompareResult = {
       provider: "openai",
       model: "gpt-4o",
       latency: { min_ms: 420, median_ms: 420, max_ms: 420 },
+      cost_usd: 0.0021,
       samples: [{ status: "completed", duration_ms: 420, usage: { input_tokens: 7, output_tokens: 8 }, output: "a <b> & c" }],
     },
     {
@@ -31,6 +32,8 @@ test("the comparison page has one column per target with its numbers and buttons
   assert.equal(html.match(/<section class="target">/g)?.length, 2);
   assert.match(html, /openai\/gpt-4o<\/h2>[\s\S]*420 ms[\s\S]*7 \/ 8/);
   assert.match(html, /a &lt;b&gt; &amp; c/, "outputs are escaped");
+  assert.match(html, /<th>cost<\/th><td>\$0\.0021</);
+  assert.match(html, /<th>cost<\/th><td>no price</, "a target without a price says so");
   assert.match(html, /Summarize &lt;skates&gt;/);
   assert.match(html, /class="bad">failed</);
   assert.match(html, /✗ overloaded/);

@@ -23,6 +23,14 @@ local function str(v)
   return v ~= nil and v ~= vim.NIL and v or nil
 end
 
+--- USD as the CLI shows it (`$0.0040`, `$12.50`), or `no price` when unknown.
+function M.usd(amount)
+  if not amount then
+    return 'no price'
+  end
+  return math.abs(amount) >= 1 and ('$%.2f'):format(amount) or ('$%.4f'):format(amount)
+end
+
 --- The lines of the comparison buffer, and which target each line belongs to.
 function M.render(result)
   local lines = { ('# Compare `%s`'):format(result.step), '' }
@@ -54,7 +62,7 @@ function M.render(result)
     vim.list_extend(lines, {
       '',
       ('## %d. %s'):format(i, target.label),
-      ('%s · %s · %d in / %d out tokens'):format(status, time, tin, tout),
+      ('%s · %s · %d in / %d out tokens · %s'):format(status, time, tin, tout, M.usd(str(target.cost_usd))),
       '',
     })
     for n, s in ipairs(target.samples or {}) do
