@@ -254,7 +254,10 @@ fn column(result: &TargetResult, repeat: u32) -> Vec<(&'static str, String)> {
             "tokens in/out",
             format!("{} / {}", usage.input_tokens, usage.output_tokens),
         ),
-        ("cost", result.cost_usd().map_or_else(|| "– (no price)".to_string(), usd)),
+        (
+            "cost",
+            result.cost_usd().map_or_else(|| "– (no price)".to_string(), usd),
+        ),
     ]
 }
 

@@ -24,8 +24,8 @@
 //! output, who answered) and [`models::ModelCache::load`] the cached model listings; neither
 //! touches the network.
 
-pub mod compare;
 mod budget;
+pub mod compare;
 mod dry_run;
 pub mod error;
 pub mod estimate;
