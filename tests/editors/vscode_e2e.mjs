@@ -6,7 +6,6 @@ import { createRequire } from "node:module";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { compareE2E } from "./vscode_compare_e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -279,7 +278,6 @@ try {
     const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
     check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
     await openFromExplorer(file);
-    await compareE2E({ page, check, gotoLine, palette, waitText, viewText, shots, summarizeLine, mod });
   } else {
     await palette("stepwise: Run Step at Cursor");
     const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);
