@@ -38,6 +38,11 @@ pub enum RunAction {
         /// The step ID.
         step: String,
     },
+    /// Compare the step across providers (the editor asks which targets).
+    Compare {
+        /// The step ID.
+        step: String,
+    },
 }
 
 /// The workflow a run starts from, or the error diagnostics that forbid running it.
@@ -146,7 +151,7 @@ fn line_around(text: &str, offset: usize) -> (usize, usize) {
 
 /// Sets `key: value` in `step`: replaces the value if there is one, fills in an empty one,
 /// or inserts a line after the `id` line with the indentation of the step's keys.
-fn set_key(text: &str, step: &Step, key: &str, value: &str, current: Option<Span>) -> Option<Edit> {
+pub(super) fn set_key(text: &str, step: &Step, key: &str, value: &str, current: Option<Span>) -> Option<Edit> {
     match (step.key_span(key), current) {
         (Some(_), Some(v)) if !v.is_empty() => Some(Edit {
             span: v,

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod budget;
+pub mod compare;
 pub mod completion;
 pub mod config_file;
 pub mod context;

@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per job.
 
 mod check;
+mod compare;
 mod estimate;
 mod format_github;
 mod format_gitlab;
@@ -37,6 +38,8 @@ enum Command {
     },
     /// Run a workflow, one step of it, or the rest of the last run.
     Run(run::RunArgs),
+    /// Send one step to several provider/model/persona targets and print them side by side.
+    Compare(compare::CompareArgs),
     /// List providers, their availability and models.
     Models(models::ModelsArgs),
     /// Trust a workspace's stepwise.toml (printing what that allows), or list trusted ones.
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => run::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Models(args) => models::run(args),
         Command::Trust(args) => trust::trust(args),
         Command::Untrust(args) => trust::untrust(args),

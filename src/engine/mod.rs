@@ -25,6 +25,7 @@
 //! touches the network.
 
 mod budget;
+pub mod compare;
 mod dry_run;
 pub mod error;
 pub mod estimate;

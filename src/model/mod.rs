@@ -2,6 +2,7 @@
 //! provider catalog and the resolution rules. May read files; never talks to the network.
 
 pub mod catalog;
+pub mod comparison;
 pub mod config;
 pub mod config_file;
 pub mod diagnostic;

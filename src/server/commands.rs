@@ -9,6 +9,7 @@ use serde_json::Value;
 use tower_lsp_server::ls_types::{self as lsp, Position};
 
 use crate::analysis::actions::RunAction;
+use crate::model::comparison::CompareTarget;
 use crate::model::resolve::Overrides;
 
 /// Which step a one-step command acts on: named by its ID, or the step at a position (the
@@ -90,6 +91,57 @@ pub struct WorkflowArgs {
     pub inputs: BTreeMap<String, String>,
 }
 
+/// The argument of `stepwise.compareStep`: the step, and the targets to send it to (none:
+/// the editor has yet to ask which — a code lens or action carries none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareArgs {
+    /// The workflow document.
+    pub uri: String,
+    /// The step.
+    #[serde(flatten)]
+    pub at: StepAt,
+    /// Where to send it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<CompareTarget>,
+    /// Samples per target (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
+    /// Values of the workflow's inputs, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// The argument of `stepwise.useTarget`: adopt a compared target in the step, as its own
+/// provider/model/persona or as a fallback entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UseTargetArgs {
+    /// The workflow document.
+    pub uri: String,
+    /// The step.
+    #[serde(flatten)]
+    pub at: StepAt,
+    /// The provider.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// The persona (only for `as: step`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    /// Where the target goes.
+    #[serde(rename = "as")]
+    pub role: TargetRole,
+}
+
+/// Where an adopted target goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetRole {
+    /// The step's provider, model and persona.
+    Step,
+    /// One more entry of the step's `fallback` list.
+    Fallback,
+}
+
 /// Defines [`ServerCommand`] from one line per command: variant, argument type, ID.
 macro_rules! commands {
     ($($(#[$doc:meta])* $variant:ident($args:ty) = $name:ident = $id:literal,)*) => {
@@ -150,6 +202,12 @@ commands! {
     OpenOutput(StepArgs) = OPEN_OUTPUT = "stepwise.openOutput",
     /// The exact request the step would send now, key redacted (`server::preview`).
     PreviewRequest(StepArgs) = PREVIEW_REQUEST = "stepwise.previewRequest",
+    /// Send one step to several targets and return them side by side (`server::compare`).
+    CompareStep(CompareArgs) = COMPARE_STEP = "stepwise.compareStep",
+    /// The targets a step can be compared on (`server::compare`).
+    CompareTargets(StepArgs) = COMPARE_TARGETS = "stepwise.compareTargets",
+    /// Apply a compared target to the step, as its own or as a fallback (`server::compare`).
+    UseTarget(UseTargetArgs) = USE_TARGET = "stepwise.useTarget",
     /// Trust the document's workspace, after asking (`server::trust`).
     TrustWorkspace(DocumentArgs) = TRUST_WORKSPACE = "stepwise.trustWorkspace",
     /// Whether the document's workspace is trusted (`server::trust`).
@@ -168,6 +226,13 @@ impl ServerCommand {
             RunAction::Cancel => ServerCommand::Cancel(DocumentArgs { uri: uri.to_string() }),
             RunAction::OpenOutput { step } => ServerCommand::OpenOutput(StepArgs::step(uri, step)),
             RunAction::PreviewRequest { step } => ServerCommand::PreviewRequest(StepArgs::step(uri, step)),
+            RunAction::Compare { step } => ServerCommand::CompareStep(CompareArgs {
+                uri: uri.to_string(),
+                at: StepAt::Id { step: step.clone() },
+                targets: Vec::new(),
+                repeat: None,
+                inputs: BTreeMap::new(),
+            }),
         }
     }
 

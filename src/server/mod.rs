@@ -9,6 +9,7 @@
 //! event channel (`events`).
 
 mod commands;
+mod compare;
 mod convert;
 mod dispatch;
 mod events;

@@ -106,6 +106,9 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             run(shared, uri, RunTarget::Resume, Overrides::default(), a.inputs, token).await
         }
         ServerCommand::PreviewRequest(a) => super::preview::execute(&shared, a).await,
+        ServerCommand::CompareStep(_) | ServerCommand::CompareTargets(_) | ServerCommand::UseTarget(_) => {
+            super::compare::execute(shared, command, token).await
+        }
         ServerCommand::TrustWorkspace(_) | ServerCommand::TrustStatus(_) => super::trust::execute(shared, params).await,
     }
 }
@@ -130,7 +133,7 @@ pub(super) async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<St
 }
 
 /// Publishes new run results for `uri` and asks the event loop to refresh the editor.
-fn show(shared: &Shared, uri: &Uri, view: RunView) {
+pub(super) fn show(shared: &Shared, uri: &Uri, view: RunView) {
     shared.session().set_runs(uri, view);
     shared.send(Event::RunsChanged(uri.clone()));
 }
@@ -146,7 +149,7 @@ static PROGRESS_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// A work-done progress for the run: the client's token, or one the server creates when the
 /// client supports it.
-async fn progress_token(shared: &Shared, given: Option<ProgressToken>) -> Option<ProgressToken> {
+pub(super) async fn progress_token(shared: &Shared, given: Option<ProgressToken>) -> Option<ProgressToken> {
     if given.is_some() {
         return given;
     }
@@ -324,7 +327,7 @@ async fn run(
 /// The error of a run refused for required inputs without a value: `data.missingInputs`
 /// lists each with its description and the value the workflow's last run used (for the
 /// editor to ask with, prefilled), and the message names them.
-fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
+pub(super) fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
     let last = latest(runs_dir, file).map(|r| r.inputs).unwrap_or_default();
     let missing: Vec<Value> = names
         .iter()

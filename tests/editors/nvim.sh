@@ -102,6 +102,19 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -
 rc4=$?
 if [ $rc4 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim4.stderr"; echo; fi
 rc=$((rc + rc4))
+
+# Comparing a step across providers, with the real server and the fake provider.
+echo "== nvim compare test"
+mkdir -p "$TMP/compare"
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
+  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+  STEPWISE_PACKROOT="$TMP" STEPWISE_WORKDIR="$TMP/compare" STEPWISE_FAKE_ROOT="${FAKE_URL%/v1}" \
+  timeout 90 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_compare_test.lua" </dev/null 2>"$TMP/nvim5.stderr"
+rc5=$?
+if [ $rc5 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim5.stderr"; echo; fi
+rc=$((rc + rc5))
 set -e
 echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 exit $rc

@@ -32,6 +32,7 @@ import {
   shouldDropDiagnostic,
 } from "./logic";
 import { registerPreview } from "./preview";
+import { compareStep, isCompareWithoutTargets, registerCompare } from "./compare";
 
 const YAML_EXTENSION = "redhat.vscode-yaml";
 const RUN_SOURCE_KIND = vscode.CodeActionKind.Source.append("run");
@@ -126,6 +127,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       async executeCommand(command, args, next) {
         // "Preview request" (code lens / action) opens the preview document instead.
         if (command === SERVER_COMMANDS.previewRequest && preview) return preview.open(args[0]);
+        if (isCompareWithoutTargets(command, args)) return compareStep(args[0]);
         const inputs: Record<string, string> = {};
         for (;;) {
           const arg = args[0] && typeof args[0] === "object" ? { ...args[0], ...(Object.keys(inputs).length ? { inputs } : {}) } : args[0];
@@ -302,6 +304,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   reg("stepwise.editor.openOutput", () => openOutput(context));
   reg("stepwise.editor.showLog", () => output.show(true));
   preview = registerPreview(context, () => readyClient(context));
+  registerCompare(context, () => readyClient(context));
   reg("stepwise.editor.restartServer", async () => {
     await stopClient();
     await ensureStarted(context);

@@ -13,6 +13,9 @@ export const SERVER_COMMANDS = {
   cancel: "stepwise.cancel",
   openOutput: "stepwise.openOutput",
   previewRequest: "stepwise.previewRequest",
+  compareStep: "stepwise.compareStep",
+  compareTargets: "stepwise.compareTargets",
+  useTarget: "stepwise.useTarget",
 } as const;
 
 /** The notification telling the server that the user granted Workspace Trust. */

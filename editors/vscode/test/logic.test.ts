@@ -128,12 +128,15 @@ test("the missing inputs come from the error's data.missingInputs", () => {
 test("server command names follow the spec", () => {
   assert.deepEqual(Object.values(SERVER_COMMANDS).sort(), [
     "stepwise.cancel",
+    "stepwise.compareStep",
+    "stepwise.compareTargets",
     "stepwise.openOutput",
     "stepwise.previewRequest",
     "stepwise.resume",
     "stepwise.runFrom",
     "stepwise.runStep",
     "stepwise.runWorkflow",
+    "stepwise.useTarget",
   ]);
   assert.ok(serverOffers({ executeCommandProvider: { commands: ["stepwise.runStep"] } }, "stepwise.runStep"));
   assert.ok(!serverOffers({ executeCommandProvider: { commands: [] } }, "stepwise.runStep"));

@@ -9,6 +9,7 @@ use tower_lsp_server::ls_types::{
 
 use crate::analysis::actions::{ActionKind, code_actions, run_diagnostics};
 use crate::analysis::preview::preview_action;
+use crate::analysis::compare::compare_action;
 use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;
@@ -22,6 +23,7 @@ pub fn handle(s: &Snapshot, params: CodeActionParams) -> Option<Vec<CodeActionOr
     diagnostics.extend(run_diagnostics(&analysis, &s.runs));
     let mut actions = code_actions(&analysis, &s.runs, span, &diagnostics);
     actions.extend(preview_action(&analysis, span));
+    actions.extend(compare_action(&analysis, span.start));
     let mut reply: Vec<CodeActionOrCommand> = actions
         .into_iter()
         .map(|a| {

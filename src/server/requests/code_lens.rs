@@ -5,6 +5,7 @@ use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command};
 
 use crate::analysis::actions::code_lenses;
 use crate::analysis::preview::preview_lenses;
+use crate::analysis::compare::compare_lenses;
 use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;
@@ -16,6 +17,7 @@ pub fn handle(s: &Snapshot, _: CodeLensParams) -> Option<Vec<CodeLens>> {
     lenses.extend(preview_lenses(&analysis));
     let lenses = lenses
         .into_iter()
+        .chain(compare_lenses(&analysis))
         .map(|l| CodeLens {
             range: convert::range(&analysis.line_index, l.span, s.encoding),
             command: Some(match &l.command {

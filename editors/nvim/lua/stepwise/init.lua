@@ -34,6 +34,9 @@ M.commands = {
   cancel = 'stepwise.cancel',
   open_output = 'stepwise.openOutput',
   preview_request = 'stepwise.previewRequest',
+  compare = 'stepwise.compareStep',
+  compare_targets = 'stepwise.compareTargets',
+  use_target = 'stepwise.useTarget',
   trust = 'stepwise.trustWorkspace',
   trust_status = 'stepwise.trustStatus',
 }
@@ -481,6 +484,7 @@ function M.setup(opts)
     vim.api.nvim_create_user_command(name, def[1], def[2])
   end
   require('stepwise.preview').setup(M)
+  require('stepwise.compare').setup()
 
   -- Loaded late (lazy.nvim `ft = 'yaml'`, or setup after the file was opened): re-detect open
   -- workflow buffers so they get the filetype, and with it the server.
