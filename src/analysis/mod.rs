@@ -11,6 +11,7 @@ pub mod generate;
 pub mod hints;
 pub mod hover;
 pub mod navigation;
+pub mod run_history_text;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;

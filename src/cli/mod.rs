@@ -8,6 +8,9 @@ mod format_json;
 mod format_sarif;
 mod models;
 mod run;
+mod runs;
+mod show;
+mod table;
 mod trust;
 
 use std::process::ExitCode;
@@ -36,6 +39,10 @@ enum Command {
     },
     /// Run a workflow, one step of it, or the rest of the last run.
     Run(run::RunArgs),
+    /// List a workflow's runs, newest first.
+    Runs(runs::RunsArgs),
+    /// Show a run's steps and attempts, or one step's output.
+    Show(show::ShowArgs),
     /// List providers, their availability and models.
     Models(models::ModelsArgs),
     /// Trust a workspace's stepwise.toml (printing what that allows), or list trusted ones.
@@ -72,6 +79,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => run::run(args),
+        Command::Runs(args) => runs::run(args),
+        Command::Show(args) => show::run(args),
         Command::Models(args) => models::run(args),
         Command::Trust(args) => trust::trust(args),
         Command::Untrust(args) => trust::untrust(args),

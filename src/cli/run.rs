@@ -283,20 +283,9 @@ fn print_outputs(record: &RunRecord, single: Option<&str>) {
 /// The table at the end: one row per step.
 fn print_summary(record: &RunRecord) {
     let rows: Vec<[String; 5]> = record.steps.iter().map(|s| table_row(s).map(|c| redact(&c))).collect();
-    let header = TABLE_HEADER.map(str::to_string);
-    let widths: Vec<usize> = (0..5)
-        .map(|c| {
-            std::iter::once(&header)
-                .chain(&rows)
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     eprintln!();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        eprintln!("{}", cells.join("  ").trim_end());
+    for line in super::table::table_lines(TABLE_HEADER, &rows) {
+        eprintln!("{line}");
     }
     eprintln!("record: run {}", record.id);
 }

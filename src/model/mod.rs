@@ -8,6 +8,7 @@ pub mod health;
 pub mod persona;
 pub mod reach;
 pub mod resolve;
+pub mod run_history;
 pub mod runs;
 pub mod schema;
 pub mod secrets;
