@@ -171,9 +171,46 @@ pub fn call_line(call: &Call) -> Option<String> {
     Some(line)
 }
 
+/// An output document: a step's text, or its fan-out items, each under `── item N ──`
+/// (numbered from 1).
+pub fn output_document<'a>(parts: impl IntoIterator<Item = (Option<usize>, &'a str)>) -> String {
+    let mut out = String::new();
+    for (item, text) in parts {
+        match item {
+            None => out.push_str(text),
+            Some(i) => {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("── item {} ──\n{text}\n", i + 1));
+            }
+        }
+    }
+    out
+}
+
+/// The output document of an attempt: its items numbered, or its output.
+pub fn attempt_document(attempt: &StepAttempt) -> Option<String> {
+    match &attempt.outputs {
+        Some(items) => Some(output_document(
+            items.iter().enumerate().map(|(i, t)| (Some(i), t.as_str())),
+        )),
+        None => attempt.output.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fan_out_items_are_separated_and_numbered_from_one() {
+        assert_eq!(
+            output_document([(Some(0), "a"), (Some(1), "b")]),
+            "── item 1 ──\na\n\n── item 2 ──\nb\n"
+        );
+        assert_eq!(output_document([(None, "plain")]), "plain");
+    }
 
     #[test]
     fn utc_time_renders_the_civil_date() {

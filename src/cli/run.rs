@@ -227,7 +227,8 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.set_position(done as u64);
                 }
             }
-            RunEvent::Text { step, text } => {
+            RunEvent::Text { item: Some(_), .. } => {}
+            RunEvent::Text { step, text, item: None } => {
                 if let Some((pb, label, streamed)) = bars.get_mut(&step) {
                     streamed.push_str(&text);
                     let flat = streamed.replace(['\n', '\r', '\t'], " ");
