@@ -191,6 +191,10 @@ fn streamed_text_is_forwarded_per_item_and_open_output_shows_it_during_the_run()
     assert_eq!(live["running"], true, "{live}");
     assert_eq!(live["run"], first["run"]);
     assert_eq!(live["document"], "── item 1 ──\nAbout one\n\n── item 2 ──\nAbout \n");
+    assert_eq!(
+        live["parts"],
+        json!([{ "item": 0, "text": "About one" }, { "item": 1, "text": "About " }])
+    );
     let done = command(
         &mut s.server,
         "stepwise.openOutput",

@@ -99,7 +99,10 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             Ok(Some(json!({
                 "step": step,
                 "running": live.is_some(),
-                "run": live.map(|(id, _)| id.to_string()),
+                "run": live.as_ref().map(|(id, _)| id.to_string()),
+                "parts": live.as_ref().map(|(_, parts)| {
+                    parts.iter().map(|(item, text)| json!({ "item": item, "text": text })).collect::<Vec<_>>()
+                }),
                 "document": document,
                 "status": run.map(|r| r.status.as_str()),
                 "answered_by": result.and_then(|r| r.answered_by.as_ref()).map(provider_model),

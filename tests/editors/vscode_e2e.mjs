@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { runsViewChecks } from "./vscode_runs_e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -278,6 +279,7 @@ try {
     const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
     check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
     await openFromExplorer(file);
+    await runsViewChecks({ page, check, shots, palette, waitText, norm, stepLine: summarizeLine });
   } else {
     await palette("stepwise: Run Step at Cursor");
     const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);
