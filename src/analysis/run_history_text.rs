@@ -41,7 +41,7 @@ pub fn run_mark(status: RunStatus) -> &'static str {
         RunStatus::Completed => "✓",
         RunStatus::Failed => "✗",
         RunStatus::Cancelled => "⊘",
-        RunStatus::Interrupted => "!",
+        RunStatus::Unfinished => "!",
     }
 }
 

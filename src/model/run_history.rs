@@ -18,8 +18,9 @@ pub enum RunStatus {
     Failed,
     /// It was cancelled.
     Cancelled,
-    /// It has no end and is not going on: the process died (resume finishes it).
-    Interrupted,
+    /// It has no recorded end and is not this process's run: it goes on in another process,
+    /// or its process died (`run --resume` finishes it).
+    Unfinished,
 }
 
 impl RunStatus {
@@ -30,7 +31,7 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
-            RunStatus::Interrupted => "interrupted",
+            RunStatus::Unfinished => "unfinished",
         }
     }
 }
@@ -51,7 +52,7 @@ pub fn run_status(record: &RunRecord, live: bool) -> RunStatus {
         return if live {
             RunStatus::Running
         } else {
-            RunStatus::Interrupted
+            RunStatus::Unfinished
         };
     }
     let ended = |status: StepStatus| own_attempts(record).any(|(_, a)| a.status == status);
@@ -211,10 +212,10 @@ mod tests {
     }
 
     #[test]
-    fn a_run_without_an_end_is_running_only_while_live() {
+    fn a_run_without_an_end_is_running_only_while_live_else_unfinished() {
         let run = record(A, false, &[(StepStatus::Running, 120)]);
         assert_eq!(run_status(&run, true), RunStatus::Running);
-        assert_eq!(run_status(&run, false), RunStatus::Interrupted);
+        assert_eq!(run_status(&run, false), RunStatus::Unfinished);
         assert_eq!(run_duration_ms(&run), None);
     }
 

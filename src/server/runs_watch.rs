@@ -166,3 +166,34 @@ async fn reload(shared: &Shared, uri: Uri) {
         shared.send(Event::RunsChanged(uri));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_records_folder_not_made_yet_is_watched_through_its_nearest_existing_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(".stepwise/runs/w-0123456789ab");
+        assert_eq!(watch_point(&target).as_deref(), Some(dir.path()));
+        std::fs::create_dir_all(&target).unwrap();
+        assert_eq!(watch_point(&target), Some(target));
+    }
+
+    #[test]
+    fn an_event_concerns_the_workflows_whose_records_folder_it_is_in_or_leads_to() {
+        let uri: Uri = "file:///p/w.flow.yaml".parse().unwrap();
+        let other: Uri = "file:///p/o.flow.yaml".parse().unwrap();
+        let mut state = WatchState::default();
+        state
+            .targets
+            .insert(uri.clone(), PathBuf::from("/p/.stepwise/runs/w-1"));
+        state.targets.insert(other, PathBuf::from("/p/.stepwise/runs/o-2"));
+        assert_eq!(
+            state.concerned(&[PathBuf::from("/p/.stepwise/runs/w-1/r.journal")]),
+            vec![uri]
+        );
+        assert_eq!(state.concerned(&[PathBuf::from("/p/.stepwise")]).len(), 2);
+        assert!(state.concerned(&[PathBuf::from("/q/x.json")]).is_empty());
+    }
+}

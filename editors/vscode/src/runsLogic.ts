@@ -82,7 +82,7 @@ const MARKS: Record<string, string> = {
   running: "⟳",
   stale: "stale",
   pending: "·",
-  interrupted: "!",
+  unfinished: "!",
 };
 export const mark = (status: string) => MARKS[status] ?? "·";
 const seconds = (ms: number | null | undefined) => (ms == null ? "" : `${(ms / 1000).toFixed(1)}s`);

@@ -11,7 +11,7 @@ local MARKS = {
   running = '⟳',
   stale = 'stale',
   pending = '·',
-  interrupted = '!',
+  unfinished = '!',
 }
 
 --- Runs buffers: runs bufnr -> { source = workflow bufnr, uri, reply, nodes = { [lnum] = node } }.
