@@ -55,8 +55,9 @@ async fn runs_lists_the_runs_newest_first_with_status_step_counts_and_time() {
         lines[1].contains("✓ completed") && lines[1].contains("3 done"),
         "{stdout}"
     );
-    // The first run used 5+2 (a) + 2×(4+3) (b) + 7+3 (c) tokens.
+    // The first run used 5+2 (a) + 2×(4+3) (b) + 7+3 (c) tokens, at the catalog's prices.
     assert!(lines[2].contains(" 31 "), "{stdout}");
+    assert!(lines[0].contains("COST") && lines[2].contains(" $0.0"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,14 +2,25 @@
 //! built from `analysis::run_text`'s pieces so a step reads the same everywhere.
 
 use super::run_text::{mark, provider_model, reason};
-use crate::model::run_history::{RunEntry, RunStatus};
+use crate::model::prices::usd;
+use crate::model::run_history::{RunCost, RunEntry, RunStatus};
 use crate::model::runs::{Call, RecordedSetting, StepAttempt, StepRecord, StepStatus};
 
 /// `stepwise runs`' header.
-pub const RUNS_HEADER: [&str; 6] = ["RUN", "WHEN (UTC)", "STATUS", "STEPS", "TOKENS", "TIME"];
+pub const RUNS_HEADER: [&str; 7] = ["RUN", "WHEN (UTC)", "STATUS", "STEPS", "TOKENS", "COST", "TIME"];
 
-/// One row of `stepwise runs`: short ID, start, status, step counts, tokens, duration.
-pub fn runs_row(entry: &RunEntry<'_>) -> [String; 6] {
+/// A run's cost: `$0.0123`, `$0.0123 + ?` when some tokens had no known price, `?` when none had.
+pub fn cost_cell(cost: RunCost) -> String {
+    match (cost.usd, cost.unpriced) {
+        (Some(usd_total), false) => usd(usd_total),
+        (Some(usd_total), true) => format!("{} + ?", usd(usd_total)),
+        (None, true) => "?".to_string(),
+        (None, false) => String::new(),
+    }
+}
+
+/// One row of `stepwise runs`: short ID, start, status, step counts, tokens, cost, duration.
+pub fn runs_row(entry: &RunEntry<'_>) -> [String; 7] {
     let counts = entry.counts;
     let mut steps = format!("{} done", counts.done);
     if counts.failed > 0 {
@@ -30,6 +41,7 @@ pub fn runs_row(entry: &RunEntry<'_>) -> [String; 6] {
         format!("{} {}", run_mark(entry.status), entry.status.as_str()),
         steps,
         tokens.to_string(),
+        cost_cell(entry.cost),
         entry.duration_ms.map(seconds).unwrap_or_default(),
     ]
 }
@@ -100,6 +112,10 @@ pub fn run_heading(entry: &RunEntry<'_>) -> String {
     if let Some(ms) = entry.duration_ms {
         line.push_str(&format!("  took {}", seconds(ms)));
     }
+    let cost = cost_cell(entry.cost);
+    if !cost.is_empty() {
+        line.push_str(&format!("  cost {cost}"));
+    }
     for (name, value) in &record.inputs {
         line.push_str(&format!("\n  input {name} = {value}"));
     }
@@ -143,6 +159,9 @@ pub fn attempt_line(n: usize, attempt: &StepAttempt) -> String {
         attempt.usage.input_tokens,
         attempt.usage.output_tokens
     ));
+    if let Some(cost) = attempt.cost_usd {
+        parts.push(usd(cost));
+    }
     if let Some(items) = &attempt.outputs {
         parts.push(format!("{} items", items.len()));
     }

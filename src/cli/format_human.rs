@@ -1,7 +1,7 @@
 //! `check --format human`: rustc-style source snippets with the problem underlined, then a
 //! summary line.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, renderer::DecorStyle};
 
@@ -10,9 +10,8 @@ use crate::model::secrets::mask;
 
 use super::check::Report;
 
-/// The snippets and the summary.
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
+/// The snippets and the summary, written to `out` one diagnostic at a time.
+pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let renderer = if std::io::stdout().is_terminal() {
         Renderer::styled()
     } else {
@@ -67,12 +66,10 @@ pub fn render(report: &Report) -> String {
                     Level::HELP.secondary_title(format!("close matches: {alternatives}")),
                 ));
             }
-            out.push_str(&renderer.render(&groups));
-            out.push_str("\n\n");
+            write!(out, "{}\n\n", renderer.render(&groups))?;
         }
     }
-    out.push_str(&summary(report));
-    out
+    write!(out, "{}", summary(report))
 }
 
 fn plural(n: usize, word: &str) -> String {

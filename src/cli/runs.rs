@@ -1,5 +1,5 @@
 //! `stepwise runs FILE`: the workflow's runs, newest first — when, status, steps done /
-//! failed / stale, tokens, duration.
+//! failed / stale, tokens, cost, duration.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,7 +43,7 @@ pub fn run(args: RunsArgs) -> ExitCode {
         eprintln!("no runs of {} yet", args.file.display());
         return ExitCode::SUCCESS;
     }
-    let rows: Vec<[String; 6]> = runs
+    let rows: Vec<[String; 7]> = runs
         .iter()
         .map(|r| runs_row(&RunEntry::of(r, false)).map(|c| redact(&c)))
         .collect();

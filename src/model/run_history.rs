@@ -97,6 +97,28 @@ pub fn run_duration_ms(record: &RunRecord) -> Option<u64> {
     Some(record.finished_at?.saturating_sub(record.started_at))
 }
 
+/// What the attempts a run made cost: the sum of the priced ones, and whether some billed
+/// tokens at an unknown price (so the sum is a lower bound).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RunCost {
+    /// USD of the priced attempts (`None`: none was priced).
+    pub usd: Option<f64>,
+    /// Some request billed tokens without a known price.
+    pub unpriced: bool,
+}
+
+/// The cost of the attempts `record` made (not of outputs it carried over).
+pub fn run_cost(record: &RunRecord) -> RunCost {
+    let mut cost = RunCost::default();
+    for (_, attempt) in own_attempts(record) {
+        if let Some(usd) = attempt.cost_usd {
+            *cost.usd.get_or_insert(0.0) += usd;
+        }
+        cost.unpriced |= attempt.calls.iter().any(|c| c.unpriced.is_some());
+    }
+    cost
+}
+
 /// A run as the run view and `show --format json` give it: the record with its status,
 /// step counts and duration.
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +129,8 @@ pub struct RunEntry<'a> {
     pub counts: StepCounts,
     /// Start to end.
     pub duration_ms: Option<u64>,
+    /// What its attempts cost.
+    pub cost: RunCost,
     /// The record: inputs, steps, attempts (with calls, errors, waits, usage), items.
     #[serde(flatten)]
     pub record: &'a RunRecord,
@@ -119,6 +143,7 @@ impl<'a> RunEntry<'a> {
             status: run_status(record, live),
             counts: step_counts(record),
             duration_ms: run_duration_ms(record),
+            cost: run_cost(record),
             record,
         }
     }

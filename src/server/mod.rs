@@ -14,6 +14,7 @@ mod dispatch;
 mod events;
 mod live_output;
 mod probes;
+mod publish;
 mod requests;
 mod runs;
 mod runs_watch;
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     live_output: live_output::LiveOutputs,
     /// The records folders of open workflows, watched for other processes' runs.
     runs_watch: runs_watch::RunsWatch,
+    /// Messages encoded here rather than by `client` (see [`publish`]).
+    wire: futures::channel::mpsc::Sender<Vec<u8>>,
 }
 
 impl Shared {
@@ -411,6 +414,7 @@ pub fn run() -> anyhow::Result<()> {
         .build()?;
     let served = runtime.block_on(async move {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (wire, encoded) = futures::channel::mpsc::channel(1);
         let (service, socket) = LspService::build(|client| Backend {
             shared: Arc::new(Shared {
                 session: Mutex::new(Session::default()),
@@ -422,6 +426,7 @@ pub fn run() -> anyhow::Result<()> {
                 config_diagnostics: Mutex::default(),
                 live_output: Default::default(),
                 runs_watch: Default::default(),
+                wire,
             }),
             set_log_level,
         })
@@ -434,7 +439,7 @@ pub fn run() -> anyhow::Result<()> {
         tokio::spawn(events::run(shared.clone(), events_rx));
         runs_watch::RunsWatch::start(shared.clone());
         let service = dispatch::Ordered::new(service, shared);
-        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, service).await
+        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, encoded, service).await
     });
     if let Err(err) = &served {
         tracing::error!("stopping: {err}");

@@ -66,6 +66,7 @@ impl Project {
             target,
             overrides: Overrides::default(),
             inputs: BTreeMap::new(),
+            budget_usd: None,
         }
     }
 

@@ -46,6 +46,7 @@ export interface RunEntry {
   id: string;
   status: string;
   counts: { done: number; failed: number; stale: number; other: number };
+  cost?: { usd: number | null; unpriced: boolean };
   duration_ms?: number | null;
   started_at: number;
   finished_at?: number | null;
@@ -93,6 +94,14 @@ export function utcTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 }
 
+/** `$0.0123`, with ` + ?` when some tokens had no known price. */
+export function runCost(run: RunEntry): string {
+  const usd = run.cost?.usd;
+  const known = usd == null ? "" : `$${usd >= 1 ? usd.toFixed(2) : usd.toFixed(4)}`;
+  if (!run.cost?.unpriced) return known;
+  return known ? `${known} + ?` : "?";
+}
+
 export function runLabel(run: RunEntry): Label {
   const c = run.counts;
   const parts = [`${c.done} done`];
@@ -102,7 +111,7 @@ export function runLabel(run: RunEntry): Label {
   const inputs = Object.entries(run.inputs).map(([k, v]) => `${k} = ${v}`);
   return {
     label: `${mark(run.status)} ${utcTime(run.started_at)}`,
-    description: [run.status, parts.join(", "), seconds(run.duration_ms)].filter(Boolean).join(" · "),
+    description: [run.status, parts.join(", "), runCost(run), seconds(run.duration_ms)].filter(Boolean).join(" · "),
     tooltip: [`run ${run.id}`, ...inputs].join("\n"),
   };
 }

@@ -50,12 +50,13 @@ test("a run says when, how it ended and its step counts", () => {
     status: "failed",
     counts: { done: 2, failed: 1, stale: 0, other: 0 },
     duration_ms: 2500,
+    cost: { usd: 0.0123, unpriced: false },
     started_at: Date.UTC(2026, 11, 1, 11, 37, 47),
     inputs: { who: "Ada" },
     steps: [],
   });
   assert.equal(l.label, "✗ 2026-12-01 11:37:47");
-  assert.equal(l.description, "failed · 2 done, 1 failed · 2.5s");
+  assert.equal(l.description, "failed · 2 done, 1 failed · $0.0123 · 2.5s");
   assert.equal(l.tooltip, "run r\nwho = Ada");
   assert.equal(utcTime(0), "1970-01-01 00:00:00");
 });

@@ -89,6 +89,20 @@ local function attempt_document(a)
   return str(a.output) or ''
 end
 
+--- `$0.0123`, with ` + ?` when some tokens had no known price.
+function M.cost(cost)
+  cost = str(cost)
+  if not cost then
+    return nil
+  end
+  local usd = str(cost.usd)
+  local known = usd and ((usd >= 1) and ('$%.2f'):format(usd) or ('$%.4f'):format(usd)) or nil
+  if not cost.unpriced then
+    return known
+  end
+  return known and (known .. ' + ?') or '?'
+end
+
 local function utc(ms)
   return os.date('!%Y-%m-%d %H:%M:%S', math.floor(ms / 1000))
 end
@@ -114,7 +128,7 @@ function M.render(name, reply)
       c.other > 0 and (c.other .. ' not run') or nil
     )
     add(
-      ('%s %s  %s'):format(mark(run.status), utc(run.started_at), join(' · ', run.status, counts, seconds(run.duration_ms), 'run ' .. run.id:sub(1, 13))),
+      ('%s %s  %s'):format(mark(run.status), utc(run.started_at), join(' · ', run.status, counts, M.cost(run.cost), seconds(run.duration_ms), 'run ' .. run.id:sub(1, 13))),
       { kind = 'run', run = run, latest = ri == 1 }
     )
     for _, step in ipairs(run.steps) do
@@ -132,7 +146,8 @@ function M.render(name, reply)
             by and by ~= asked(at) and ('answered by ' .. by) or nil,
             at.one_time and 'one-time' or nil,
             seconds(at.duration_ms),
-            tokens .. ' tok'
+            tokens .. ' tok',
+            str(at.cost_usd) and ('$%.4f'):format(at.cost_usd) or nil
           )),
           { kind = 'attempt', run = run, step = step, index = ai, latest = ri == 1 }
         )
