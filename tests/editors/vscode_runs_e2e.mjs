@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 export async function runsViewChecks({ page, check, shots, palette, waitText, norm, stepLine }) {
   const rows = ".pane-body .monaco-list-row";
-  const treeText = async () => norm(await page.locator(`${rows}`).allInnerTexts().catch(() => [])).toString();
+  const treeText = async () => norm((await page.locator(rows).allInnerTexts().catch(() => [])).join(" | "));
   const runRows = async () =>
     (await page.locator(rows).allInnerTexts()).filter((t) => /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(norm(t))).length;
 
