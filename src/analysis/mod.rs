@@ -19,6 +19,7 @@ pub mod hover;
 pub mod navigation;
 pub mod persona_file;
 pub mod preview;
+pub mod run_history_text;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;

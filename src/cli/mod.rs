@@ -10,6 +10,9 @@ mod format_json;
 mod format_sarif;
 mod models;
 mod run;
+mod runs;
+mod show;
+mod table;
 mod trust;
 
 use std::process::ExitCode;
@@ -40,6 +43,10 @@ enum Command {
     Run(run::RunArgs),
     /// Send one step to several provider/model/persona targets and print them side by side.
     Compare(compare::CompareArgs),
+    /// List a workflow's runs, newest first.
+    Runs(runs::RunsArgs),
+    /// Show a run's steps and attempts, or one step's output.
+    Show(show::ShowArgs),
     /// List providers, their availability and models.
     Models(models::ModelsArgs),
     /// Trust a workspace's stepwise.toml (printing what that allows), or list trusted ones.
@@ -77,6 +84,8 @@ pub fn main() -> ExitCode {
         }
         Command::Run(args) => run::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Runs(args) => runs::run(args),
+        Command::Show(args) => show::run(args),
         Command::Models(args) => models::run(args),
         Command::Trust(args) => trust::trust(args),
         Command::Untrust(args) => trust::untrust(args),

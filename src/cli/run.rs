@@ -260,7 +260,8 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.set_position(done as u64);
                 }
             }
-            RunEvent::Text { step, text } => {
+            RunEvent::Text { item: Some(_), .. } => {}
+            RunEvent::Text { step, text, item: None } => {
                 if let Some((pb, label, streamed)) = bars.get_mut(&step) {
                     streamed.push_str(&text);
                     let flat = streamed.replace(['\n', '\r', '\t'], " ");
@@ -335,20 +336,9 @@ fn parse_budget(text: &str) -> Result<f64, String> {
 /// The table at the end: one row per step, and the run's total cost.
 fn print_summary(record: &RunRecord) {
     let rows: Vec<[String; 6]> = record.steps.iter().map(|s| table_row(s).map(|c| redact(&c))).collect();
-    let header = TABLE_HEADER.map(str::to_string);
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            std::iter::once(&header)
-                .chain(&rows)
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     eprintln!();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        eprintln!("{}", cells.join("  ").trim_end());
+    for line in super::table::table_lines(TABLE_HEADER, &rows) {
+        eprintln!("{line}");
     }
     if let Some(total) = total_line(record) {
         eprintln!("{total}");

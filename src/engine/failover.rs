@@ -143,9 +143,11 @@ impl Run<'_> {
                     result = async {
                         let _permit = self.global.acquire().await;
                         let mut on_text = |text: &str| {
-                            if item.is_none() {
-                                self.emit(RunEvent::Text { step: step.to_string(), text: text.to_string() });
-                            }
+                            self.emit(RunEvent::Text {
+                                step: step.to_string(),
+                                item,
+                                text: text.to_string(),
+                            });
                         };
                         providers::send(&self.engine.client, info.kind, &http, self.timeout, &mut on_text).await
                     } => result,

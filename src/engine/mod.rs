@@ -120,10 +120,13 @@ pub enum RunEvent {
         /// Items in all.
         total: usize,
     },
-    /// Streamed text of a step without fan-out.
+    /// Streamed text of a step (of one of its items, for fan-out). A failed request's text
+    /// is thrown away: its `CallFailed` says how many characters.
     Text {
         /// Step ID.
         step: String,
+        /// The fan-out item (0-based), for fan-out steps.
+        item: Option<usize>,
         /// The new text.
         text: String,
     },

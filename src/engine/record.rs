@@ -71,25 +71,45 @@ pub fn workflow_key(workflow: &Path) -> PathBuf {
 /// The latest run record of `workflow`, if any (a broken file is skipped): the journal of a
 /// run that is going on or crashed, else the compact record.
 pub fn latest(runs_dir: &Path, workflow: &Path) -> Option<RunRecord> {
-    let dir = records_dir(runs_dir, workflow);
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
+    run_stems(runs_dir, workflow).iter().rev().find_map(|run| read_run(run))
+}
+
+/// The run records of `workflow`, newest first, at most `limit` (broken files are skipped).
+pub fn history(runs_dir: &Path, workflow: &Path, limit: usize) -> Vec<RunRecord> {
+    run_stems(runs_dir, workflow)
+        .iter()
+        .rev()
+        .filter_map(|run| read_run(run))
+        .take(limit)
+        .collect()
+}
+
+/// The runs of `workflow` as paths without extension, oldest first (uuid v7 sorts by time).
+fn run_stems(runs_dir: &Path, workflow: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(records_dir(runs_dir, workflow)) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "journal"))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
         .map(|p| p.with_extension(""))
         .collect();
     runs.sort();
     runs.dedup();
-    runs.iter().rev().find_map(|run| {
-        let journal = run.with_extension("journal");
-        if journal.exists()
-            && let Some(record) = replay(&journal)
-        {
-            return Some(record);
-        }
-        let bytes = std::fs::read(run.with_extension("json")).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    })
+    runs
+}
+
+/// One run: its journal replayed while it exists, else its compact record.
+fn read_run(run: &Path) -> Option<RunRecord> {
+    let journal = run.with_extension("journal");
+    if journal.exists()
+        && let Some(record) = replay(&journal)
+    {
+        return Some(record);
+    }
+    let bytes = std::fs::read(run.with_extension("json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Writes `bytes` to `path` so a reader sees the old or the new file, never a mix: a temp
@@ -161,6 +181,24 @@ mod tests {
         let found = latest(dir.path(), &flow).unwrap();
         assert_eq!(found.id, second.id);
         assert_eq!(found.statuses()["a"], StepStatus::Completed);
+    }
+
+    #[test]
+    fn history_lists_this_workflows_runs_newest_first_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let flow = dir.path().join("a.flow.yaml");
+        let ids: Vec<Uuid> = (0..3)
+            .map(|_| {
+                let r = record(&flow);
+                r.save(dir.path()).unwrap();
+                r.id
+            })
+            .collect();
+        record(&dir.path().join("b.flow.yaml")).save(dir.path()).unwrap();
+        std::fs::write(records_dir(dir.path(), &flow).join("broken.json"), "{").unwrap();
+        let found: Vec<Uuid> = history(dir.path(), &flow, 10).iter().map(|r| r.id).collect();
+        assert_eq!(found, vec![ids[2], ids[1], ids[0]]);
+        assert_eq!(history(dir.path(), &flow, 2).len(), 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod persona;
 pub mod prices;
 pub mod reach;
 pub mod resolve;
+pub mod run_history;
 pub mod runs;
 pub mod schema;
 pub mod secrets;

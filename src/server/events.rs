@@ -10,6 +10,7 @@ use tower_lsp_server::ls_types::Uri;
 
 use super::Shared;
 use super::convert;
+use super::requests::runs::{RunsChangedNotification, RunsChangedParams};
 use super::session::{FileKind, Snapshot};
 use crate::analysis::actions::run_diagnostics;
 use crate::model::catalog::ProcessEnv;
@@ -25,8 +26,9 @@ pub enum Event {
     /// `stepwise.toml` or a persona file changed: reload workspaces, re-check every open
     /// document, and ask the client to refresh its inlay hints.
     WorkspaceChanged,
-    /// A run of the document changed state: re-publish its diagnostics (with `step-failed`)
-    /// and refresh inlay hints and code lenses.
+    /// A run of the document changed state, or another process wrote a record of it:
+    /// re-publish its diagnostics (with `step-failed`), refresh inlay hints and code lenses,
+    /// and send `stepwise/runsChanged`.
     RunsChanged(Uri),
 }
 
@@ -39,7 +41,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         }
         let mut analyze: Vec<Uri> = Vec::new();
         let mut reload = false;
-        let mut runs_changed = false;
+        let mut runs_changed: Vec<Uri> = Vec::new();
         for event in batch {
             match event {
                 Event::Analyze(uri) => {
@@ -58,12 +60,15 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                     }
                 }
                 Event::RunsChanged(uri) => {
-                    runs_changed = true;
                     if !analyze.contains(&uri) {
-                        analyze.push(uri);
+                        analyze.push(uri.clone());
+                    }
+                    if !runs_changed.contains(&uri) {
+                        runs_changed.push(uri);
                     }
                 }
                 Event::Closed(uri) => {
+                    shared.runs_watch.untrack(&uri);
                     analyze.retain(|u| *u != uri);
                     if let Some(path) = uri
                         .to_file_path()
@@ -94,11 +99,17 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         if any {
             super::trust::publish_config_diagnostics(&shared).await;
         }
-        if reload || runs_changed {
+        if reload || !runs_changed.is_empty() {
             refresh_hints(&shared).await;
         }
-        if runs_changed {
+        if !runs_changed.is_empty() {
             refresh_lenses(&shared).await;
+        }
+        for uri in runs_changed {
+            shared
+                .client
+                .send_notification::<RunsChangedNotification>(RunsChangedParams { uri })
+                .await;
         }
     }
 }

@@ -15,10 +15,12 @@ mod dispatch;
 mod events;
 mod files;
 mod preview;
+mod live_output;
 mod probes;
 mod publish;
 mod requests;
 mod runs;
+mod runs_watch;
 mod session;
 mod transport;
 mod trust;
@@ -58,6 +60,10 @@ pub(crate) struct Shared {
     run_ended: tokio::sync::Notify,
     /// What was last published on each `stepwise.toml` (messages), to publish only changes.
     config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
+    /// What the editor's runs have streamed so far.
+    live_output: live_output::LiveOutputs,
+    /// The records folders of open workflows, watched for other processes' runs.
+    runs_watch: runs_watch::RunsWatch,
     /// Messages encoded here rather than by `client` (see [`publish`]).
     wire: futures::channel::mpsc::Sender<Vec<u8>>,
 }
@@ -310,6 +316,11 @@ impl Backend {
         self.shared.send(Event::WorkspaceChanged);
     }
 
+    /// `stepwise/runs`: the workflow's runs, newest first, for the run view.
+    async fn runs(&self, params: requests::runs::RunsParams) -> Result<serde_json::Value> {
+        requests::runs::handle(&self.shared, params).await
+    }
+
     /// `stepwise/crashTest`: panics inside a handler when the server was started with
     /// [`CRASH_TEST_ENV`] set, so tests can check that a panic costs one reply, not the server.
     async fn crash_test(&self) -> Result<()> {
@@ -422,16 +433,20 @@ pub fn run() -> anyhow::Result<()> {
                 engine: std::sync::OnceLock::new(),
                 run_ended: tokio::sync::Notify::new(),
                 config_diagnostics: Mutex::default(),
+                live_output: Default::default(),
+                runs_watch: Default::default(),
                 wire,
             }),
             set_log_level,
         })
         .custom_method("stepwise/crashTest", Backend::crash_test)
+        .custom_method(requests::runs::METHOD, Backend::runs)
         .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
         .custom_method(trust::TRUSTED_NOTIFICATION, Backend::workspace_trusted)
         .finish();
         let shared = service.inner().shared.clone();
         tokio::spawn(events::run(shared.clone(), events_rx));
+        runs_watch::RunsWatch::start(shared.clone());
         let service = dispatch::Ordered::new(service, shared);
         transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, encoded, service).await
     });

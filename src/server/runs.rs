@@ -16,9 +16,12 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::commands::{ServerCommand, StepAt};
+use super::live_output::{OutputNotification, OutputParams};
 use super::{Event, Shared};
 use crate::analysis::actions::{runnable, step_on_line};
+use crate::analysis::run_history_text::{attempt_document, output_document};
 use crate::analysis::run_text::{asked, error_summary, provider_model, reason};
+use crate::engine::record::records_dir;
 use crate::engine::{EngineError, RunEvent, RunRequest, RunTarget, latest};
 use crate::model::catalog::ProcessEnv;
 use crate::model::resolve::Overrides;
@@ -44,9 +47,11 @@ pub fn load_view(runs_dir: &Path, file: &Path) -> RunView {
     latest(runs_dir, file).map_or_else(RunView::default, |r| RunView::of(&r))
 }
 
-/// Loads the run results of `uri` once, when the document is first analysed.
+/// Loads the run results of `uri` once, when the document is first analysed, and has its
+/// records folder watched while it is open.
 pub(crate) async fn ensure_loaded(shared: &Shared, uri: &Uri) {
-    if shared.session().runs(uri).is_some() {
+    let tracked = shared.runs_watch.is_tracked(uri);
+    if tracked && shared.session().runs(uri).is_some() {
         return;
     }
     let Some(snapshot) = shared.session().snapshot(uri) else {
@@ -54,6 +59,12 @@ pub(crate) async fn ensure_loaded(shared: &Shared, uri: &Uri) {
     };
     let Ok(file) = file_of(uri) else { return };
     let runs_dir = snapshot.workspace.config.runs_dir();
+    if !tracked {
+        shared.runs_watch.track(uri, records_dir(&runs_dir, &file));
+    }
+    if shared.session().runs(uri).is_some() {
+        return;
+    }
     let view = tokio::task::spawn_blocking(move || load_view(&runs_dir, &file)).await;
     if let Ok(view) = view {
         shared.session().set_runs(uri, view);
@@ -77,8 +88,22 @@ pub(crate) async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -
             let runs = shared.session().runs(&uri).unwrap_or_default();
             let run = runs.step(&step);
             let result = run.and_then(StepRecord::result);
+            let live = runs
+                .is_running(&step)
+                .then(|| shared.live_output.streamed(&uri, &step))
+                .flatten();
+            let document = match &live {
+                Some((_, parts)) => Some(output_document(parts.iter().map(|(i, t)| (*i, t.as_str())))),
+                None => result.and_then(attempt_document),
+            };
             Ok(Some(json!({
                 "step": step,
+                "running": live.is_some(),
+                "run": live.as_ref().map(|(id, _)| id.to_string()),
+                "parts": live.as_ref().map(|(_, parts)| {
+                    parts.iter().map(|(item, text)| json!({ "item": item, "text": text })).collect::<Vec<_>>()
+                }),
+                "document": document,
                 "status": run.map(|r| r.status.as_str()),
                 "answered_by": result.and_then(|r| r.answered_by.as_ref()).map(provider_model),
                 "output": run.and_then(StepRecord::output),
@@ -250,8 +275,12 @@ async fn run(
     let mut ran: Vec<String> = Vec::new();
     while let Some(event) = rx.recv().await {
         let message = match event {
-            RunEvent::RunStarted { steps, .. } => Some(format!("{} step(s) to run", steps.len())),
+            RunEvent::RunStarted { run_id, steps, .. } => {
+                shared.live_output.start(&uri, run_id);
+                Some(format!("{} step(s) to run", steps.len()))
+            }
             RunEvent::StepStarted { step, attempt, .. } => {
+                shared.live_output.step_started(&uri, &step);
                 amend(&shared, &uri, |view| {
                     view.running.insert(step.clone());
                     view.in_progress = true;
@@ -259,13 +288,19 @@ async fn run(
                 Some(format!("{step}: {}", asked(&attempt)))
             }
             RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
-            RunEvent::Text { step, text } => {
+            RunEvent::Text { step, item, text } => {
+                if let Some(run) = shared.live_output.append(&uri, &step, item, &text) {
+                    forward_output(&shared, &uri, run, &step, item, text.clone(), false).await;
+                }
                 let chars = streamed.entry(step.clone()).or_default();
                 let before = *chars / 500;
                 *chars += text.chars().count();
-                (*chars / 500 > before).then(|| format!("{step}: ~{} tokens", *chars / 4))
+                (item.is_none() && *chars / 500 > before).then(|| format!("{step}: ~{} tokens", *chars / 4))
             }
             RunEvent::CallFailed { step, call } => {
+                if let Some(run) = shared.live_output.discard(&uri, &step, call.item) {
+                    forward_output(&shared, &uri, run, &step, call.item, String::new(), true).await;
+                }
                 let why = call.error.as_ref().map(reason).unwrap_or_default();
                 Some(format!("{step}: {} failed ({why})", call.provider))
             }
@@ -292,6 +327,7 @@ async fn run(
         }
     }
     let outcome = handle.await;
+    shared.live_output.end(&uri);
     shared.session().end_run(&uri);
     shared.run_ended.notify_waiters();
     let result = match outcome {
@@ -322,6 +358,27 @@ async fn run(
         .await;
     }
     result
+}
+
+/// Sends the client streamed text of a step (`reset`: what it streamed before is void).
+async fn forward_output(
+    shared: &Shared,
+    uri: &Uri,
+    run: uuid::Uuid,
+    step: &str,
+    item: Option<usize>,
+    text: String,
+    reset: bool,
+) {
+    let params = OutputParams {
+        uri: uri.as_str().to_string(),
+        run: run.to_string(),
+        step: step.to_string(),
+        item,
+        text,
+        reset,
+    };
+    shared.client.send_notification::<OutputNotification>(params).await;
 }
 
 /// The error of a run refused for required inputs without a value: `data.missingInputs`

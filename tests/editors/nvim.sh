@@ -115,6 +115,18 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -
 rc5=$?
 if [ $rc5 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim5.stderr"; echo; fi
 rc=$((rc + rc5))
+
+# The run view (:StepwiseRuns) against the real server and the fake provider.
+echo "== nvim runs test"
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
+  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL" \
+  timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_runs_test.lua" </dev/null 2>"$TMP/nvim6.stderr"
+rc6=$?
+if [ $rc6 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim6.stderr"; echo; fi
+rc=$((rc + rc6))
 set -e
 echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 exit $rc

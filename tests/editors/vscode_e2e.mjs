@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { previewChecks } from "./vscode_e2e_preview.mjs";
 import { configScenario } from "./vscode_config_e2e.mjs";
+import { runsViewChecks } from "./vscode_runs_e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -283,6 +284,7 @@ try {
     const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
     check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
     await openFromExplorer(file);
+    await runsViewChecks({ page, check, shots, palette, waitText, norm, stepLine: summarizeLine });
   } else {
     await palette("stepwise: Run Step at Cursor");
     const warned = await waitText(".notifications-toasts", /does not offer stepwise\.runStep/, 10000);

@@ -33,6 +33,7 @@ import {
 } from "./logic";
 import { registerPreview } from "./preview";
 import { compareStep, isCompareWithoutTargets, registerCompare } from "./compare";
+import { RunsView, registerRunsView } from "./runsView";
 
 const YAML_EXTENSION = "redhat.vscode-yaml";
 const RUN_SOURCE_KIND = vscode.CodeActionKind.Source.append("run");
@@ -45,6 +46,7 @@ let statusItem: vscode.StatusBarItem;
 const progress = new ProgressTracker();
 let progressDisposables: vscode.Disposable[] = [];
 let preview: ReturnType<typeof registerPreview> | undefined;
+let runsView: RunsView | undefined;
 
 function config() {
   return vscode.workspace.getConfiguration("stepwise");
@@ -168,6 +170,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     trackProgress(c, params.token);
     return null;
   });
+  runsView?.attach(c);
   // Trust granted later (the "Trust" banner) counts from then on, without a restart.
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => void c.sendNotification(TRUST_NOTIFICATION, {})),
@@ -278,6 +281,8 @@ async function cancel(context: vscode.ExtensionContext) {
 
 async function openOutput(context: vscode.ExtensionContext) {
   const result = await execute(context, SERVER_COMMANDS.openOutput, true);
+  const ed = vscode.window.activeTextEditor;
+  if (client && ed && runsView && (await runsView.showLive(client.code2ProtocolConverter.asUri(ed.document.uri), result))) return;
   const view = outputView(result);
   if (view.kind === "uri") {
     await vscode.window.showTextDocument(vscode.Uri.parse(view.uri), { preview: true, viewColumn: vscode.ViewColumn.Beside });
@@ -295,6 +300,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   statusItem.name = "stepwise run";
   context.subscriptions.push(output, statusItem);
 
+  runsView = registerRunsView(context, () => client);
   const reg = (id: string, fn: () => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   reg("stepwise.editor.runStep", () => execute(context, SERVER_COMMANDS.runStep, true));
   reg("stepwise.editor.runFrom", () => execute(context, SERVER_COMMANDS.runFrom, true));

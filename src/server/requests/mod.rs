@@ -9,4 +9,5 @@ pub mod hover;
 pub mod inlay_hint;
 pub mod references;
 pub mod rename;
+pub mod runs;
 pub mod semantic_tokens;

@@ -309,10 +309,13 @@ end
 
 function M.open_output(fargs)
   local args = step_target(M.parse_args(fargs))
+  local uri = vim.uri_from_bufnr(0)
   return M.execute(M.commands.open_output, args, 0, function(err, result)
     if not err then
       vim.schedule(function()
-        show_output(result, args.step)
+        if not require('stepwise.runs').open_live(uri, result) then
+          show_output(result, args.step)
+        end
       end)
     end
   end)
@@ -436,6 +439,12 @@ local user_commands = {
     end,
     { desc = "stepwise: trust this workspace's stepwise.toml (asks first, naming hosts and key variables)" },
   },
+  StepwiseRuns = {
+    function()
+      require('stepwise.runs').open()
+    end,
+    { desc = "stepwise: the workflow's runs, steps and attempts in a buffer" },
+  },
   StepwiseOutput = {
     function(c)
       M.open_output(c.fargs)
@@ -464,6 +473,7 @@ function M.setup(opts)
   vim.api.nvim_clear_autocmds({ group = group })
   vim.api.nvim_create_autocmd('LspAttach', { group = group, callback = on_attach })
   vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
+  require('stepwise.runs').setup()
   -- Without the server a workflow would open with no features and no word why: say so once.
   vim.api.nvim_create_autocmd('FileType', {
     group = group,
