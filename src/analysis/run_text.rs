@@ -231,13 +231,13 @@ pub fn call_failed_line(step: &str, call: &Call) -> String {
 /// The CLI summary table's header.
 pub const TABLE_HEADER: [&str; 5] = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS"];
 
-/// One row of the CLI summary table: step, status, who answered (or the error), time, tokens.
+/// One row of the CLI summary table: step, status, who answered, time, tokens (errors are
+/// printed under the table, never in a column).
 pub fn table_row(record: &StepRecord) -> [String; 5] {
     let shown = record.shown();
     let mut who = shown
         .and_then(|a| a.answered_by.as_ref())
         .map(provider_model)
-        .or_else(|| record.failure().map(error_summary))
         .unwrap_or_default();
     if let Some(later) = record.later_attempt() {
         who.push_str(&format!(" — last attempt {}", attempt_brief(later)));

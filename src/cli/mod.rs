@@ -8,6 +8,7 @@ mod format_json;
 mod format_sarif;
 mod models;
 mod run;
+mod run_output;
 mod trust;
 
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! progress display, or prints the exact requests with `--dry-run`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,9 +12,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::run_output;
 use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
-use crate::analysis::run_text::{TABLE_HEADER, asked, call_failed_line, finished_line, table_row};
+use crate::analysis::run_text::asked;
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::Diagnostic;
@@ -105,6 +106,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         inputs,
     };
     let engine = Engine::default();
+    let workspace = request.workspace.clone();
     if args.dry_run {
         if let Some(why) = engine.refusal(&request) {
             eprintln!("note: a run would refuse: {why}");
@@ -122,8 +124,18 @@ pub fn run(args: RunArgs) -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => report_error(e),
+            Err(e) => report_error(e, &args.file, &text),
         };
+    }
+    match engine.preflight(&request) {
+        Ok(warnings) if !warnings.is_empty() => {
+            eprint!(
+                "{}",
+                run_output::problems(&args.file, &text, &warnings, std::io::stderr().is_terminal())
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return report_error(e, &args.file, &text),
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -151,7 +163,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     match result {
         Ok(record) => {
             print_outputs(&record, single.as_deref());
-            print_summary(&record);
+            print_summary(&record, &args.file, &workspace);
             let succeeded = match single.as_deref() {
                 Some(id) => record
                     .step(id)
@@ -165,15 +177,22 @@ pub fn run(args: RunArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Err(e) => report_error(e),
+        Err(e) => report_error(e, &args.file, &text),
     }
 }
 
-fn report_error(error: EngineError) -> ExitCode {
+fn report_error(error: EngineError, file: &Path, text: &Arc<str>) -> ExitCode {
     match error {
         EngineError::Untrusted(why) => {
             eprintln!("error: not running: {why}");
             return ExitCode::from(2);
+        }
+        EngineError::Preflight(refused) => {
+            let styled = std::io::stderr().is_terminal();
+            eprint!("{}", run_output::problems(file, text, &refused.problems, styled));
+            let errors = refused.errors().count();
+            let noun = if errors == 1 { "problem" } else { "problems" };
+            eprintln!("error: not running: {errors} {noun} found before sending anything (nothing was sent)");
         }
         other => eprintln!("error: {other}"),
     }
@@ -238,8 +257,19 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.set_message(format!("{label} · {}", redact(&tail)));
                 }
             }
-            RunEvent::CallFailed { step, call } => {
-                say(&multi, redact(&call_failed_line(&step, &call)));
+            RunEvent::CallFailed {
+                step,
+                call,
+                attempt,
+                of,
+            } => {
+                say(&multi, redact(&run_output::call_failed(&step, &call, attempt, of)));
+                if let Some((_, _, streamed)) = bars.get_mut(&step) {
+                    streamed.clear();
+                }
+            }
+            RunEvent::FallingBack { step, item, to } => {
+                say(&multi, run_output::falling_back(&step, item, &to));
                 if let Some((_, _, streamed)) = bars.get_mut(&step) {
                     streamed.clear();
                 }
@@ -249,7 +279,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.finish_and_clear();
                     multi.remove(&pb);
                 }
-                say(&multi, redact(&finished_line(&step)));
+                say(&multi, redact(&run_output::finished(&step)));
             }
         }
     }
@@ -280,23 +310,30 @@ fn print_outputs(record: &RunRecord, single: Option<&str>) {
     }
 }
 
-/// The table at the end: one row per step.
-fn print_summary(record: &RunRecord) {
-    let rows: Vec<[String; 5]> = record.steps.iter().map(|s| table_row(s).map(|c| redact(&c))).collect();
-    let header = TABLE_HEADER.map(str::to_string);
-    let widths: Vec<usize> = (0..5)
-        .map(|c| {
-            std::iter::once(&header)
-                .chain(&rows)
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+/// The table at the end, the errors under it, the record's path and, after a failure, the
+/// command that re-runs each failed step.
+fn print_summary(record: &RunRecord, file: &Path, workspace: &Workspace) {
+    let width = terminal_width();
     eprintln!();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        eprintln!("{}", cells.join("  ").trim_end());
+    eprint!("{}", run_output::table(record));
+    let errors = run_output::errors(record, width);
+    if !errors.is_empty() {
+        eprintln!();
+        eprint!("{errors}");
     }
-    eprintln!("record: run {}", record.id);
+    eprintln!();
+    eprintln!(
+        "{}",
+        run_output::record_line(&record.path(&workspace.config.runs_dir()))
+    );
+    eprint!("{}", run_output::rerun_lines(record, file, &workspace.catalog));
+}
+
+/// The width errors wrap to: the terminal's, else `COLUMNS`, else 100.
+fn terminal_width() -> usize {
+    let term = console::Term::stderr()
+        .size_checked()
+        .map(|(_, columns)| usize::from(columns));
+    let columns = || std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    term.or_else(columns).unwrap_or(100).max(20)
 }

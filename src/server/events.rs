@@ -83,6 +83,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         }
         if runs_changed {
             refresh_lenses(&shared).await;
+            shared.runs_shown.send_modify(|shown| *shown += 1);
         }
     }
 }

@@ -16,6 +16,8 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::commands::{ServerCommand, StepAt};
+use super::run_progress;
+use super::run_refusal::preflight_error;
 use super::{Event, Shared};
 use crate::analysis::actions::{runnable, step_on_line};
 use crate::analysis::run_text::{asked, error_summary, provider_model, reason};
@@ -221,12 +223,7 @@ async fn run(
     };
     let progress = match &token {
         Some(t) => {
-            let title = match &target {
-                RunTarget::Step(s) => format!("stepwise: run {s}"),
-                RunTarget::FromStep(s) => format!("stepwise: run from {s}"),
-                RunTarget::Workflow => "stepwise: run workflow".to_string(),
-                RunTarget::Resume => "stepwise: resume".to_string(),
-            };
+            let title = run_progress::title(&target);
             Some(
                 shared
                     .client
@@ -251,25 +248,44 @@ async fn run(
                     view.running.insert(step.clone());
                     view.in_progress = true;
                 });
-                Some(format!("{step}: {}", asked(&attempt)))
+                Some(run_progress::message(
+                    &target,
+                    &step,
+                    format!("asking {}", asked(&attempt)),
+                ))
             }
-            RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
+            RunEvent::ItemsProgress { step, done, total } => {
+                Some(run_progress::message(&target, &step, format!("{done}/{total} items")))
+            }
             RunEvent::Text { step, text } => {
                 let chars = streamed.entry(step.clone()).or_default();
                 let before = *chars / 500;
                 *chars += text.chars().count();
-                (*chars / 500 > before).then(|| format!("{step}: ~{} tokens", *chars / 4))
+                (*chars / 500 > before)
+                    .then(|| run_progress::message(&target, &step, format!("~{} tokens", *chars / 4)))
             }
-            RunEvent::CallFailed { step, call } => {
+            RunEvent::CallFailed {
+                step,
+                call,
+                attempt,
+                of,
+            } => {
                 let why = call.error.as_ref().map(reason).unwrap_or_default();
-                Some(format!("{step}: {} failed ({why})", call.provider))
+                let what = format!("{} failed ({why}), attempt {attempt}/{of}", call.provider);
+                Some(run_progress::message(&target, &step, what))
             }
+            RunEvent::FallingBack { step, to, .. } => Some(run_progress::message(
+                &target,
+                &step,
+                format!("falling back to {}", provider_model(&to)),
+            )),
             RunEvent::StepFinished { step, stale } => {
                 ran.push(step.id.clone());
-                let message = format!("{}: {}", step.id, step.last().map_or("done", |a| a.status.as_str()));
-                if let Some(failed) = step.failure() {
-                    offer_switch(shared.clone(), uri.clone(), step.id.clone(), failed);
-                }
+                let status = step.last().map_or("done", |a| a.status.as_str());
+                let message = run_progress::message(&target, &step.id, status);
+                let failed = step.failure().cloned();
+                let shown = shared.runs_shown.subscribe();
+                let id = step.id.clone();
                 amend(&shared, &uri, |view| {
                     view.running.remove(&step.id);
                     for id in &stale {
@@ -279,6 +295,9 @@ async fn run(
                     }
                     view.steps.insert(step.id.clone(), step);
                 });
+                if let Some(failed) = failed {
+                    offer_switch(shared.clone(), uri.clone(), id, &failed, shown);
+                }
                 Some(message)
             }
         };
@@ -301,6 +320,12 @@ async fn run(
             });
             Err(match err {
                 EngineError::MissingInputs(names) => missing_inputs(&workflow, &runs_dir, &file_key, &names),
+                EngineError::Preflight(refused) => {
+                    let missing = (!refused.missing_inputs.is_empty())
+                        .then(|| missing_inputs_data(&workflow, &runs_dir, &file_key, &refused.missing_inputs));
+                    let index = &analysis.line_index;
+                    preflight_error(index, &uri, snapshot.encoding, &refused, missing)
+                }
                 err => error(err.to_string()),
             })
         }
@@ -323,6 +348,16 @@ async fn run(
 /// lists each with its description and the value the workflow's last run used (for the
 /// editor to ask with, prefilled), and the message names them.
 fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: format!("the workflow needs a value for {}", quoted.join(", ")).into(),
+        data: Some(json!({ "missingInputs": missing_inputs_data(workflow, runs_dir, file, names) })),
+    }
+}
+
+/// `[{name, description, lastValue}]` of the inputs `names`.
+fn missing_inputs_data(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Value {
     let last = latest(runs_dir, file).map(|r| r.inputs).unwrap_or_default();
     let missing: Vec<Value> = names
         .iter()
@@ -334,12 +369,7 @@ fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[St
             json!({ "name": name, "description": description, "lastValue": last.get(name) })
         })
         .collect();
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    Error {
-        code: ErrorCode::InvalidParams,
-        message: format!("the workflow needs a value for {}", quoted.join(", ")).into(),
-        data: Some(json!({ "missingInputs": missing })),
-    }
+    Value::Array(missing)
 }
 
 /// The command's reply: the run's status (of the attempts it made) and, per step that ran
@@ -373,8 +403,16 @@ fn summary(record: &RunRecord, ran: &[String]) -> Value {
 }
 
 /// Offers to re-run a failed step with another available provider; choosing one re-runs
-/// that step with it (this run only) once the current run has ended.
-fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError) {
+/// that step with it (this run only) once the current run has ended. The offer waits until
+/// the failure is shown (`shown` changes: diagnostics published, hints and lenses refreshed),
+/// so the step never reads `running…` while the prompt is open.
+fn offer_switch(
+    shared: Arc<Shared>,
+    uri: Uri,
+    step: String,
+    failed: &StepError,
+    mut shown: tokio::sync::watch::Receiver<u64>,
+) {
     let Some(snapshot) = shared.session().snapshot(&uri) else {
         return;
     };
@@ -397,6 +435,9 @@ fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError)
         .collect();
     let message = format!("Step `{step}` failed: {}", error_summary(failed));
     tokio::spawn(async move {
+        tokio::time::timeout(std::time::Duration::from_secs(2), shown.changed())
+            .await
+            .ok();
         let Ok(Some(choice)) = shared
             .client
             .show_message_request(MessageType::ERROR, message, Some(choices.clone()))
