@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, openai_stream};
 use support::lsp::{TestServer, uri};
@@ -170,7 +172,7 @@ fn progress_names_the_step_once_never_title_and_message_both() {
 }
 
 #[test]
-fn the_failover_prompt_comes_after_the_failure_is_shown_and_hints_no_longer_say_running() {
+fn the_failover_prompt_waits_until_the_failure_is_shown_and_hints_no_longer_say_running() {
     let mut s = setup(REVIEW, |r| {
         if is_anthropic(r) {
             Reply::error(
@@ -182,21 +184,42 @@ fn the_failover_prompt_comes_after_the_failure_is_shown_and_hints_no_longer_say_
             openai_stream(&["rescued"], 3, 2)
         }
     });
+    // The editor answers hint refreshes late: the one after the failure is held.
+    s.server.held = vec!["workspace/inlayHint/refresh"];
     let id = run_step(&mut s, "diff", json!({ "pr": "#7" }), None);
-    s.server.wait_for("window/showMessageRequest", |_| true);
-    let before: Vec<&Value> = s.server.notifications.iter().collect();
-    let failed_shown = before.iter().position(|m| {
-        m["method"] == "textDocument/publishDiagnostics" && m["params"].to_string().contains("step-failed")
-    });
-    let Some(failed_shown) = failed_shown else {
-        panic!("the prompt came before the failure was published: {before:?}");
+    let mut failure_published = false;
+    let held = loop {
+        let msg = s
+            .server
+            .next_within(Duration::from_secs(10))
+            .expect("a message from the server");
+        let method = msg["method"].as_str().unwrap_or_default().to_string();
+        assert_ne!(
+            method, "window/showMessageRequest",
+            "the prompt came before the failure was published"
+        );
+        if method == "textDocument/publishDiagnostics" && msg["params"].to_string().contains("step-failed") {
+            failure_published = true;
+        }
+        if method == "workspace/inlayHint/refresh" {
+            if failure_published {
+                break msg;
+            }
+            s.server.reply(&msg, Value::Null);
+            continue;
+        }
+        s.server.notifications.push_back(msg);
     };
-    assert!(
-        before[failed_shown..]
-            .iter()
-            .any(|m| m["method"] == "workspace/inlayHint/refresh"),
-        "the prompt came before the hints were asked to refresh: {before:?}"
-    );
+    while let Some(msg) = s.server.next_within(Duration::from_millis(500)) {
+        assert_ne!(
+            msg["method"], "window/showMessageRequest",
+            "the prompt came before the editor refreshed its hints"
+        );
+        s.server.notifications.push_back(msg);
+    }
+    s.server.reply(&held, Value::Null);
+    s.server.held.clear();
+    s.server.wait_for("window/showMessageRequest", |_| true);
     let hints = s
         .server
         .request(

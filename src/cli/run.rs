@@ -127,6 +127,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             Err(e) => report_error(e, &args.file, &text),
         };
     }
+    if let Some(why) = engine.refusal(&request) {
+        return report_error(EngineError::Untrusted(why), &args.file, &text);
+    }
     match engine.preflight(&request) {
         Ok(warnings) if !warnings.is_empty() => {
             eprint!(

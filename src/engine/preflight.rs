@@ -243,13 +243,14 @@ fn step_problems(request: &RunRequest, workflow: &Workflow, step: &Step, rendere
 }
 
 /// Why `provider` cannot be called in this run, if it cannot: its key is not in the run's
-/// environment, or a keyless provider did not answer its last probe.
+/// environment, or a keyless provider did not answer its last probe. (An untrusted workspace
+/// is refused before this check, by the trust gate.)
 fn cannot_call(request: &RunRequest, provider: &ProviderInfo) -> Option<String> {
     if !provider.is_keyless() && ApiKey::for_provider(provider, request.env.as_ref()).is_none() {
         return Some(format!("{} is not set", provider.api_key_env.join(" or ")));
     }
     match &provider.availability {
-        Availability::NotAnswering | Availability::Untrusted(_) => provider.unavailable_reason(),
+        Availability::NotAnswering => provider.unavailable_reason(),
         _ => None,
     }
 }

@@ -54,8 +54,10 @@ pub(crate) struct Shared {
     engine: std::sync::OnceLock<crate::engine::Engine>,
     /// Woken whenever a run ends, for work waiting to start a run of the same document.
     run_ended: tokio::sync::Notify,
-    /// Counts the run changes the event loop has shown (diagnostics published, hints and lenses
-    /// asked to refresh): a failover prompt waits for its step's failure to be shown first.
+    /// Numbers each change of run results (see `runs::show`).
+    runs_changed: std::sync::atomic::AtomicU64,
+    /// The latest change of run results the event loop has shown (diagnostics published, hints
+    /// and lenses asked to refresh): a failover prompt waits for its step's failure to be shown.
     runs_shown: tokio::sync::watch::Sender<u64>,
     /// What was last published on each `stepwise.toml` (messages), to publish only changes.
     config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
@@ -413,6 +415,7 @@ pub fn run() -> anyhow::Result<()> {
                 capabilities: Mutex::new(ClientCapabilities::default()),
                 engine: std::sync::OnceLock::new(),
                 run_ended: tokio::sync::Notify::new(),
+                runs_changed: std::sync::atomic::AtomicU64::new(0),
                 runs_shown: tokio::sync::watch::Sender::new(0),
                 config_diagnostics: Mutex::default(),
             }),

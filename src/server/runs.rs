@@ -131,16 +131,19 @@ async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<String> {
 }
 
 /// Publishes new run results for `uri` and asks the event loop to refresh the editor.
-fn show(shared: &Shared, uri: &Uri, view: RunView) {
+/// Returns the change's number (for waiting until the editor was asked to show it).
+fn show(shared: &Shared, uri: &Uri, view: RunView) -> u64 {
     shared.session().set_runs(uri, view);
+    let change = shared.runs_changed.fetch_add(1, Ordering::SeqCst) + 1;
     shared.send(Event::RunsChanged(uri.clone()));
+    change
 }
 
 /// Changes the current run results of `uri` with `change`, then shows them.
-fn amend(shared: &Shared, uri: &Uri, change: impl FnOnce(&mut RunView)) {
+fn amend(shared: &Shared, uri: &Uri, change: impl FnOnce(&mut RunView)) -> u64 {
     let mut view = (*shared.session().runs(uri).unwrap_or_default()).clone();
     change(&mut view);
-    show(shared, uri, view);
+    show(shared, uri, view)
 }
 
 static PROGRESS_IDS: AtomicU64 = AtomicU64::new(1);
@@ -284,9 +287,8 @@ async fn run(
                 let status = step.last().map_or("done", |a| a.status.as_str());
                 let message = run_progress::message(&target, &step.id, status);
                 let failed = step.failure().cloned();
-                let shown = shared.runs_shown.subscribe();
                 let id = step.id.clone();
-                amend(&shared, &uri, |view| {
+                let change = amend(&shared, &uri, |view| {
                     view.running.remove(&step.id);
                     for id in &stale {
                         if let Some(reader) = view.steps.get_mut(id) {
@@ -296,7 +298,7 @@ async fn run(
                     view.steps.insert(step.id.clone(), step);
                 });
                 if let Some(failed) = failed {
-                    offer_switch(shared.clone(), uri.clone(), id, &failed, shown);
+                    offer_switch(shared.clone(), uri.clone(), id, &failed, change);
                 }
                 Some(message)
             }
@@ -403,16 +405,10 @@ fn summary(record: &RunRecord, ran: &[String]) -> Value {
 }
 
 /// Offers to re-run a failed step with another available provider; choosing one re-runs
-/// that step with it (this run only) once the current run has ended. The offer waits until
-/// the failure is shown (`shown` changes: diagnostics published, hints and lenses refreshed),
-/// so the step never reads `running…` while the prompt is open.
-fn offer_switch(
-    shared: Arc<Shared>,
-    uri: Uri,
-    step: String,
-    failed: &StepError,
-    mut shown: tokio::sync::watch::Receiver<u64>,
-) {
+/// that step with it (this run only) once the current run has ended. The offer waits (2 s
+/// at most) until run change `change`, the failure, is shown: diagnostics published, hints
+/// and lenses refreshed, so the step never reads `running…` while the prompt is open.
+fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError, change: u64) {
     let Some(snapshot) = shared.session().snapshot(&uri) else {
         return;
     };
@@ -435,7 +431,9 @@ fn offer_switch(
         .collect();
     let message = format!("Step `{step}` failed: {}", error_summary(failed));
     tokio::spawn(async move {
-        tokio::time::timeout(std::time::Duration::from_secs(2), shown.changed())
+        let mut shown = shared.runs_shown.subscribe();
+        let failure_shown = shown.wait_for(|&shown| shown >= change);
+        tokio::time::timeout(std::time::Duration::from_secs(2), failure_shown)
             .await
             .ok();
         let Ok(Some(choice)) = shared
