@@ -1,11 +1,12 @@
 //! stepwise: a language server, command-line tool and workflow engine for YAML AI workflows.
 //!
 //! Layers, each importing only those before it: `syntax` → `model` → `analysis` →
-//! (`server`, `engine`) → `cli`.
+//! (`server`, `engine`) → `cli`; `json_stream` is a serde helper any of them may use.
 
 pub mod analysis;
 pub mod cli;
 pub mod engine;
+pub mod json_stream;
 pub mod model;
 pub mod server;
 pub mod syntax;

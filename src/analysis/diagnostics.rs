@@ -61,6 +61,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
         mut unavailable,
     } = semantic(analysis);
     out.extend(diagnostics);
+    out.extend(super::budget::over_budget(analysis));
     unavailable.sort_by_key(|(_, d)| d.span.start);
     let mut warned = HashSet::default();
     for (provider, d) in unavailable {

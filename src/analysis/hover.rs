@@ -2,6 +2,8 @@
 //! key's value, only the name of the variable that holds it.
 
 use super::Analysis;
+use super::cost_text::estimate_text;
+use super::estimate::step_estimate;
 use super::navigation::{Target, occurrence_at};
 use crate::model::resolve::{EffectiveParams, Overrides, resolve_step};
 use crate::model::runs::RunView;
@@ -166,8 +168,14 @@ fn step(analysis: &Analysis, runs: &RunView, id: &str) -> Option<String> {
             .collect();
         out.push_str(&format!("\n\nFalls back to {}", targets.join(", ")));
     }
-    if let Some(run) = runs.step(id) {
-        out.push_str(&super::run_text::hover(run));
+    match runs.step(id) {
+        Some(run) => out.push_str(&super::run_text::hover(run)),
+        None => {
+            if let Some(found) = step_estimate(analysis, step) {
+                let text = estimate_text(&found.who, &found.estimate, &found.priced, found.per_item);
+                out.push_str(&format!("\n\n{text}"));
+            }
+        }
     }
     Some(out)
 }

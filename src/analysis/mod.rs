@@ -2,9 +2,12 @@
 //! LSP types; the server and the CLI turn the results into their own shapes.
 
 pub mod actions;
+pub mod budget;
 pub mod completion;
 pub mod context;
+pub mod cost_text;
 pub mod diagnostics;
+pub mod estimate;
 #[cfg(test)]
 mod fixture;
 pub mod generate;

@@ -4,8 +4,10 @@
 //! show: `✓ 2.1s · openai/gpt-4o — last attempt ✗ ollama connection`.
 
 use super::Analysis;
+use super::cost_text::cost_breakdown;
+use crate::model::prices::{usd, usd_short};
 use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
-use crate::model::runs::{Call, Failure, ProviderModel, StepAttempt, StepError, StepRecord, StepStatus};
+use crate::model::runs::{Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus};
 use crate::model::workflow::Step;
 
 /// `✓`, `✗`, `⊘` or `·`.
@@ -102,6 +104,9 @@ pub fn lens(step: &StepRecord) -> String {
             if result.tokens() > 0 {
                 out.push_str(&format!(" · {} tok", result.tokens()));
             }
+            if let Some(cost) = result.cost_usd {
+                out.push_str(&format!(" · {}", usd_short(cost)));
+            }
             out
         }
         (StepStatus::Failed, _) => match step.failure() {
@@ -160,6 +165,9 @@ pub fn hover(record: &StepRecord) -> String {
     if let Some(error) = record.last().and_then(|a| a.error.as_ref()) {
         out.push_str(&format!("\n\nError: {}", error_summary(error)));
     }
+    if let Some(cost) = record.shown().and_then(cost_breakdown) {
+        out.push_str(&format!("\n\n{cost}"));
+    }
     if let Some(output) = record.output() {
         let lines: Vec<&str> = output.lines().take(8).collect();
         let more = if output.lines().count() > lines.len() {
@@ -172,68 +180,12 @@ pub fn hover(record: &StepRecord) -> String {
     out
 }
 
-/// The CLI's line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens` or `✗ a  anthropic
-/// overloaded (529) after 3 attempts: Overloaded`.
-pub fn finished_line(record: &StepRecord) -> String {
-    let Some(last) = record.last() else {
-        return format!("· {}", record.id);
-    };
-    match &last.error {
-        Some(e) => format!(
-            "{} {}  {}{}",
-            mark(last.status),
-            record.id,
-            error_summary(e),
-            kept(record)
-        ),
-        None if last.status == StepStatus::Completed => format!(
-            "✓ {}  {}  {}  {} tokens",
-            record.id,
-            last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
-            seconds(last.duration_ms),
-            last.tokens()
-        ),
-        None => format!(
-            "{} {}  {}{}",
-            mark(last.status),
-            record.id,
-            last.status.as_str(),
-            kept(record)
-        ),
-    }
-}
-
-/// ` (kept the earlier output)` when a failed or cancelled attempt left one.
-fn kept(record: &StepRecord) -> &'static str {
-    if record.later_attempt().is_some() {
-        " (kept the earlier output)"
-    } else {
-        ""
-    }
-}
-
-/// The CLI's line when a request fails: `! a: anthropic overloaded (529): Overloaded (4
-/// streamed characters discarded)`.
-pub fn call_failed_line(step: &str, call: &Call) -> String {
-    let reason = call
-        .error
-        .as_ref()
-        .map(|f| format!("{}: {}", reason(f), f.message))
-        .unwrap_or_default();
-    let discarded = if call.discarded_chars > 0 {
-        format!(" ({} streamed characters discarded)", call.discarded_chars)
-    } else {
-        String::new()
-    };
-    format!("  ! {step}: {} {reason}{discarded}", call.provider)
-}
-
 /// The CLI summary table's header.
-pub const TABLE_HEADER: [&str; 5] = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS"];
+pub const TABLE_HEADER: [&str; 6] = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS", "COST"];
 
-/// One row of the CLI summary table: step, status, who answered, time, tokens (errors are
-/// printed under the table, never in a column).
-pub fn table_row(record: &StepRecord) -> [String; 5] {
+/// One row of the CLI summary table: step, status, who answered, time, tokens, cost (errors
+/// are printed under the table, never in a column).
+pub fn table_row(record: &StepRecord) -> [String; 6] {
     let shown = record.shown();
     let mut who = shown
         .and_then(|a| a.answered_by.as_ref())
@@ -251,7 +203,28 @@ pub fn table_row(record: &StepRecord) -> [String; 5] {
             .map(|d| seconds(Some(d)))
             .unwrap_or_default(),
         shown.map_or(0, StepAttempt::tokens).to_string(),
+        shown.and_then(|a| a.cost_usd).map(usd).unwrap_or_default(),
     ]
+}
+
+/// The line under the CLI summary table: what every attempt of the run cost (failed ones
+/// too; not outputs reused from earlier runs), e.g. `total cost: $0.0123`, with `+ tokens at
+/// unknown prices` when some had no price.
+pub fn total_line(record: &RunRecord) -> Option<String> {
+    let attempts: Vec<&StepAttempt> = record
+        .steps
+        .iter()
+        .flat_map(|s| &s.attempts)
+        .filter(|a| a.started_at >= record.started_at)
+        .collect();
+    let total: f64 = attempts.iter().filter_map(|a| a.cost_usd).sum();
+    let unpriced = attempts.iter().any(|a| a.calls.iter().any(|c| c.unpriced.is_some()));
+    let priced = attempts.iter().any(|a| a.cost_usd.is_some());
+    match (priced, unpriced) {
+        (false, false) => None,
+        (_, false) => Some(format!("total cost: {}", usd(total))),
+        (_, true) => Some(format!("total cost: {} + tokens at unknown prices", usd(total))),
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +282,17 @@ mod tests {
         let s = step(StepStatus::Completed, vec![completed()]);
         assert_eq!(hint(&s), "✓ 2.1s");
         assert_eq!(lens(&s), "✓ 2.1s · openai/gpt-4o · 812 tok");
+    }
+
+    #[test]
+    fn a_completed_step_with_a_cost_shows_it_after_the_tokens() {
+        let with_cost = StepAttempt {
+            cost_usd: Some(0.004),
+            ..completed()
+        };
+        let s = step(StepStatus::Completed, vec![with_cost]);
+        assert_eq!(lens(&s), "✓ 2.1s · openai/gpt-4o · 812 tok · $0.004");
+        assert_eq!(table_row(&s)[5], "$0.0040");
     }
 
     #[test]

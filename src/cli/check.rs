@@ -210,15 +210,16 @@ pub fn run(args: CheckArgs) -> ExitCode {
     for u in &report.unreadable {
         eprintln!("error: {}", u.message());
     }
-    let output = match args.format {
-        Format::Human => format_human::render(&report),
-        Format::Json => format_json::render(&report),
-        Format::Github => format_github::render(&report),
-        Format::Sarif => format_sarif::render(&report),
-        Format::Gitlab => format_gitlab::render(&report),
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.format {
+        Format::Human => format_human::write(&report, &mut out),
+        Format::Json => format_json::write(&report, &mut out),
+        Format::Github => format_github::write(&report, &mut out),
+        Format::Sarif => format_sarif::write(&report, &mut out),
+        Format::Gitlab => format_gitlab::write(&report, &mut out),
     };
     // A closed pipe (`| head`) is not an error worth a panic.
-    let _ = writeln!(std::io::stdout().lock(), "{output}");
+    let _ = written.and_then(|()| writeln!(out).and_then(|()| out.flush()));
     if report.failed() {
         ExitCode::from(1)
     } else {

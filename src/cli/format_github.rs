@@ -1,14 +1,20 @@
 //! `check --format github`: GitHub Actions workflow commands, one per diagnostic, which the
 //! runner turns into annotations on the pull request's diff.
 
+use std::io::{self, Write};
+
 use crate::model::diagnostic::Severity;
 
 use super::check::Report;
 
 /// One `::error …::message` (or `::warning`, `::notice`) line per diagnostic, one `::error` per
-/// unreadable file.
-pub fn render(report: &Report) -> String {
-    let mut lines = Vec::new();
+/// unreadable file, written to `out`.
+pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let mut first = true;
+    let mut line = |out: &mut dyn Write, text: String| {
+        let sep = if std::mem::take(&mut first) { "" } else { "\n" };
+        write!(out, "{sep}{text}")
+    };
     for file in &report.checked {
         let path = property(&file.display_path());
         for d in &file.diagnostics {
@@ -18,25 +24,31 @@ pub fn render(report: &Report) -> String {
                 Severity::Info => "notice",
             };
             let r = file.region(d.span);
-            lines.push(format!(
-                "::{command} file={path},line={},col={},endLine={},endColumn={},title={}::{}",
-                r.start_line,
-                r.start_column,
-                r.end_line,
-                r.end_column,
-                property(d.code.as_str()),
-                data(&d.message),
-            ));
+            line(
+                out,
+                format!(
+                    "::{command} file={path},line={},col={},endLine={},endColumn={},title={}::{}",
+                    r.start_line,
+                    r.start_column,
+                    r.end_line,
+                    r.end_column,
+                    property(d.code.as_str()),
+                    data(&d.message),
+                ),
+            )?;
         }
     }
     for u in &report.unreadable {
-        lines.push(format!(
-            "::error file={},title=cannot-read::{}",
-            property(&u.display_path()),
-            data(&u.message()),
-        ));
+        line(
+            out,
+            format!(
+                "::error file={},title=cannot-read::{}",
+                property(&u.display_path()),
+                data(&u.message()),
+            ),
+        )?;
     }
-    lines.join("\n")
+    Ok(())
 }
 
 /// Escapes a command's message as the runner reads it back.

@@ -2,38 +2,42 @@
 //! which merge requests show as new and fixed problems. Fingerprints do not depend on line
 //! numbers, so a problem keeps its fingerprint when lines above it move.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::{self, Write};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::model::diagnostic::{Code, Severity};
 
 use super::check::Report;
+use crate::json_stream::{Streamed, write_pretty};
 
-/// The report, pretty-printed.
-pub fn render(report: &Report) -> String {
-    let mut issues = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut fingerprint = |parts: &[&str]| {
+/// The report, pretty-printed to `out`.
+pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let seen: RefCell<HashMap<String, usize>> = RefCell::default();
+    let fingerprint = |parts: &[&str]| {
         // The same problem twice in one file (same code, message and text) gets its occurrence
         // number, so the two stay distinct and each stays stable.
         let key = parts.join("\0");
+        let mut seen = seen.borrow_mut();
         let n = seen.entry(key.clone()).or_default();
         *n += 1;
         let digest = Sha256::digest(format!("{key}\0{n}"));
         digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    for file in &report.checked {
+    let fingerprint = &fingerprint;
+    let problems = report.checked.iter().flat_map(|file| {
         let path = file.display_path();
-        for d in &file.diagnostics {
+        file.diagnostics.iter().map(move |d| {
             let r = file.region(d.span);
             // A pasted key stays out of the report, even hashed.
             let marked = match d.code {
                 Code::SecretInDocument => "",
                 _ => file.text.get(d.span.start..d.span.end).unwrap_or_default(),
             };
-            issues.push(json!({
+            json!({
                 "type": "issue",
                 "check_name": d.code.as_str(),
                 "description": d.message,
@@ -44,12 +48,12 @@ pub fn render(report: &Report) -> String {
                     "path": path,
                     "lines": { "begin": r.start_line, "end": r.end_line },
                 },
-            }));
-        }
-    }
-    for u in &report.unreadable {
+            })
+        })
+    });
+    let unreadable = report.unreadable.iter().map(|u| {
         let path = u.display_path();
-        issues.push(json!({
+        json!({
             "type": "issue",
             "check_name": "cannot-read",
             "description": u.message(),
@@ -57,9 +61,9 @@ pub fn render(report: &Report) -> String {
             "severity": "blocker",
             "fingerprint": fingerprint(&[&path, "cannot-read"]),
             "location": { "path": path, "lines": { "begin": 1, "end": 1 } },
-        }));
-    }
-    serde_json::to_string_pretty(&Value::Array(issues)).expect("JSON serializes")
+        })
+    });
+    write_pretty(out, &Streamed::new(problems.chain(unreadable)))
 }
 
 fn severity(severity: Severity) -> &'static str {

@@ -1,7 +1,7 @@
 //! `check --format human`: rustc-style source snippets with the problem underlined, then a
 //! summary line.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, renderer::DecorStyle};
 
@@ -10,21 +10,19 @@ use crate::model::secrets::mask;
 
 use super::check::{Checked, Report};
 
-/// The snippets and the summary.
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
+/// The snippets and the summary, written to `out` one diagnostic at a time.
+pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let styled = std::io::stdout().is_terminal();
     for file in &report.checked {
-        out.push_str(&render_file(file, styled));
+        write_file(file, styled, out)?;
     }
-    out.push_str(&summary(report));
-    out
+    write!(out, "{}", summary(report))
 }
 
-/// The snippets of one file's diagnostics, each followed by a blank line (also how `run`
-/// shows what stops it before sending anything); `styled` for a terminal.
-pub fn render_file(file: &Checked, styled: bool) -> String {
-    let mut out = String::new();
+/// The snippets of one file's diagnostics, each followed by a blank line, written to `out`
+/// one at a time (also how `run` shows what stops it before sending anything); `styled` for a
+/// terminal.
+pub fn write_file(file: &Checked, styled: bool, out: &mut impl Write) -> io::Result<()> {
     let renderer = if styled { Renderer::styled() } else { Renderer::plain() }.decor_style(DecorStyle::Unicode);
     let path = file.display_path();
     // Snippets may end up in CI logs: never print a pasted key back.
@@ -73,10 +71,9 @@ pub fn render_file(file: &Checked, styled: bool) -> String {
                 Level::HELP.secondary_title(format!("close matches: {alternatives}")),
             ));
         }
-        out.push_str(&renderer.render(&groups));
-        out.push_str("\n\n");
+        write!(out, "{}\n\n", renderer.render(&groups))?;
     }
-    out
+    Ok(())
 }
 
 fn plural(n: usize, word: &str) -> String {

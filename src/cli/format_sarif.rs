@@ -2,17 +2,39 @@
 //! One rule per diagnostic code (its description and help), one result per diagnostic with its
 //! region; columns count Unicode characters (`columnKind`).
 
+use std::io::{self, Write};
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::model::diagnostic::{Code, Severity};
+use crate::model::diagnostic::{Code, Diagnostic, Severity};
 
 use super::check::{Checked, Report};
+use crate::json_stream::{Streamed, write_pretty};
 
 /// Where the schema of the log is published.
 const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
-/// The SARIF log, pretty-printed.
-pub fn render(report: &Report) -> String {
+/// The log; fields in the order `serde_json` sorts an object's keys.
+#[derive(Serialize)]
+struct Log<R> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [Run<R>; 1],
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Run<R> {
+    #[serde(rename = "columnKind")]
+    column_kind: &'static str,
+    invocations: Value,
+    results: R,
+    tool: Value,
+}
+
+/// The SARIF log, pretty-printed to `out`.
+pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
     // Every code is a rule, whether this run found it or not (and a code missing from the list
     // still gets its rule).
     let mut codes = Code::ALL.to_vec();
@@ -22,34 +44,11 @@ pub fn render(report: &Report) -> String {
         }
     }
     let rules: Vec<Value> = codes.iter().map(|&code| rule(code)).collect();
-    let mut results = Vec::new();
-    for file in &report.checked {
-        for d in &file.diagnostics {
-            let rule_index = codes.iter().position(|&c| c == d.code).unwrap_or_default();
-            let related: Vec<Value> = d
-                .related
-                .iter()
-                .enumerate()
-                .map(|(id, r)| {
-                    let mut location = location(file, r.span);
-                    location["id"] = json!(id);
-                    location["message"] = json!({ "text": r.message });
-                    location
-                })
-                .collect();
-            let mut result = json!({
-                "ruleId": d.code.as_str(),
-                "ruleIndex": rule_index,
-                "level": level(d.severity),
-                "message": { "text": d.message },
-                "locations": [location(file, d.span)],
-            });
-            if !related.is_empty() {
-                result["relatedLocations"] = json!(related);
-            }
-            results.push(result);
-        }
-    }
+    let codes = &codes;
+    let results = report
+        .checked
+        .iter()
+        .flat_map(|file| file.diagnostics.iter().map(move |d| result(codes, file, d)));
     let notifications: Vec<Value> = report
         .unreadable
         .iter()
@@ -61,26 +60,52 @@ pub fn render(report: &Report) -> String {
             })
         })
         .collect();
-    let log = json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
+    let log = Log {
+        schema: SCHEMA,
+        runs: [Run {
+            column_kind: "unicodeCodePoints",
+            invocations: json!([{
+                "executionSuccessful": report.unreadable.is_empty(),
+                "toolExecutionNotifications": notifications,
+            }]),
+            results: Streamed::new(results),
+            tool: json!({
                 "driver": {
                     "name": "stepwise",
                     "version": env!("CARGO_PKG_VERSION"),
                     "rules": rules,
                 }
-            },
-            "invocations": [{
-                "executionSuccessful": report.unreadable.is_empty(),
-                "toolExecutionNotifications": notifications,
-            }],
-            "columnKind": "unicodeCodePoints",
-            "results": results,
+            }),
         }],
+        version: "2.1.0",
+    };
+    write_pretty(out, &log)
+}
+
+fn result(codes: &[Code], file: &Checked, d: &Diagnostic) -> Value {
+    let rule_index = codes.iter().position(|&c| c == d.code).unwrap_or_default();
+    let related: Vec<Value> = d
+        .related
+        .iter()
+        .enumerate()
+        .map(|(id, r)| {
+            let mut location = location(file, r.span);
+            location["id"] = json!(id);
+            location["message"] = json!({ "text": r.message });
+            location
+        })
+        .collect();
+    let mut result = json!({
+        "ruleId": d.code.as_str(),
+        "ruleIndex": rule_index,
+        "level": level(d.severity),
+        "message": { "text": d.message },
+        "locations": [location(file, d.span)],
     });
-    serde_json::to_string_pretty(&log).expect("JSON serializes")
+    if !related.is_empty() {
+        result["relatedLocations"] = json!(related);
+    }
+    result
 }
 
 fn rule(code: Code) -> Value {

@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per job.
 
 mod check;
+mod estimate;
 mod format_github;
 mod format_gitlab;
 mod format_human;

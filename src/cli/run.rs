@@ -15,13 +15,15 @@ use tokio_util::sync::CancellationToken;
 use super::run_output;
 use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
-use crate::analysis::run_text::asked;
+use crate::analysis::run_text::{asked, total_line};
+use crate::cli::estimate::estimate_lines;
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
 use crate::model::diagnostic::Diagnostic;
 use crate::model::resolve::Overrides;
-use crate::model::runs::{RunRecord, StepStatus};
+use crate::model::runs::{ErrorClass, RunRecord, StepStatus};
 use crate::model::secrets::redact;
+use crate::model::workflow::MAX_BUDGET_USD;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::LineIndex;
 
@@ -51,6 +53,10 @@ pub struct RunArgs {
     /// Print the requests that would be sent, without sending any.
     #[arg(long)]
     dry_run: bool,
+    /// The most this run may spend, in USD (wins over the workflow's `budget_usd`): a request
+    /// whose estimated cost would exceed it is not sent, and the run exits with status 3.
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    budget: Option<f64>,
     /// Trust this workspace's stepwise.toml for this run only (as STEPWISE_TRUST_WORKSPACE=1).
     #[arg(long)]
     trust_workspace: bool,
@@ -104,6 +110,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             persona: args.persona.clone().map(Some),
         },
         inputs,
+        budget_usd: args.budget,
     };
     let engine = Engine::default();
     let workspace = request.workspace.clone();
@@ -114,13 +121,17 @@ pub fn run(args: RunArgs) -> ExitCode {
         return match engine.dry_run(&request) {
             Ok(planned) => {
                 let mut out = std::io::stdout().lock();
-                for p in planned {
+                for p in &planned {
                     let item = p.item.map(|i| format!(" item {i}")).unwrap_or_default();
                     let text = redact(&p.request.display());
                     // A closed pipe (`| head`) ends the listing quietly.
                     if writeln!(out, "# step {}{item}\n{text}", p.step).is_err() {
-                        break;
+                        return ExitCode::SUCCESS;
                     }
+                }
+                let budget = args.budget.or(request.workflow.budget_usd.as_ref().map(|b| b.value));
+                if !planned.is_empty() {
+                    write!(out, "{}", estimate_lines(&planned, budget)).ok();
                 }
                 ExitCode::SUCCESS
             }
@@ -176,6 +187,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             };
             if succeeded {
                 ExitCode::SUCCESS
+            } else if stopped_by_budget(&record) {
+                ExitCode::from(3)
             } else {
                 ExitCode::FAILURE
             }
@@ -313,12 +326,34 @@ fn print_outputs(record: &RunRecord, single: Option<&str>) {
     }
 }
 
-/// The table at the end, the errors under it, the record's path and, after a failure, the
-/// command that re-runs each failed step.
+/// Whether a request was refused for the budget in this run.
+fn stopped_by_budget(record: &RunRecord) -> bool {
+    record.steps.iter().any(|s| {
+        s.last()
+            .and_then(|a| a.error.as_ref())
+            .is_some_and(|e| e.failure.class == ErrorClass::Budget)
+    })
+}
+
+/// `--budget`: a non-negative number of USD.
+fn parse_budget(text: &str) -> Result<f64, String> {
+    match text.trim_start_matches('$').parse::<f64>() {
+        Ok(v) if (0.0..=MAX_BUDGET_USD).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected an amount of USD between 0 and {MAX_BUDGET_USD}, e.g. 0.50"
+        )),
+    }
+}
+
+/// The table at the end, the run's total cost, the errors under it, the record's path and,
+/// after a failure, the command that re-runs each failed step.
 fn print_summary(record: &RunRecord, file: &Path, workspace: &Workspace) {
     let width = terminal_width();
     eprintln!();
     eprint!("{}", run_output::table(record));
+    if let Some(total) = total_line(record) {
+        eprintln!("{total}");
+    }
     let errors = run_output::errors(record, width);
     if !errors.is_empty() {
         eprintln!();

@@ -8,19 +8,20 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use super::check::Checked;
-use super::format_human::render_file;
+use super::format_human::write_file;
 use crate::analysis::run_text::{TABLE_HEADER, mark, provider_model, table_row};
 use crate::model::catalog::Catalog;
 use crate::model::diagnostic::Diagnostic;
+use crate::model::prices::usd;
 use crate::model::runs::{Call, ErrorClass, Failure, ProviderModel, RunRecord, StepError, StepRecord, StepStatus};
 use crate::model::secrets::redact;
 
 /// The problems found before a run, rendered like `check`'s diagnostics.
 pub fn problems(file: &Path, text: &Arc<str>, problems: &[Diagnostic], styled: bool) -> String {
-    render_file(
-        &Checked::new(file.to_path_buf(), text.clone(), problems.to_vec(), true),
-        styled,
-    )
+    let checked = Checked::new(file.to_path_buf(), text.clone(), problems.to_vec(), true);
+    let mut out = Vec::new();
+    write_file(&checked, styled, &mut out).ok();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `findings` or `findings item 3`.
@@ -44,6 +45,7 @@ pub fn class_words(failure: &Failure) -> String {
         ErrorClass::Connection => "connection failed",
         ErrorClass::StreamBroken => "stream broken",
         ErrorClass::Prompt => "prompt error",
+        ErrorClass::Budget => "over budget",
     };
     match failure.status {
         Some(status) => format!("{words} {status}"),
@@ -91,11 +93,12 @@ pub fn finished(record: &StepRecord) -> String {
             kept(record)
         ),
         None if last.status == StepStatus::Completed => format!(
-            "✓ {}  {}  {:.1}s  {} tokens",
+            "✓ {}  {}  {:.1}s  {} tokens{}",
             record.id,
             last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
             last.duration_ms.unwrap_or(0) as f64 / 1000.0,
-            last.tokens()
+            last.tokens(),
+            last.cost_usd.map(|c| format!("  {}", usd(c))).unwrap_or_default()
         ),
         None => format!("{} {}  {}", mark(last.status), record.id, last.status.as_str()),
     }
@@ -255,6 +258,29 @@ mod tests {
             wrapped.split_whitespace().collect::<Vec<_>>(),
             text.split_whitespace().collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_completed_step_ends_its_line_with_tokens_and_cost() {
+        let attempt = crate::model::runs::StepAttempt {
+            duration_ms: Some(2140),
+            answered_by: Some(ProviderModel {
+                provider: "openai".to_string(),
+                model: "gpt-4o".to_string(),
+            }),
+            usage: crate::model::runs::Usage {
+                input_tokens: 800,
+                output_tokens: 12,
+            },
+            cost_usd: Some(0.004),
+            ..crate::model::runs::StepAttempt::new(StepStatus::Completed)
+        };
+        let record = StepRecord {
+            status: StepStatus::Completed,
+            attempts: vec![attempt],
+            ..StepRecord::pending("a")
+        };
+        assert_eq!(finished(&record), "✓ a  openai/gpt-4o  2.1s  812 tokens  $0.0040");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The dry run: the requests a run would send, through the same planner and request builder
 //! as a real run, without sending any or reading any key.
 
+use super::estimate::estimate;
 use super::graph::Graph;
 use super::planner::plan;
 use super::record::{latest, workflow_key};
@@ -34,6 +35,7 @@ pub(super) fn dry_run(request: &RunRequest) -> Result<Vec<PlannedRequest>, Engin
                         step: id.clone(),
                         item: item.index,
                         request: req,
+                        estimate: estimate(request, setup, &text),
                     });
                 }
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::model::secrets::redact;
 
 pub use crate::model::runs::ErrorClass;
+use crate::model::runs::Usage;
 
 /// One failed request.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +24,10 @@ pub struct ProviderError {
     pub should_retry: Option<bool>,
     /// Characters of output that had streamed before the failure (then discarded).
     pub partial_chars: usize,
+    /// Tokens the provider had counted before the failure (billed even so).
+    pub usage: Usage,
+    /// The cost the provider reported before the failure, if it did.
+    pub reported_cost: Option<f64>,
 }
 
 impl ProviderError {
@@ -35,6 +40,8 @@ impl ProviderError {
             retry_after: None,
             should_retry: None,
             partial_chars: 0,
+            usage: Usage::default(),
+            reported_cost: None,
         }
     }
 

@@ -12,6 +12,8 @@ use super::requests::{Candidate, StepSetup};
 use super::retry::RetryDecision;
 use super::scheduler::Run;
 use super::secret::ApiKey;
+use crate::model::catalog::ProviderInfo;
+use crate::model::prices::CallCost;
 use crate::model::runs::{Call, ErrorClass, Failure, ProviderModel, StepError};
 
 /// How one prompt ended.
@@ -41,7 +43,25 @@ fn call(candidate: &Candidate, item: Option<usize>, error: Option<&ProviderError
         error: error.map(failure),
         discarded_chars: error.map_or(0, |e| e.partial_chars),
         retry_after_ms: None,
+        cost: None,
+        unpriced: None,
     }
+}
+
+/// Sets what `call` billed: `usage` (and the provider's own figure) at the model's price.
+fn bill(call: &mut Call, info: &ProviderInfo, usage: Usage, reported: Option<f64>) {
+    if usage == Usage::default() && reported.is_none() {
+        return;
+    }
+    call.cost = CallCost::of(usage, reported, info.price(&call.model));
+    if call.cost.is_none() {
+        call.unpriced = Some(usage);
+    }
+}
+
+/// The USD a call cost, for the budget.
+fn spent(call: &Call) -> f64 {
+    call.cost.map_or(0.0, |c| c.usd)
 }
 
 fn failure(e: &ProviderError) -> Failure {
@@ -110,9 +130,26 @@ impl Run<'_> {
             }
             let mut retries = 0;
             loop {
+                let reserved = self.budget.reserve(
+                    info,
+                    &candidate.model,
+                    setup.system.as_deref(),
+                    prompt,
+                    setup.params.max_tokens,
+                );
+                let reservation = match reserved {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let n = calls.len();
+                        return (failed(&e, &candidate.provider, n), calls);
+                    }
+                };
                 let started = Instant::now();
                 let result = tokio::select! {
-                    _ = stop.cancelled() => return (Sent::Cancelled, calls),
+                    _ = stop.cancelled() => {
+                        self.budget.settle(reservation, 0.0);
+                        return (Sent::Cancelled, calls);
+                    }
                     result = async {
                         let _permit = self.global.acquire().await;
                         let mut on_text = |text: &str| {
@@ -125,7 +162,10 @@ impl Run<'_> {
                 };
                 let e = match result {
                     Ok(completion) => {
-                        calls.push(call(candidate, item, None, started.elapsed()));
+                        let mut answered = call(candidate, item, None, started.elapsed());
+                        bill(&mut answered, info, completion.usage, completion.reported_cost);
+                        self.budget.settle(reservation, spent(&answered));
+                        calls.push(answered);
                         self.health.success(&candidate.provider);
                         let answered_by = ProviderModel {
                             provider: candidate.provider.clone(),
@@ -142,6 +182,8 @@ impl Run<'_> {
                 };
                 let decision = self.retry.decide(&e, retries);
                 let mut failed_call = call(candidate, item, Some(&e), started.elapsed());
+                bill(&mut failed_call, info, e.usage, e.reported_cost);
+                self.budget.settle(reservation, spent(&failed_call));
                 if let RetryDecision::RetryAfter(wait) = decision {
                     failed_call.retry_after_ms = Some(wait.as_millis() as u64);
                 }

@@ -24,8 +24,10 @@
 //! output, who answered) and [`models::ModelCache::load`] the cached model listings; neither
 //! touches the network.
 
+mod budget;
 mod dry_run;
 pub mod error;
+pub mod estimate;
 mod failover;
 pub mod graph;
 pub mod health;
@@ -82,6 +84,8 @@ pub struct RunRequest {
     pub overrides: Overrides,
     /// Input values; the rest come from the last record (step runs, resume) or defaults.
     pub inputs: BTreeMap<String, String>,
+    /// The run's budget in USD (`run --budget`); wins over the workflow's `budget_usd`.
+    pub budget_usd: Option<f64>,
 }
 
 /// Progress of a run, sent as it happens.
@@ -232,6 +236,8 @@ pub struct PlannedRequest {
     pub item: Option<usize>,
     /// The request, key not set.
     pub request: HttpRequest,
+    /// What it may cost.
+    pub estimate: estimate::RequestEstimate,
 }
 
 /// Runs workflows. Cheap to clone; keep one per process to reuse connections.

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Budget;
 use super::graph::Graph;
 use super::health::HealthFile;
 use super::journal::{Entry, Journal};
@@ -37,6 +38,7 @@ pub(super) struct Run<'a> {
     pub(super) health: HealthFile,
     pub(super) renderer: Renderer,
     pub(super) graph: Graph,
+    pub(super) budget: Budget,
     to_run: BTreeSet<usize>,
     record: Mutex<RunRecord>,
     journal: &'a Journal,
@@ -84,6 +86,7 @@ pub(super) async fn run(
             global: Semaphore::new(config.config.concurrency.max(1) as usize),
             renderer: Renderer::new(),
             graph,
+            budget: Budget::new(request.budget_usd.or(workflow.budget_usd.as_ref().map(|b| b.value))),
             to_run,
             record: Mutex::new(record),
             journal: &journal,
@@ -190,6 +193,7 @@ impl Run<'_> {
         let Some(attempt) = step.attempts.last_mut() else {
             return false;
         };
+        attempt.cost_usd = StepAttempt::cost_of(&end.calls);
         attempt.calls = end.calls;
         attempt.duration_ms = Some(end.duration.as_millis() as u64);
         attempt.request_hash = end.request_hash;

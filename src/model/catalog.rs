@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::config::Config;
 use super::health::Health;
+use super::prices::{Price, PriceSource, Priced, builtin_price};
 use super::reach::Reachability;
 
 /// Which wire format a provider speaks.
@@ -72,9 +73,30 @@ pub struct ProviderInfo {
     /// Whether `base_url` was set by the workspace's `stepwise.toml` (not the user's environment
     /// or the built-in default): opening a document never probes such a host.
     pub workspace_base_url: bool,
+    /// Prices set in `stepwise.toml` (`[providers.ID.prices]`), by model ID.
+    pub prices: BTreeMap<String, Price>,
 }
 
 impl ProviderInfo {
+    /// The price of `model`: `stepwise.toml`'s, else the built-in table's (built-in
+    /// providers and every Ollama-format provider).
+    pub fn price(&self, model: &str) -> Option<Priced> {
+        if let Some(price) = self.prices.get(model) {
+            return Some(Priced {
+                price: *price,
+                source: PriceSource::Config,
+            });
+        }
+        let builtin = !self.from_config || self.kind == ProviderKind::Ollama;
+        builtin
+            .then(|| builtin_price(self.kind, model))
+            .flatten()
+            .map(|price| Priced {
+                price,
+                source: PriceSource::Catalog,
+            })
+    }
+
     /// Whether `model` is a model this provider is known to serve.
     pub fn knows_model(&self, model: &str) -> bool {
         self.models.iter().any(|m| m.id == model)
@@ -248,6 +270,7 @@ fn builtin(id: &str) -> Option<ProviderInfo> {
         from_config: false,
         default_max_tokens: max_tokens,
         workspace_base_url: false,
+        prices: BTreeMap::new(),
     })
 }
 
@@ -294,6 +317,7 @@ impl Catalog {
                     from_config: true,
                     default_max_tokens: None,
                     workspace_base_url: false,
+                    prices: BTreeMap::new(),
                 },
             };
             if let Some(url) = &pc.base_url {
@@ -305,6 +329,9 @@ impl Catalog {
             } else if existing.is_none() && provider.kind != ProviderKind::Ollama {
                 provider.api_key_env = vec![format!("{}_API_KEY", id.to_uppercase().replace('-', "_"))];
             }
+            provider
+                .prices
+                .extend(pc.prices.iter().map(|(model, price)| (model.clone(), *price)));
             for model in &pc.models {
                 if !provider.knows_model(model) {
                     provider.models.push(ModelInfo {

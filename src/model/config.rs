@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::catalog::ProviderKind;
+use super::prices::Price;
 
 /// The file name that marks a workspace root.
 pub const CONFIG_FILE: &str = "stepwise.toml";
@@ -61,6 +62,10 @@ pub struct ProviderConfig {
     /// Extra model IDs to offer and accept.
     #[serde(default)]
     pub models: Vec<String>,
+    /// Prices per model ID, USD per million tokens (`"model-id" = { input = 3.0, output = 15.0 }`);
+    /// they win over the built-in table, and lose to a cost the provider reports itself.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
 }
 
 /// A configuration problem, with the byte range in `stepwise.toml` where known.

@@ -68,6 +68,8 @@ pub enum Code {
     StepFailed,
     /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
     UntrustedWorkspace,
+    /// A step whose estimated cost alone exceeds the workflow's `budget_usd`.
+    OverBudget,
 }
 
 impl Code {
@@ -94,11 +96,12 @@ impl Code {
             Code::InvalidConfig => "invalid-config",
             Code::StepFailed => "step-failed",
             Code::UntrustedWorkspace => "untrusted-workspace",
+            Code::OverBudget => "over-budget",
         }
     }
 
     /// Every code, in the order of the enum (SARIF rule indexes follow it).
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::YamlSyntax,
         Code::UnknownKey,
         Code::WrongType,
@@ -119,6 +122,7 @@ impl Code {
         Code::InvalidConfig,
         Code::StepFailed,
         Code::UntrustedWorkspace,
+        Code::OverBudget,
     ];
 
     /// What the code means, in one sentence (CI tools show it as the rule's description).
@@ -146,6 +150,7 @@ impl Code {
                 "The untrusted workspace's `stepwise.toml` asks for what only trust allows (a key to another host, a key variable, a runs folder outside)."
             }
             Code::StepFailed => "The step failed in its last run.",
+            Code::OverBudget => "A step whose estimated cost alone exceeds the workflow's `budget_usd`.",
         }
     }
 
@@ -194,13 +199,18 @@ impl Code {
             Code::StepFailed => {
                 "Read the failure in the run record, fix the cause or switch provider, and re-run the step."
             }
+            Code::OverBudget => {
+                "Lower the step's `max_tokens`, pick a cheaper model, or raise `budget_usd`: a run stops before sending it."
+            }
         }
     }
 
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
         match self {
-            Code::UnknownModel | Code::ProviderUnavailable | Code::UntrustedWorkspace => Severity::Warning,
+            Code::UnknownModel | Code::ProviderUnavailable | Code::UntrustedWorkspace | Code::OverBudget => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }
@@ -372,7 +382,7 @@ mod tests {
         }
         assert_eq!(
             Code::ALL.last(),
-            Some(&Code::UntrustedWorkspace),
+            Some(&Code::OverBudget),
             "a new code goes into Code::ALL too"
         );
     }

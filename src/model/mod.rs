@@ -6,6 +6,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod health;
 pub mod persona;
+pub mod prices;
 pub mod reach;
 pub mod resolve;
 pub mod runs;

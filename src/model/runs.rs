@@ -9,6 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::model::prices::CallCost;
 use crate::model::resolve::{Overrides, Source};
 
 /// A step's state in a run.
@@ -72,6 +73,8 @@ pub enum ErrorClass {
     StreamBroken,
     /// The request could not be built: the prompt failed to render, or no key is set.
     Prompt,
+    /// Not sent: its estimated cost would take the run over its budget.
+    Budget,
 }
 
 impl ErrorClass {
@@ -88,6 +91,7 @@ impl ErrorClass {
             ErrorClass::Connection => "connection",
             ErrorClass::StreamBroken => "stream_broken",
             ErrorClass::Prompt => "prompt",
+            ErrorClass::Budget => "budget",
         }
     }
 
@@ -96,7 +100,7 @@ impl ErrorClass {
     pub fn is_outage(self) -> bool {
         !matches!(
             self,
-            ErrorClass::Auth | ErrorClass::BadRequest | ErrorClass::NotFound | ErrorClass::Prompt
+            ErrorClass::Auth | ErrorClass::BadRequest | ErrorClass::NotFound | ErrorClass::Prompt | ErrorClass::Budget
         )
     }
 
@@ -198,6 +202,13 @@ pub struct Call {
     /// Milliseconds waited before retrying the same provider after this failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// What the request cost, when it billed tokens and a price (or the provider's own
+    /// figure) is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CallCost>,
+    /// Tokens a request billed without a known price (no cost can be given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced: Option<Usage>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -224,6 +235,11 @@ pub struct StepAttempt {
     pub calls: Vec<Call>,
     /// Token usage, summed over items.
     pub usage: Usage,
+    /// USD this attempt's requests cost, failed ones and fan-out items summed (items reused
+    /// from an earlier attempt were paid for there); `None` when a request billed tokens at
+    /// an unknown price, or nothing was billed.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
     /// Unix milliseconds when it started.
     pub started_at: u64,
     /// Milliseconds it took.
@@ -255,6 +271,7 @@ impl StepAttempt {
             error: None,
             calls: Vec::new(),
             usage: Usage::default(),
+            cost_usd: None,
             started_at: 0,
             duration_ms: None,
             answered_by: None,
@@ -273,6 +290,18 @@ impl StepAttempt {
     /// Tokens used in all.
     pub fn tokens(&self) -> u64 {
         self.usage.input_tokens + self.usage.output_tokens
+    }
+
+    /// The cost of `calls`: their costs summed; `None` when one billed tokens at an unknown
+    /// price or none billed anything.
+    pub fn cost_of(calls: &[Call]) -> Option<f64> {
+        if calls.iter().any(|c| c.unpriced.is_some()) {
+            return None;
+        }
+        calls
+            .iter()
+            .filter_map(|c| c.cost.map(|c| c.usd))
+            .fold(None, |sum, usd| Some(sum.unwrap_or(0.0) + usd))
     }
 }
 

@@ -31,6 +31,10 @@ pub struct WorkflowDoc {
     pub persona: Option<String>,
     /// Default generation parameters for every step.
     pub params: Option<ParamsDoc>,
+    /// The most one run may spend, in USD: a request whose estimated cost would take the run
+    /// over it is not sent (`run --budget` overrides it).
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
+    pub budget_usd: Option<f64>,
     /// Named inputs; one without a default is required at run time.
     pub inputs: Option<BTreeMap<String, InputDoc>>,
     /// Inline personas; they shadow library personas of the same ID.

@@ -187,6 +187,9 @@ impl Step {
     }
 }
 
+/// The largest `budget_usd` accepted (a guard against a misplaced digit).
+pub const MAX_BUDGET_USD: f64 = 1_000_000.0;
+
 /// A workflow document.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Workflow {
@@ -206,6 +209,8 @@ pub struct Workflow {
     pub persona: Option<Spanned<String>>,
     /// Default parameters.
     pub params: Params,
+    /// The most a run may spend, in USD (`budget_usd`).
+    pub budget_usd: Option<Spanned<f64>>,
     /// Inputs, in order.
     pub inputs: Vec<Input>,
     /// Inline personas, in order.
@@ -494,6 +499,7 @@ impl Lowering<'_> {
                 "model" => wf.model = self.string(v, key),
                 "persona" => wf.persona = self.string(v, key),
                 "params" => wf.params = self.params(v),
+                "budget_usd" => wf.budget_usd = self.float(v, key, MAX_BUDGET_USD),
                 "inputs" => wf.inputs = self.inputs(v),
                 "personas" => wf.personas = self.inline_personas(v),
                 "steps" => wf.steps = self.steps(v),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
-use tower_lsp_server::ls_types::{Diagnostic, Uri};
+use tower_lsp_server::ls_types::Uri;
 
 use super::Shared;
 use super::convert;
@@ -59,7 +59,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
                 }
                 Event::Closed(uri) => {
                     analyze.retain(|u| *u != uri);
-                    shared.client.publish_diagnostics(uri, Vec::new(), None).await;
+                    super::publish::send(&shared, super::publish::encode(&uri, None, std::iter::empty())).await;
                 }
                 Event::WorkspaceChanged => reload = true,
             }
@@ -98,7 +98,7 @@ async fn publish(shared: &Shared, uri: &Uri) {
     };
     let version = snapshot.version;
     let computed = tokio::task::spawn_blocking(move || diagnostics(&snapshot)).await;
-    let diagnostics = match computed {
+    let encoded = match computed {
         Ok(d) => d,
         Err(err) => {
             tracing::error!("diagnostics of {} failed: {err}", uri.as_str());
@@ -107,20 +107,19 @@ async fn publish(shared: &Shared, uri: &Uri) {
     };
     let current = shared.session().snapshot(uri).map(|s| s.version);
     if current == Some(version) {
-        shared
-            .client
-            .publish_diagnostics(uri.clone(), diagnostics, Some(version))
-            .await;
+        super::publish::send(shared, encoded).await;
     }
 }
 
-fn diagnostics(snapshot: &Snapshot) -> Vec<Diagnostic> {
+/// The publication of the snapshot's diagnostics, encoded.
+fn diagnostics(snapshot: &Snapshot) -> Vec<u8> {
     let analysis = snapshot.analysis();
     let mut all = analysis.diagnostics();
     all.extend(run_diagnostics(&analysis, &snapshot.runs));
-    all.iter()
-        .map(|d| convert::diagnostic(&analysis.line_index, &snapshot.uri, d, snapshot.encoding))
-        .collect()
+    let converted = all
+        .iter()
+        .map(|d| convert::diagnostic(&analysis.line_index, &snapshot.uri, d, snapshot.encoding));
+    super::publish::encode(&snapshot.uri, Some(snapshot.version), converted)
 }
 
 /// Reloads every open document's workspace off the lock, then swaps them in.

@@ -13,6 +13,7 @@ mod convert;
 mod dispatch;
 mod events;
 mod probes;
+mod publish;
 mod requests;
 mod run_progress;
 mod run_refusal;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     runs_shown: tokio::sync::watch::Sender<u64>,
     /// What was last published on each `stepwise.toml` (messages), to publish only changes.
     config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
+    /// Messages encoded here rather than by `client` (see [`publish`]).
+    wire: futures::channel::mpsc::Sender<Vec<u8>>,
 }
 
 impl Shared {
@@ -407,6 +410,7 @@ pub fn run() -> anyhow::Result<()> {
         .build()?;
     let served = runtime.block_on(async move {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (wire, encoded) = futures::channel::mpsc::channel(1);
         let (service, socket) = LspService::build(|client| Backend {
             shared: Arc::new(Shared {
                 session: Mutex::new(Session::default()),
@@ -418,6 +422,7 @@ pub fn run() -> anyhow::Result<()> {
                 runs_changed: std::sync::atomic::AtomicU64::new(0),
                 runs_shown: tokio::sync::watch::Sender::new(0),
                 config_diagnostics: Mutex::default(),
+                wire,
             }),
             set_log_level,
         })
@@ -428,7 +433,7 @@ pub fn run() -> anyhow::Result<()> {
         let shared = service.inner().shared.clone();
         tokio::spawn(events::run(shared.clone(), events_rx));
         let service = dispatch::Ordered::new(service, shared);
-        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, service).await
+        transport::serve(tokio::io::stdin(), tokio::io::stdout(), socket, encoded, service).await
     });
     if let Err(err) = &served {
         tracing::error!("stopping: {err}");

@@ -223,6 +223,7 @@ async fn run(
         target: target.clone(),
         overrides,
         inputs,
+        budget_usd: None,
     };
     let progress = match &token {
         Some(t) => {
@@ -397,6 +398,7 @@ fn summary(record: &RunRecord, ran: &[String]) -> Value {
                 "answered_by": last.and_then(|a| a.answered_by.as_ref()).map(provider_model),
                 "duration_ms": last.and_then(|a| a.duration_ms),
                 "tokens": last.map_or(0, |a| a.tokens()),
+                "cost_usd": last.and_then(|a| a.cost_usd),
                 "error": s.failure().map(error_summary),
             })
         })

@@ -198,12 +198,22 @@ fn parse_message(body: &[u8]) -> Result<Incoming, (Error, serde_json::Error)> {
 enum Outgoing {
     Response(Response),
     Request(Request),
+    /// A whole message the server encoded itself ([`Encoded`]), written as it is.
+    #[serde(skip)]
+    Encoded(Vec<u8>),
 }
+
+/// Messages the server encodes itself, bypassing tower-lsp-server's client (which builds a
+/// JSON value tree of every message first): each is one complete JSON-RPC message.
+pub type Encoded = mpsc::Receiver<Vec<u8>>;
 
 /// Writes messages to the client, one frame each, until every sender is gone.
 async fn write_all<O: AsyncWrite + Unpin>(mut output: O, mut rx: mpsc::Receiver<Outgoing>) -> std::io::Result<()> {
     while let Some(message) = rx.next().await {
-        let body = serde_json::to_vec(&message).map_err(std::io::Error::other)?;
+        let body = match message {
+            Outgoing::Encoded(body) => body,
+            message => serde_json::to_vec(&message).map_err(std::io::Error::other)?,
+        };
         output
             .write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes())
             .await?;
@@ -213,8 +223,15 @@ async fn write_all<O: AsyncWrite + Unpin>(mut output: O, mut rx: mpsc::Receiver<
     Ok(())
 }
 
-/// Serves `service` to the client on `input`/`output` until `exit` or the end of input.
-pub async fn serve<I, O, S>(input: I, output: O, socket: ClientSocket, mut service: S) -> Result<(), FramingError>
+/// Serves `service` to the client on `input`/`output` until `exit` or the end of input, with
+/// the server's own `encoded` messages.
+pub async fn serve<I, O, S>(
+    input: I,
+    output: O,
+    socket: ClientSocket,
+    encoded: Encoded,
+    mut service: S,
+) -> Result<(), FramingError>
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
@@ -242,6 +259,8 @@ where
         }
     };
     let (to_client, stop_requests) = futures::future::abortable(to_client);
+    let encoded = encoded.map(|body| Ok(Outgoing::Encoded(body))).forward(out_tx.clone());
+    let (encoded, stop_encoded) = futures::future::abortable(encoded);
     let write = write_all(output, out_rx);
 
     let read = async {
@@ -295,10 +314,11 @@ where
         tasks_tx.disconnect();
         errors.disconnect();
         stop_requests.abort();
+        stop_encoded.abort();
         result
     };
 
-    let (_, _, written, read) = futures::join!(replies, to_client, write, read);
+    let (_, _, _, written, read) = futures::join!(replies, to_client, encoded, write, read);
     read?;
     written.map_err(FramingError::Io)
 }

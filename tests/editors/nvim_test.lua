@@ -249,6 +249,18 @@ local function main()
       end
     end, 20)
     check('code lens turns into Re-run after the run', lens_ok)
+    -- The result lens ends in the run's cost (openai/gpt-4o at its catalog price).
+    local cost_title = ''
+    local cost_ok = vim.wait(5000, function()
+      for _, l in ipairs(vim.lsp.codelens.get(buf)) do
+        local title = l.command and l.command.title or ''
+        if l.range.start.line == sl and title:find('✓', 1, true) then
+          cost_title = title
+          return title:find(' tok · $', 1, true) ~= nil
+        end
+      end
+    end, 20)
+    check('the result lens shows the cost ($)', cost_ok, cost_title)
     local wins = #vim.api.nvim_list_wins()
     vim.cmd('StepwiseOutput')
     local shown = vim.wait(5000, function()

@@ -65,6 +65,7 @@ impl Project {
             target,
             overrides: Overrides::default(),
             inputs: BTreeMap::new(),
+            budget_usd: None,
         }
     }
 

@@ -107,6 +107,8 @@ pub struct Completion {
     pub text: String,
     /// Token usage.
     pub usage: Usage,
+    /// The cost the provider reported itself (OpenRouter's `usage.cost`), if it did.
+    pub reported_cost: Option<f64>,
 }
 
 /// Decodes one wire format's stream: SSE events, or NDJSON lines (`event` is `None`).
@@ -117,6 +119,10 @@ trait StreamDecoder: Send {
     fn finished(&self) -> bool;
     /// Usage seen so far.
     fn usage(&self) -> Usage;
+    /// The cost in USD the provider reported, if its wire format carries one.
+    fn reported_cost(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// The chat request for `provider` in its wire format.
@@ -312,20 +318,28 @@ async fn stream(
     let mut buffer: Vec<u8> = Vec::new();
     let mut text = String::new();
     let sse = kind != ProviderKind::Ollama;
-    let partial = |mut e: ProviderError, text: &str| {
+    let partial = |mut e: ProviderError, text: &str, decoder: &dyn StreamDecoder| {
         e.partial_chars = text.chars().count();
+        e.usage = decoder.usage();
+        e.reported_cost = decoder.reported_cost();
         e
     };
     loop {
         let chunk = match tokio::time::timeout(timeout, stream.next()).await {
-            Err(_) => return Err(partial(timed_out("data from the stream", timeout), &text)),
+            Err(_) => {
+                return Err(partial(
+                    timed_out("data from the stream", timeout),
+                    &text,
+                    decoder.as_ref(),
+                ));
+            }
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 let mut error = wire_error(&e, "stream interrupted");
                 if error.class != ErrorClass::Timeout {
                     error.class = ErrorClass::StreamBroken;
                 }
-                return Err(partial(error, &text));
+                return Err(partial(error, &text, decoder.as_ref()));
             }
             Ok(Some(Ok(chunk))) => chunk,
         };
@@ -342,7 +356,7 @@ async fn stream(
                     text.push_str(&delta);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(partial(e, &text)),
+                Err(e) => return Err(partial(e, &text, decoder.as_ref())),
             }
         }
     }
@@ -356,7 +370,8 @@ async fn stream(
         };
         for (event, data) in frames {
             let data = scrubber.scrub(&data);
-            if let Some(delta) = decoder.event(event.as_deref(), &data).map_err(|e| partial(e, &text))? {
+            let delta = decoder.event(event.as_deref(), &data);
+            if let Some(delta) = delta.map_err(|e| partial(e, &text, decoder.as_ref()))? {
                 on_text(&delta);
                 text.push_str(&delta);
             }
@@ -369,11 +384,13 @@ async fn stream(
                 "the stream ended before the answer was complete",
             ),
             &text,
+            decoder.as_ref(),
         ));
     }
     Ok(Completion {
         text,
         usage: decoder.usage(),
+        reported_cost: decoder.reported_cost(),
     })
 }
 

@@ -54,6 +54,8 @@ pub(super) fn request(provider: &ProviderInfo, key: Option<ApiKey>, req: &ChatRe
 #[derive(Default)]
 pub(super) struct Decoder {
     usage: Usage,
+    /// OpenRouter (and some other compatible endpoints) put the USD cost in `usage.cost`.
+    cost: Option<f64>,
     done: bool,
 }
 
@@ -73,6 +75,9 @@ impl StreamDecoder for Decoder {
         if let Some(n) = u64_at(&value, "/usage/completion_tokens") {
             self.usage.output_tokens = n;
         }
+        if let Some(cost) = value.pointer("/usage/cost").and_then(|c| c.as_f64()) {
+            self.cost = Some(cost);
+        }
         let text: String = value
             .get("choices")
             .and_then(|c| c.as_array())
@@ -89,5 +94,9 @@ impl StreamDecoder for Decoder {
 
     fn usage(&self) -> Usage {
         self.usage
+    }
+
+    fn reported_cost(&self) -> Option<f64> {
+        self.cost
     }
 }

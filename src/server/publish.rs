@@ -1,0 +1,77 @@
+//! `textDocument/publishDiagnostics` for workflow documents, encoded here: the notification is
+//! serialized straight from the analysis, one diagnostic at a time, and handed to the wire
+//! whole. tower-lsp-server's client builds a JSON value tree of the message first; with 50,000
+//! diagnostics that tree (and the converted list under it) peaked the server at 334 MiB.
+
+use futures::SinkExt;
+use serde::Serialize;
+use tower_lsp_server::ls_types::{Diagnostic, Uri};
+
+use crate::json_stream::Streamed;
+
+use super::Shared;
+
+#[derive(Serialize)]
+struct Notification<'a, D> {
+    jsonrpc: &'static str,
+    method: &'static str,
+    params: Params<'a, D>,
+}
+
+#[derive(Serialize)]
+struct Params<'a, D> {
+    uri: &'a Uri,
+    diagnostics: D,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i32>,
+}
+
+/// The whole notification publishing `diagnostics` on `uri` (of `version`, when given).
+pub(crate) fn encode(uri: &Uri, version: Option<i32>, diagnostics: impl Iterator<Item = Diagnostic>) -> Vec<u8> {
+    let notification = Notification {
+        jsonrpc: "2.0",
+        method: "textDocument/publishDiagnostics",
+        params: Params {
+            uri,
+            diagnostics: Streamed::new(diagnostics),
+            version,
+        },
+    };
+    serde_json::to_vec(&notification).expect("diagnostics serialize")
+}
+
+/// Sends an encoded notification; every publication of a workflow document goes this way, so
+/// they reach the editor in the order they were made.
+pub(crate) async fn send(shared: &Shared, encoded: Vec<u8>) {
+    if shared.wire.clone().send(encoded).await.is_err() {
+        tracing::warn!("the connection closed before diagnostics could be published");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_lsp_server::ls_types::{DiagnosticSeverity, Position, PublishDiagnosticsParams, Range};
+
+    #[test]
+    fn the_encoding_is_the_one_tower_lsp_server_would_send() {
+        let uri: Uri = "file:///w/a.flow.yaml".parse().unwrap();
+        let diagnostics = vec![Diagnostic {
+            range: Range::new(Position::new(1, 2), Position::new(1, 5)),
+            severity: Some(DiagnosticSeverity::ERROR),
+            message: "unknown step `b`".to_string(),
+            ..Diagnostic::default()
+        }];
+        for version in [Some(3), None] {
+            let ours: serde_json::Value =
+                serde_json::from_slice(&encode(&uri, version, diagnostics.clone().into_iter())).unwrap();
+            let params = PublishDiagnosticsParams::new(uri.clone(), diagnostics.clone(), version);
+            let expected = serde_json::json!({
+                "jsonrpc": "2.0",
+                "method": "textDocument/publishDiagnostics",
+                "params": params,
+            });
+            assert_eq!(ours, expected);
+        }
+    }
+}
