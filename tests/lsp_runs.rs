@@ -299,7 +299,7 @@ fn progress_is_reported_while_a_step_runs() {
     s.server.wait_for("$/progress", |p| {
         p["token"] == "tok-1"
             && p["value"]["kind"] == "report"
-            && p["value"]["message"].to_string().contains("summarize")
+            && p["value"]["message"] == "asking anthropic/claude-sonnet-4-5"
     });
     s.server
         .wait_for("$/progress", |p| p["token"] == "tok-1" && p["value"]["kind"] == "end");

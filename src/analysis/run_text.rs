@@ -7,7 +7,7 @@ use super::Analysis;
 use super::cost_text::cost_breakdown;
 use crate::model::prices::{usd, usd_short};
 use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
-use crate::model::runs::{Call, Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus};
+use crate::model::runs::{Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus};
 use crate::model::workflow::Step;
 
 /// `✓`, `✗`, `⊘` or `·`.
@@ -180,74 +180,16 @@ pub fn hover(record: &StepRecord) -> String {
     out
 }
 
-/// The CLI's line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens  $0.0015` or `✗ a
-/// anthropic overloaded (529) after 3 attempts: Overloaded`.
-pub fn finished_line(record: &StepRecord) -> String {
-    let Some(last) = record.last() else {
-        return format!("· {}", record.id);
-    };
-    match &last.error {
-        Some(e) => format!(
-            "{} {}  {}{}",
-            mark(last.status),
-            record.id,
-            error_summary(e),
-            kept(record)
-        ),
-        None if last.status == StepStatus::Completed => format!(
-            "✓ {}  {}  {}  {} tokens{}",
-            record.id,
-            last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
-            seconds(last.duration_ms),
-            last.tokens(),
-            last.cost_usd.map(|c| format!("  {}", usd(c))).unwrap_or_default()
-        ),
-        None => format!(
-            "{} {}  {}{}",
-            mark(last.status),
-            record.id,
-            last.status.as_str(),
-            kept(record)
-        ),
-    }
-}
-
-/// ` (kept the earlier output)` when a failed or cancelled attempt left one.
-fn kept(record: &StepRecord) -> &'static str {
-    if record.later_attempt().is_some() {
-        " (kept the earlier output)"
-    } else {
-        ""
-    }
-}
-
-/// The CLI's line when a request fails: `! a: anthropic overloaded (529): Overloaded (4
-/// streamed characters discarded)`.
-pub fn call_failed_line(step: &str, call: &Call) -> String {
-    let reason = call
-        .error
-        .as_ref()
-        .map(|f| format!("{}: {}", reason(f), f.message))
-        .unwrap_or_default();
-    let discarded = if call.discarded_chars > 0 {
-        format!(" ({} streamed characters discarded)", call.discarded_chars)
-    } else {
-        String::new()
-    };
-    format!("  ! {step}: {} {reason}{discarded}", call.provider)
-}
-
 /// The CLI summary table's header.
 pub const TABLE_HEADER: [&str; 6] = ["STEP", "STATUS", "ANSWERED BY", "TIME", "TOKENS", "COST"];
 
-/// One row of the CLI summary table: step, status, who answered (or the error), time,
-/// tokens, cost.
+/// One row of the CLI summary table: step, status, who answered, time, tokens, cost (errors
+/// are printed under the table, never in a column).
 pub fn table_row(record: &StepRecord) -> [String; 6] {
     let shown = record.shown();
     let mut who = shown
         .and_then(|a| a.answered_by.as_ref())
         .map(provider_model)
-        .or_else(|| record.failure().map(error_summary))
         .unwrap_or_default();
     if let Some(later) = record.later_attempt() {
         who.push_str(&format!(" — last attempt {}", attempt_brief(later)));
@@ -351,7 +293,6 @@ mod tests {
         let s = step(StepStatus::Completed, vec![with_cost]);
         assert_eq!(lens(&s), "✓ 2.1s · openai/gpt-4o · 812 tok · $0.004");
         assert_eq!(table_row(&s)[5], "$0.0040");
-        assert_eq!(finished_line(&s), "✓ a  openai/gpt-4o  2.1s  812 tokens  $0.0040");
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub struct Point {
 }
 
 impl Checked {
-    fn new(path: PathBuf, text: Arc<str>, diagnostics: Vec<Diagnostic>, quoted: bool) -> Checked {
+    /// A checked file; `quoted` when output may quote its text.
+    pub fn new(path: PathBuf, text: Arc<str>, diagnostics: Vec<Diagnostic>, quoted: bool) -> Checked {
         let index = LineIndex::new(text.clone());
         Checked {
             path,

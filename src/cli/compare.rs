@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::run::print_diagnostics;
+use super::run_output::finished;
 use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
-use crate::analysis::run_text::{finished_line, reason};
+use crate::analysis::run_text::reason;
 use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
@@ -172,7 +173,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<CompareEvent>) {
     while let Some(event) = events.recv().await {
         match event {
             CompareEvent::Upstream(RunEvent::StepFinished { step, .. }) => {
-                eprintln!("upstream {}", redact(&finished_line(&step)));
+                eprintln!("upstream {}", redact(&finished(&step)));
             }
             CompareEvent::Upstream(_) => {}
             CompareEvent::Sending { targets, repeat } => {

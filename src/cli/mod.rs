@@ -10,6 +10,7 @@ mod format_json;
 mod format_sarif;
 mod models;
 mod run;
+mod run_output;
 mod runs;
 mod show;
 mod table;

@@ -2,7 +2,7 @@
 //! progress display, or prints the exact requests with `--dry-run`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,9 +12,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::run_output;
 use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
-use crate::analysis::run_text::{TABLE_HEADER, asked, call_failed_line, finished_line, table_row, total_line};
+use crate::analysis::run_text::{asked, total_line};
 use crate::cli::estimate::estimate_lines;
 use crate::engine::preview::{PreviewError, preview};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
@@ -113,12 +114,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         budget_usd: args.budget,
     };
     let engine = Engine::default();
+    let workspace = request.workspace.clone();
     if args.dry_run {
         if let Some(why) = engine.refusal(&request) {
             eprintln!("note: a run would refuse: {why}");
         }
         if let Some(step) = &args.step {
-            return print_preview(&request, step);
+            return print_preview(&request, step, &args.file, &text);
         }
         return match engine.dry_run(&request) {
             Ok(planned) => {
@@ -137,8 +139,21 @@ pub fn run(args: RunArgs) -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => report_error(e),
+            Err(e) => report_error(e, &args.file, &text),
         };
+    }
+    if let Some(why) = engine.refusal(&request) {
+        return report_error(EngineError::Untrusted(why), &args.file, &text);
+    }
+    match engine.preflight(&request) {
+        Ok(warnings) if !warnings.is_empty() => {
+            eprint!(
+                "{}",
+                run_output::problems(&args.file, &text, &warnings, std::io::stderr().is_terminal())
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return report_error(e, &args.file, &text),
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -166,7 +181,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     match result {
         Ok(record) => {
             print_outputs(&record, single.as_deref());
-            print_summary(&record);
+            print_summary(&record, &args.file, &workspace);
             let succeeded = match single.as_deref() {
                 Some(id) => record
                     .step(id)
@@ -182,19 +197,19 @@ pub fn run(args: RunArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Err(e) => report_error(e),
+        Err(e) => report_error(e, &args.file, &text),
     }
 }
 
 /// `run --step ID --dry-run`: the step's request preview, as the editors show it.
-fn print_preview(request: &RunRequest, step: &str) -> ExitCode {
+fn print_preview(request: &RunRequest, step: &str, file: &Path, text: &Arc<str>) -> ExitCode {
     match preview(request, step) {
         Ok(preview) => {
             // A closed pipe (`| head`) ends the listing quietly.
             let _ = write!(std::io::stdout().lock(), "{}", redact(&preview.text()));
             ExitCode::SUCCESS
         }
-        Err(PreviewError::Engine(e)) => report_error(e),
+        Err(PreviewError::Engine(e)) => report_error(e, file, text),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -202,11 +217,18 @@ fn print_preview(request: &RunRequest, step: &str) -> ExitCode {
     }
 }
 
-fn report_error(error: EngineError) -> ExitCode {
+fn report_error(error: EngineError, file: &Path, text: &Arc<str>) -> ExitCode {
     match error {
         EngineError::Untrusted(why) => {
             eprintln!("error: not running: {why}");
             return ExitCode::from(2);
+        }
+        EngineError::Preflight(refused) => {
+            let styled = std::io::stderr().is_terminal();
+            eprint!("{}", run_output::problems(file, text, &refused.problems, styled));
+            let errors = refused.errors().count();
+            let noun = if errors == 1 { "problem" } else { "problems" };
+            eprintln!("error: not running: {errors} {noun} found before sending anything (nothing was sent)");
         }
         other => eprintln!("error: {other}"),
     }
@@ -272,8 +294,19 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.set_message(format!("{label} · {}", redact(&tail)));
                 }
             }
-            RunEvent::CallFailed { step, call } => {
-                say(&multi, redact(&call_failed_line(&step, &call)));
+            RunEvent::CallFailed {
+                step,
+                call,
+                attempt,
+                of,
+            } => {
+                say(&multi, redact(&run_output::call_failed(&step, &call, attempt, of)));
+                if let Some((_, _, streamed)) = bars.get_mut(&step) {
+                    streamed.clear();
+                }
+            }
+            RunEvent::FallingBack { step, item, to } => {
+                say(&multi, run_output::falling_back(&step, item, &to));
                 if let Some((_, _, streamed)) = bars.get_mut(&step) {
                     streamed.clear();
                 }
@@ -283,7 +316,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.finish_and_clear();
                     multi.remove(&pb);
                 }
-                say(&multi, redact(&finished_line(&step)));
+                say(&multi, redact(&run_output::finished(&step)));
             }
         }
     }
@@ -333,15 +366,33 @@ fn parse_budget(text: &str) -> Result<f64, String> {
     }
 }
 
-/// The table at the end: one row per step, and the run's total cost.
-fn print_summary(record: &RunRecord) {
-    let rows: Vec<[String; 6]> = record.steps.iter().map(|s| table_row(s).map(|c| redact(&c))).collect();
+/// The table at the end, the run's total cost, the errors under it, the record's path and,
+/// after a failure, the command that re-runs each failed step.
+fn print_summary(record: &RunRecord, file: &Path, workspace: &Workspace) {
+    let width = terminal_width();
     eprintln!();
-    for line in super::table::table_lines(TABLE_HEADER, &rows) {
-        eprintln!("{line}");
-    }
+    eprint!("{}", run_output::table(record));
     if let Some(total) = total_line(record) {
         eprintln!("{total}");
     }
-    eprintln!("record: run {}", record.id);
+    let errors = run_output::errors(record, width);
+    if !errors.is_empty() {
+        eprintln!();
+        eprint!("{errors}");
+    }
+    eprintln!();
+    eprintln!(
+        "{}",
+        run_output::record_line(&record.path(&workspace.config.runs_dir()))
+    );
+    eprint!("{}", run_output::rerun_lines(record, file, &workspace.catalog));
+}
+
+/// The width errors wrap to: the terminal's, else `COLUMNS`, else 100.
+fn terminal_width() -> usize {
+    let term = console::Term::stderr()
+        .size_checked()
+        .map(|(_, columns)| usize::from(columns));
+    let columns = || std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    term.or_else(columns).unwrap_or(100).max(20)
 }

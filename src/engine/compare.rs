@@ -298,9 +298,9 @@ impl Engine {
             message,
         };
         let template = step.prompt.as_ref().map_or("", |p| p.source.as_str());
-        let (_, prompt_items) = items(&renderer, step, &base).map_err(prompt_error)?;
+        let prompt_items = items(&renderer, step, &base).map_err(prompt_error)?;
         let prompts: Vec<String> = prompt_items
-            .iter()
+            .into_items()
             .map(|item| renderer.prompt(template, &item.context))
             .collect::<Result<_, _>>()
             .map_err(prompt_error)?;

@@ -118,6 +118,16 @@ impl Run<'_> {
             let Some(http) = setup.request(self.request, candidate, prompt, key) else {
                 continue;
             };
+            if position > 0 {
+                self.emit(RunEvent::FallingBack {
+                    step: step.to_string(),
+                    item,
+                    to: ProviderModel {
+                        provider: candidate.provider.clone(),
+                        model: candidate.model.clone(),
+                    },
+                });
+            }
             let mut retries = 0;
             loop {
                 let reserved = self.budget.reserve(
@@ -182,6 +192,8 @@ impl Run<'_> {
                 self.emit(RunEvent::CallFailed {
                     step: step.to_string(),
                     call: failed_call.clone(),
+                    attempt: retries + 1,
+                    of: self.retry.max_retries + 1,
                 });
                 calls.push(failed_call);
                 match decision {

@@ -37,6 +37,7 @@ pub mod lock;
 pub mod models;
 pub mod own_file;
 pub mod planner;
+pub mod preflight;
 pub mod preview;
 pub mod probe;
 pub mod providers;
@@ -137,6 +138,19 @@ pub enum RunEvent {
         /// The request: provider, model, item, failure (class, status, message), streamed
         /// characters discarded, and the wait before a retry.
         call: Call,
+        /// Which attempt at this provider it was (1-based).
+        attempt: u32,
+        /// The most attempts one provider gets (the first and its retries).
+        of: u32,
+    },
+    /// The step (or fan-out item) moves on to its next fallback provider.
+    FallingBack {
+        /// Step ID.
+        step: String,
+        /// The fan-out item, for fan-out steps.
+        item: Option<usize>,
+        /// The provider and model asked next.
+        to: crate::model::runs::ProviderModel,
     },
     /// A step's attempt ended.
     StepFinished {
@@ -191,6 +205,9 @@ pub enum EngineError {
     /// The workspace is untrusted and its `stepwise.toml` asks what only trust allows.
     #[error("{0}")]
     Untrusted(String),
+    /// Steps the run would send cannot run as they are (every problem, found before sending).
+    #[error(transparent)]
+    Preflight(#[from] preflight::PreflightError),
 }
 
 /// The message for required inputs without a value: names each, with the flag that gives it.
@@ -280,6 +297,13 @@ impl Engine {
     /// runs folder needs trust), if it may not. Sends and writes nothing.
     pub fn refusal(&self, request: &RunRequest) -> Option<String> {
         trust_gate::refusal(request, &request.workflow)
+    }
+
+    /// The warnings of a run of `request` (models a provider does not list, fallbacks that will
+    /// be skipped), or every problem that stops it: the check [`Engine::run`] makes before its
+    /// first request. Sends and writes nothing.
+    pub fn preflight(&self, request: &RunRequest) -> Result<Vec<crate::model::diagnostic::Diagnostic>, EngineError> {
+        preflight::preflight(request)
     }
 
     /// The requests a run would send, without sending any or reading any key. Outputs of

@@ -131,10 +131,10 @@ pub fn preview(request: &RunRequest, step_id: &str) -> Result<RequestPreview, Pr
     let setup = StepSetup::new(&request, &workflow, step, &effective).map_err(PreviewError::Setup)?;
     let renderer = Renderer::new();
     let base = context(&plan.record.inputs, &known);
-    let (fan_out, items) = items(&renderer, step, &base).map_err(PreviewError::Render)?;
-    let total = items.len();
-    let first = items
-        .into_iter()
+    let prompts = items(&renderer, step, &base).map_err(PreviewError::Render)?;
+    let (fan_out, total) = (prompts.fan_out(), prompts.count());
+    let first = prompts
+        .into_items()
         .next()
         .ok_or_else(|| PreviewError::NoItems(step_id.to_string()))?;
     let source = step

@@ -39,6 +39,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         while let Ok(next) = rx.try_recv() {
             batch.push(next);
         }
+        // Every run change numbered before its event was sent is shown by this batch.
+        let changes = shared.runs_changed.load(std::sync::atomic::Ordering::SeqCst);
         let mut analyze: Vec<Uri> = Vec::new();
         let mut reload = false;
         let mut runs_changed: Vec<Uri> = Vec::new();
@@ -104,6 +106,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Event>) {
         }
         if !runs_changed.is_empty() {
             refresh_lenses(&shared).await;
+            shared.runs_shown.send_modify(|shown| *shown = (*shown).max(changes));
         }
         for uri in runs_changed {
             shared

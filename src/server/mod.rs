@@ -14,11 +14,13 @@ mod convert;
 mod dispatch;
 mod events;
 mod files;
-mod preview;
 mod live_output;
+mod preview;
 mod probes;
 mod publish;
 mod requests;
+mod run_progress;
+mod run_refusal;
 mod runs;
 mod runs_watch;
 mod session;
@@ -58,6 +60,11 @@ pub(crate) struct Shared {
     engine: std::sync::OnceLock<crate::engine::Engine>,
     /// Woken whenever a run ends, for work waiting to start a run of the same document.
     run_ended: tokio::sync::Notify,
+    /// Numbers each change of run results (see `runs::show`).
+    runs_changed: std::sync::atomic::AtomicU64,
+    /// The latest change of run results the event loop has shown (diagnostics published, hints
+    /// and lenses asked to refresh): a failover prompt waits for its step's failure to be shown.
+    runs_shown: tokio::sync::watch::Sender<u64>,
     /// What was last published on each `stepwise.toml` (messages), to publish only changes.
     config_diagnostics: Mutex<std::collections::HashMap<std::path::PathBuf, Vec<String>>>,
     /// What the editor's runs have streamed so far.
@@ -432,6 +439,8 @@ pub fn run() -> anyhow::Result<()> {
                 capabilities: Mutex::new(ClientCapabilities::default()),
                 engine: std::sync::OnceLock::new(),
                 run_ended: tokio::sync::Notify::new(),
+                runs_changed: std::sync::atomic::AtomicU64::new(0),
+                runs_shown: tokio::sync::watch::Sender::new(0),
                 config_diagnostics: Mutex::default(),
                 live_output: Default::default(),
                 runs_watch: Default::default(),

@@ -17,6 +17,8 @@ use tower_lsp_server::ls_types::{
 
 use super::commands::{ServerCommand, StepAt};
 use super::live_output::{OutputNotification, OutputParams};
+use super::run_progress;
+use super::run_refusal::preflight_error;
 use super::{Event, Shared};
 use crate::analysis::actions::{runnable, step_on_line};
 use crate::analysis::run_history_text::{attempt_document, output_document};
@@ -158,16 +160,19 @@ pub(super) async fn step_of(shared: &Shared, uri: &Uri, at: StepAt) -> Result<St
 }
 
 /// Publishes new run results for `uri` and asks the event loop to refresh the editor.
-pub(super) fn show(shared: &Shared, uri: &Uri, view: RunView) {
+/// Returns the change's number (for waiting until the editor was asked to show it).
+pub(super) fn show(shared: &Shared, uri: &Uri, view: RunView) -> u64 {
     shared.session().set_runs(uri, view);
+    let change = shared.runs_changed.fetch_add(1, Ordering::SeqCst) + 1;
     shared.send(Event::RunsChanged(uri.clone()));
+    change
 }
 
 /// Changes the current run results of `uri` with `change`, then shows them.
-fn amend(shared: &Shared, uri: &Uri, change: impl FnOnce(&mut RunView)) {
+fn amend(shared: &Shared, uri: &Uri, change: impl FnOnce(&mut RunView)) -> u64 {
     let mut view = (*shared.session().runs(uri).unwrap_or_default()).clone();
     change(&mut view);
-    show(shared, uri, view);
+    show(shared, uri, view)
 }
 
 static PROGRESS_IDS: AtomicU64 = AtomicU64::new(1);
@@ -251,12 +256,7 @@ async fn run(
     };
     let progress = match &token {
         Some(t) => {
-            let title = match &target {
-                RunTarget::Step(s) => format!("stepwise: run {s}"),
-                RunTarget::FromStep(s) => format!("stepwise: run from {s}"),
-                RunTarget::Workflow => "stepwise: run workflow".to_string(),
-                RunTarget::Resume => "stepwise: resume".to_string(),
-            };
+            let title = run_progress::title(&target);
             Some(
                 shared
                     .client
@@ -285,9 +285,15 @@ async fn run(
                     view.running.insert(step.clone());
                     view.in_progress = true;
                 });
-                Some(format!("{step}: {}", asked(&attempt)))
+                Some(run_progress::message(
+                    &target,
+                    &step,
+                    format!("asking {}", asked(&attempt)),
+                ))
             }
-            RunEvent::ItemsProgress { step, done, total } => Some(format!("{step}: {done}/{total} items")),
+            RunEvent::ItemsProgress { step, done, total } => {
+                Some(run_progress::message(&target, &step, format!("{done}/{total} items")))
+            }
             RunEvent::Text { step, item, text } => {
                 if let Some(run) = shared.live_output.append(&uri, &step, item, &text) {
                     forward_output(&shared, &uri, run, &step, item, text.clone(), false).await;
@@ -295,22 +301,34 @@ async fn run(
                 let chars = streamed.entry(step.clone()).or_default();
                 let before = *chars / 500;
                 *chars += text.chars().count();
-                (item.is_none() && *chars / 500 > before).then(|| format!("{step}: ~{} tokens", *chars / 4))
+                (item.is_none() && *chars / 500 > before)
+                    .then(|| run_progress::message(&target, &step, format!("~{} tokens", *chars / 4)))
             }
-            RunEvent::CallFailed { step, call } => {
+            RunEvent::CallFailed {
+                step,
+                call,
+                attempt,
+                of,
+            } => {
                 if let Some(run) = shared.live_output.discard(&uri, &step, call.item) {
                     forward_output(&shared, &uri, run, &step, call.item, String::new(), true).await;
                 }
                 let why = call.error.as_ref().map(reason).unwrap_or_default();
-                Some(format!("{step}: {} failed ({why})", call.provider))
+                let what = format!("{} failed ({why}), attempt {attempt}/{of}", call.provider);
+                Some(run_progress::message(&target, &step, what))
             }
+            RunEvent::FallingBack { step, to, .. } => Some(run_progress::message(
+                &target,
+                &step,
+                format!("falling back to {}", provider_model(&to)),
+            )),
             RunEvent::StepFinished { step, stale } => {
                 ran.push(step.id.clone());
-                let message = format!("{}: {}", step.id, step.last().map_or("done", |a| a.status.as_str()));
-                if let Some(failed) = step.failure() {
-                    offer_switch(shared.clone(), uri.clone(), step.id.clone(), failed);
-                }
-                amend(&shared, &uri, |view| {
+                let status = step.last().map_or("done", |a| a.status.as_str());
+                let message = run_progress::message(&target, &step.id, status);
+                let failed = step.failure().cloned();
+                let id = step.id.clone();
+                let change = amend(&shared, &uri, |view| {
                     view.running.remove(&step.id);
                     for id in &stale {
                         if let Some(reader) = view.steps.get_mut(id) {
@@ -319,6 +337,9 @@ async fn run(
                     }
                     view.steps.insert(step.id.clone(), step);
                 });
+                if let Some(failed) = failed {
+                    offer_switch(shared.clone(), uri.clone(), id, &failed, change);
+                }
                 Some(message)
             }
         };
@@ -342,6 +363,12 @@ async fn run(
             });
             Err(match err {
                 EngineError::MissingInputs(names) => missing_inputs(&workflow, &runs_dir, &file_key, &names),
+                EngineError::Preflight(refused) => {
+                    let missing = (!refused.missing_inputs.is_empty())
+                        .then(|| missing_inputs_data(&workflow, &runs_dir, &file_key, &refused.missing_inputs));
+                    let index = &analysis.line_index;
+                    preflight_error(index, &uri, snapshot.encoding, &refused, missing)
+                }
                 err => error(err.to_string()),
             })
         }
@@ -385,6 +412,16 @@ async fn forward_output(
 /// lists each with its description and the value the workflow's last run used (for the
 /// editor to ask with, prefilled), and the message names them.
 pub(super) fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Error {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    Error {
+        code: ErrorCode::InvalidParams,
+        message: format!("the workflow needs a value for {}", quoted.join(", ")).into(),
+        data: Some(json!({ "missingInputs": missing_inputs_data(workflow, runs_dir, file, names) })),
+    }
+}
+
+/// `[{name, description, lastValue}]` of the inputs `names`.
+fn missing_inputs_data(workflow: &Workflow, runs_dir: &Path, file: &Path, names: &[String]) -> Value {
     let last = latest(runs_dir, file).map(|r| r.inputs).unwrap_or_default();
     let missing: Vec<Value> = names
         .iter()
@@ -396,12 +433,7 @@ pub(super) fn missing_inputs(workflow: &Workflow, runs_dir: &Path, file: &Path, 
             json!({ "name": name, "description": description, "lastValue": last.get(name) })
         })
         .collect();
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    Error {
-        code: ErrorCode::InvalidParams,
-        message: format!("the workflow needs a value for {}", quoted.join(", ")).into(),
-        data: Some(json!({ "missingInputs": missing })),
-    }
+    Value::Array(missing)
 }
 
 /// The command's reply: the run's status (of the attempts it made) and, per step that ran
@@ -436,8 +468,10 @@ fn summary(record: &RunRecord, ran: &[String]) -> Value {
 }
 
 /// Offers to re-run a failed step with another available provider; choosing one re-runs
-/// that step with it (this run only) once the current run has ended.
-fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError) {
+/// that step with it (this run only) once the current run has ended. The offer waits (2 s
+/// at most) until run change `change`, the failure, is shown: diagnostics published, hints
+/// and lenses refreshed, so the step never reads `running…` while the prompt is open.
+fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError, change: u64) {
     let Some(snapshot) = shared.session().snapshot(&uri) else {
         return;
     };
@@ -460,6 +494,11 @@ fn offer_switch(shared: Arc<Shared>, uri: Uri, step: String, failed: &StepError)
         .collect();
     let message = format!("Step `{step}` failed: {}", error_summary(failed));
     tokio::spawn(async move {
+        let mut shown = shared.runs_shown.subscribe();
+        let failure_shown = shown.wait_for(|&shown| shown >= change);
+        tokio::time::timeout(std::time::Duration::from_secs(2), failure_shown)
+            .await
+            .ok();
         let Ok(Some(choice)) = shared
             .client
             .show_message_request(MessageType::ERROR, message, Some(choices.clone()))

@@ -66,6 +66,19 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -
 rc=$?
 if [ $rc -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim.stderr"; echo; fi
 
+# Code lenses run like the commands (they ask for missing inputs): a fresh copy of examples/.
+echo "== nvim lens test"
+cp -r "$ROOT/examples" "$TMP/examples-lens"
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
+  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples-lens" STEPWISE_FAKE_URL="$FAKE_URL" \
+  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_lens_test.lua" </dev/null 2>"$TMP/nvim3.stderr"
+rc3=$?
+if [ $rc3 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim3.stderr"; echo; fi
+rc=$((rc + rc3))
+
 # The client side of running steps, against a stand-in server (tests/editors/stub_server.py).
 echo "== nvim commands test (stub server)"
 env PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \

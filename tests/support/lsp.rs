@@ -27,6 +27,9 @@ pub struct TestServer {
     /// The title of the action to pick when the server sends `window/showMessageRequest`
     /// (`None`: dismiss it).
     pub message_choice: Option<String>,
+    /// Methods of server requests left for the test to answer with [`TestServer::reply`], as a
+    /// busy editor would answer them late.
+    pub held: Vec<&'static str>,
     next_id: i64,
 }
 
@@ -130,6 +133,7 @@ impl TestServer {
             configuration_by_section: false,
             notifications: VecDeque::new(),
             message_choice: None,
+            held: Vec::new(),
             next_id: 1,
         }
     }
@@ -188,7 +192,13 @@ impl TestServer {
             Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for the server"),
             Err(RecvTimeoutError::Disconnected) => panic!("the server exited"),
         };
-        if msg.get("method").is_some() && msg.get("id").is_some() {
+        self.answer(msg)
+    }
+
+    /// Answers `msg` when it is a server request that is not held; returns it.
+    fn answer(&mut self, msg: Value) -> Value {
+        let held = msg["method"].as_str().is_some_and(|m| self.held.contains(&m));
+        if msg.get("method").is_some() && msg.get("id").is_some() && !held {
             let result = if msg["method"] == "workspace/configuration" {
                 let items = msg["params"]["items"].as_array().cloned().unwrap_or_default();
                 Value::Array(
@@ -213,6 +223,19 @@ impl TestServer {
             write_message(&mut self.stdin, &reply);
         }
         msg
+    }
+
+    /// The next message within `wait` (server requests answered as [`TestServer::next`] does,
+    /// except the held ones), or `None`.
+    pub fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        let msg = self.incoming.recv_timeout(wait).ok()?;
+        Some(self.answer(msg))
+    }
+
+    /// Answers a held server request.
+    pub fn reply(&mut self, request: &Value, result: Value) {
+        let reply = json!({ "jsonrpc": "2.0", "id": request["id"], "result": result });
+        write_message(&mut self.stdin, &reply);
     }
 
     /// Waits for the reply to request `id`: `Ok(result)` or `Err(error)`.

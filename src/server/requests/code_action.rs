@@ -8,8 +8,8 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::analysis::actions::{ActionKind, code_actions, run_diagnostics};
-use crate::analysis::preview::preview_action;
 use crate::analysis::compare::compare_action;
+use crate::analysis::preview::preview_action;
 use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;

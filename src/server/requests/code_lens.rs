@@ -4,8 +4,8 @@
 use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command};
 
 use crate::analysis::actions::code_lenses;
-use crate::analysis::preview::preview_lenses;
 use crate::analysis::compare::compare_lenses;
+use crate::analysis::preview::preview_lenses;
 use crate::server::commands::ServerCommand;
 use crate::server::convert;
 use crate::server::session::Snapshot;

@@ -91,6 +91,8 @@ function M.lsp_config(opts)
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     settings = opts.settings,
+    -- Run lenses go through M.run, so they ask for missing inputs too.
+    commands = require('stepwise.lens_runs').handlers(M),
   }, opts.lsp or {})
 end
 
@@ -151,7 +153,10 @@ function M.execute(command, args, bufnr, on_result)
     return false
   end
   local arg = vim.tbl_extend('force', { uri = vim.uri_from_bufnr(bufnr) }, args or {})
-  client:exec_cmd({ title = command, command = command, arguments = { arg } }, { bufnr = bufnr }, function(err, result)
+  -- A request, not client:exec_cmd: that would call the client-side handler of a run command
+  -- (lens_runs.lua), which calls this again.
+  local params = { command = command, arguments = { arg } }
+  client:request('workspace/executeCommand', params, function(err, result)
     if err and not M.missing_inputs(err) then
       notify(command .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
     end
@@ -161,7 +166,7 @@ function M.execute(command, args, bufnr, on_result)
     if M.options and M.options.codelens and vim.api.nvim_buf_is_valid(bufnr) then
       pcall(vim.lsp.codelens.refresh, { bufnr = bufnr })
     end
-  end)
+  end, bufnr)
   return true
 end
 
@@ -197,10 +202,10 @@ local function ask_inputs(missing, values, on_done)
   next_one()
 end
 
---- Runs `command`; when the server answers that required inputs are missing, asks for them and
---- runs again with them.
-function M.run(command, args)
-  local bufnr = vim.api.nvim_get_current_buf()
+--- Runs `command` for buffer `bufnr` (default: current); when the server answers that required
+--- inputs are missing, asks for them and runs again with them.
+function M.run(command, args, bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local function attempt(a)
     return M.execute(command, a, bufnr, function(err)
       local missing = M.missing_inputs(err)
