@@ -193,8 +193,10 @@ async fn a_budget_stops_the_run_before_the_request_that_would_exceed_it() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let sent: Vec<String> = server.received().iter().map(prompt_of).collect();
     assert_eq!(sent, vec!["A".to_string()], "no request for b");
+    // Errors are wrapped to the terminal's width under the table.
+    let words = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        stderr.contains("would take the run over its budget of $0.0060"),
+        words.contains("would take the run over its budget of $0.0060"),
         "{stderr}"
     );
     let record = latest(&project.runs_dir(), &project.flow).unwrap();

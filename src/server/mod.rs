@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     /// The records folders of open workflows, watched for other processes' runs.
     runs_watch: runs_watch::RunsWatch,
     /// Messages encoded here rather than by `client` (see [`publish`]).
-    wire: futures::channel::mpsc::Sender<Vec<u8>>,
+    wire: futures::channel::mpsc::Sender<(Vec<u8>, futures::channel::oneshot::Sender<()>)>,
 }
 
 impl Shared {

@@ -40,10 +40,12 @@ pub(crate) fn encode(uri: &Uri, version: Option<i32>, diagnostics: impl Iterator
     serde_json::to_vec(&notification).expect("diagnostics serialize")
 }
 
-/// Sends an encoded notification; every publication of a workflow document goes this way, so
-/// they reach the editor in the order they were made.
+/// Sends an encoded notification and returns once it is written; every publication goes
+/// this way, so they reach the editor in the order they were made, and before anything the
+/// server sends after them (a failover prompt after the failure's diagnostic).
 pub(crate) async fn send(shared: &Shared, encoded: Vec<u8>) {
-    if shared.wire.clone().send(encoded).await.is_err() {
+    let (written, on_wire) = futures::channel::oneshot::channel();
+    if shared.wire.clone().send((encoded, written)).await.is_err() || on_wire.await.is_err() {
         tracing::warn!("the connection closed before diagnostics could be published");
     }
 }

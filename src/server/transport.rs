@@ -8,7 +8,7 @@
 //! resynchronised ends the server, with an error and so a non-zero exit: a stream that ends
 //! inside a message, or a body declared larger than [`MAX_BODY`].
 
-use futures::channel::mpsc;
+use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, SinkExt, StreamExt, TryFutureExt};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -198,27 +198,33 @@ fn parse_message(body: &[u8]) -> Result<Incoming, (Error, serde_json::Error)> {
 enum Outgoing {
     Response(Response),
     Request(Request),
-    /// A whole message the server encoded itself ([`Encoded`]), written as it is.
+    /// A whole message the server encoded itself ([`Encoded`]), written as it is; the sender
+    /// is told once it is on the wire.
     #[serde(skip)]
-    Encoded(Vec<u8>),
+    Encoded(Vec<u8>, oneshot::Sender<()>),
 }
 
 /// Messages the server encodes itself, bypassing tower-lsp-server's client (which builds a
 /// JSON value tree of every message first): each is one complete JSON-RPC message.
-pub type Encoded = mpsc::Receiver<Vec<u8>>;
+/// The writer acknowledges each once it is written, so a message the server sends after it
+/// (through tower-lsp-server's client) cannot overtake it.
+pub type Encoded = mpsc::Receiver<(Vec<u8>, oneshot::Sender<()>)>;
 
 /// Writes messages to the client, one frame each, until every sender is gone.
 async fn write_all<O: AsyncWrite + Unpin>(mut output: O, mut rx: mpsc::Receiver<Outgoing>) -> std::io::Result<()> {
     while let Some(message) = rx.next().await {
-        let body = match message {
-            Outgoing::Encoded(body) => body,
-            message => serde_json::to_vec(&message).map_err(std::io::Error::other)?,
+        let (body, written) = match message {
+            Outgoing::Encoded(body, written) => (body, Some(written)),
+            message => (serde_json::to_vec(&message).map_err(std::io::Error::other)?, None),
         };
         output
             .write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes())
             .await?;
         output.write_all(&body).await?;
         output.flush().await?;
+        if let Some(written) = written {
+            let _ = written.send(());
+        }
     }
     Ok(())
 }
@@ -259,7 +265,9 @@ where
         }
     };
     let (to_client, stop_requests) = futures::future::abortable(to_client);
-    let encoded = encoded.map(|body| Ok(Outgoing::Encoded(body))).forward(out_tx.clone());
+    let encoded = encoded
+        .map(|(body, written)| Ok(Outgoing::Encoded(body, written)))
+        .forward(out_tx.clone());
     let (encoded, stop_encoded) = futures::future::abortable(encoded);
     let write = write_all(output, out_rx);
 
