@@ -70,6 +70,16 @@ local function main()
     asked[#asked + 1] = opts.prompt
     on_confirm('my skates squeak')
   end
+  -- The line has other lenses too (preview, compare): pick ▶ Run where Neovim asks which.
+  vim.ui.select = function(items, opts, on_choice)
+    for i, item in ipairs(items) do
+      local title = opts.format_item and opts.format_item(item) or tostring(item)
+      if title == '▶ Run' then
+        return on_choice(item, i)
+      end
+    end
+    on_choice(nil, nil)
+  end
   vim.api.nvim_win_set_cursor(0, { line + 1, 0 })
   vim.lsp.codelens.run()
   local ran = vim.wait(20000, function()
