@@ -10,10 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::run::print_diagnostics;
 use super::run_output::finished;
-use crate::analysis::Analysis;
-use crate::analysis::actions::runnable;
 use crate::analysis::run_text::reason;
 use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
@@ -22,7 +19,6 @@ use crate::model::comparison::{Comparison, SampleStatus, TargetResult, parse_tar
 use crate::model::prices::usd;
 use crate::model::resolve::Overrides;
 use crate::model::secrets::redact;
-use crate::model::workspace::Workspace;
 
 /// Arguments of `stepwise compare`.
 #[derive(clap::Args)]
@@ -85,19 +81,9 @@ pub fn run(args: CompareArgs) -> ExitCode {
         };
         inputs.insert(k.to_string(), v.to_string());
     }
-    let dir = args
-        .file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let workspace = Arc::new(Workspace::load_trusting(dir, &ProcessEnv, args.trust_workspace));
-    let workflow = match runnable(&Analysis::new(text.clone(), workspace.clone())) {
-        Ok(workflow) => Arc::new(workflow),
-        Err(diagnostics) => {
-            print_diagnostics(&args.file, &text, &diagnostics);
-            eprintln!("error: not comparing: the workflow has errors");
-            return ExitCode::FAILURE;
-        }
+    let (workspace, workflow) = match super::run::load_runnable(&args.file, &text, args.trust_workspace, "comparing") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let runs_dir = workspace.config.runs_dir();
     let request = CompareRequest {

@@ -25,6 +25,7 @@ use crate::model::resolve::Overrides;
 use crate::model::runs::{ErrorClass, RunRecord, StepStatus};
 use crate::model::secrets::redact;
 use crate::model::workflow::MAX_BUDGET_USD;
+use crate::model::workflow::Workflow;
 use crate::model::workspace::Workspace;
 use crate::syntax::text::LineIndex;
 
@@ -80,19 +81,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         };
         inputs.insert(k.to_string(), v.to_string());
     }
-    let dir = args
-        .file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let workspace = Arc::new(Workspace::load_trusting(dir, &ProcessEnv, args.trust_workspace));
-    let workflow = match runnable(&Analysis::new(text.clone(), workspace.clone())) {
-        Ok(workflow) => Arc::new(workflow),
-        Err(diagnostics) => {
-            print_diagnostics(&args.file, &text, &diagnostics);
-            eprintln!("error: not running: the workflow has errors");
-            return ExitCode::FAILURE;
-        }
+    let (workspace, workflow) = match load_runnable(&args.file, &text, args.trust_workspace, "running") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let target = match (&args.step, args.resume) {
         (Some(step), _) => RunTarget::Step(step.clone()),
@@ -198,6 +189,29 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         }
         Err(e) => report_error(e, &args.file, &text),
+    }
+}
+
+/// The workspace of `file` and its workflow, or the printed errors that forbid `doing` it
+/// (`running`, `comparing`).
+pub(super) fn load_runnable(
+    file: &Path,
+    text: &Arc<str>,
+    trust_workspace: bool,
+    doing: &str,
+) -> Result<(Arc<Workspace>, Arc<Workflow>), ExitCode> {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let workspace = Arc::new(Workspace::load_trusting(dir, &ProcessEnv, trust_workspace));
+    match runnable(&Analysis::new(text.clone(), workspace.clone())) {
+        Ok(workflow) => Ok((workspace, Arc::new(workflow))),
+        Err(diagnostics) => {
+            print_diagnostics(file, text, &diagnostics);
+            eprintln!("error: not {doing}: the workflow has errors");
+            Err(ExitCode::FAILURE)
+        }
     }
 }
 

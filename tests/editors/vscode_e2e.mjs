@@ -274,15 +274,19 @@ try {
     const lens = await waitText(".monaco-editor .codelens-decoration", /Re-run/, 10000);
     check("the step's code lens turns into Re-run", lens);
     await page.screenshot({ path: join(shots, "vscode-run.png") });
-    // A workflow with a required input: Run Workflow asks for it in an input box, then runs.
+    // A workflow with a required input: running its first step asks for it in an input box,
+    // then runs. (Run Workflow would be refused before sending anything: its `review` step's
+    // provider, groq, has no key here, and the whole plan is checked first.)
     await openFromExplorer("support-triage.flow.yaml");
-    await palette("stepwise: Run Workflow");
+    const triage = readFileSync(join(ws, "support-triage.flow.yaml"), "utf8").split("\n");
+    await gotoLine(triage.findIndex((l) => l === "  - id: classify") + 2, 5);
+    await palette("stepwise: Run Step at Cursor");
     const asked = await waitText(".quick-input-widget", /input `message`/, 20000);
-    check("Run Workflow asks for the required input `message` in an input box", asked, norm(await page.locator(".quick-input-widget").first().innerText().catch(() => "")).slice(0, 200));
+    check("running a step of a workflow with a required input asks for `message` in an input box", asked, norm(await page.locator(".quick-input-widget").first().innerText().catch(() => "")).slice(0, 200));
     await page.keyboard.type("my skates squeak");
     await page.keyboard.press("Enter");
     const ranWithInput = await waitText(".monaco-editor .view-lines", /classify.*✓/, 30000);
-    check("the workflow then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
+    check("the step then runs with the value given; its hint shows ✓", ranWithInput, (await viewText()).slice(0, 400));
     await openFromExplorer(file);
     await runsViewChecks({ page, check, shots, palette, waitText, norm, stepLine: summarizeLine });
   } else {
@@ -293,7 +297,9 @@ try {
     await page.keyboard.press("Escape");
   }
 
-  // The request preview beside the workflow (tests/editors/vscode_e2e_preview.mjs).
+  // The request preview beside the workflow (tests/editors/vscode_e2e_preview.mjs), from the
+  // workflow's own editor (the Runs view checks leave a diff editor active).
+  await openFromExplorer(file);
   await previewChecks({ page, check, gotoLine, palette, waitText, norm, shots, lines, url, workflow: file });
 
   // Restart Language Server: the hints come back from the new server.
