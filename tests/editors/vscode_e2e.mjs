@@ -298,8 +298,10 @@ try {
   }
 
   // The request preview beside the workflow (tests/editors/vscode_e2e_preview.mjs), from the
-  // workflow's own editor (the Runs view checks leave a diff editor active).
+  // workflow's own editor in a single group (the Runs view checks leave diff and output editors
+  // open beside it).
   await openFromExplorer(file);
+  await palette("View: Close Editors in Other Groups");
   await previewChecks({ page, check, gotoLine, palette, waitText, norm, shots, lines, url, workflow: file });
 
   // Restart Language Server: the hints come back from the new server.
