@@ -111,11 +111,13 @@ local function main()
   vim.api.nvim_set_current_win(vim.fn.bufwinid(view))
   vim.api.nvim_win_set_cursor(0, { at, 0 })
   press('r')
+  -- The newest run comes first; wait for the re-run itself (on the step's own provider), not
+  -- just any new run.
   local rerun = vim.wait(20000, function()
-    return count(view, RUN_LINE) > runs_before
+    return count(view, RUN_LINE) > runs_before and find(view, '^  ✓ summarize  anthropic/claude%-sonnet%-4%-5') ~= nil
   end, 50)
-  check('r re-runs the step and the buffer shows the new run (stepwise/runsChanged)', rerun, table.concat(lines_of(view), '\n'))
-  check('the re-run ran on the step\'s own provider (no one-time override)', find(view, '^  ✓ summarize  anthropic/claude%-sonnet%-4%-5') ~= nil)
+  check('r re-runs the step and the buffer shows the new run (stepwise/runsChanged)', count(view, RUN_LINE) > runs_before, table.concat(lines_of(view), '\n'))
+  check('the re-run ran on the step\'s own provider (no one-time override)', rerun, table.concat(lines_of(view), '\n'))
 
   -- p: re-run with the provider picked in vim.ui.select.
   local offered
