@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -516,4 +518,49 @@ async fn model_listing_is_fetched_and_cached_on_disk() {
             .iter()
             .any(|p| p == "/v1/models?limit=1000" || p == "/api/tags")
     );
+}
+
+#[tokio::test]
+async fn a_one_letter_key_leaves_that_letter_in_the_answer() {
+    let server = FakeProvider::start(|_| anthropic_stream(&["Hi ", "Rex"], 11, 5)).await;
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
+    let mut request = project.request(RunTarget::Workflow);
+    let mut env: BTreeMap<String, String> = [("STEPWISE_TRUST_WORKSPACE", "1"), ("ANTHROPIC_API_KEY", "x")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    env.insert("OPENAI_API_KEY".into(), KEY.into());
+    request.env = Arc::new(env);
+    let (record, _) = run(&fast_engine(0), request).await.unwrap();
+    let step = record.step("only").unwrap().last().unwrap();
+    assert_eq!(step.status, StepStatus::Completed);
+    assert_eq!(step.output.as_deref(), Some("Hi Rex"));
+}
+
+#[tokio::test]
+async fn a_key_echoed_a_few_characters_at_a_time_never_reaches_output_or_events() {
+    let pieces: Vec<String> = format!("Your key is {KEY}, keep it safe.")
+        .as_bytes()
+        .chunks(3)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let server = FakeProvider::start(move |_| {
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        anthropic_stream(&pieces, 11, 5)
+    })
+    .await;
+    let project = Project::new(&config_for(&server.url, ""), &one_step("anthropic", "m", ""));
+    let (record, events) = run(&fast_engine(0), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let step = record.step("only").unwrap().last().unwrap();
+    assert_eq!(step.output.as_deref(), Some("Your key is ***, keep it safe."));
+    let live: String = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(live, "Your key is ***, keep it safe.");
+    assert!(!tree_contains(project.dir.path(), &KEY[..8]));
 }

@@ -105,7 +105,8 @@ pub fn mask(text: &str) -> String {
 pub const MIN_KEY_RUN: usize = 8;
 
 /// Removes the user's actual keys from text: every run of [`MIN_KEY_RUN`] or more bytes that
-/// also occurs in one of the keys (a key shorter than that, wherever it occurs whole).
+/// also occurs in one of the keys, and a key shorter than that wherever it stands as a whole
+/// token (inside a word it is only letters: removing them would garble every answer).
 #[derive(Debug, Clone, Default)]
 pub struct KeyScrubber {
     keys: Vec<String>,
@@ -127,38 +128,127 @@ impl KeyScrubber {
 
     /// `text` with every run of a key replaced by `***`.
     pub fn scrub(&self, text: &str) -> String {
-        if self.keys.is_empty() {
-            return text.to_string();
+        replace_ranges(text, &self.ranges(text))
+    }
+
+    /// A scrubber for text that arrives in pieces, such as a streamed answer.
+    pub fn stream(&self) -> StreamScrubber<'_> {
+        StreamScrubber {
+            scrubber: self,
+            pending: String::new(),
         }
-        let mut text = text.to_string();
-        for short in self.keys.iter().filter(|k| k.len() < MIN_KEY_RUN) {
-            text = text.replace(short.as_str(), "***");
+    }
+
+    /// The byte ranges of `text` to remove, in order and disjoint.
+    fn ranges(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let mut ranges = Vec::new();
+        if self.keys.is_empty() {
+            return ranges;
         }
         let bytes = text.as_bytes();
-        let mut out = String::with_capacity(text.len());
-        let (mut i, mut copied) = (0, 0);
-        while i + MIN_KEY_RUN <= bytes.len() {
-            let window: &[u8; MIN_KEY_RUN] = bytes[i..i + MIN_KEY_RUN].try_into().expect("window length");
-            if !self.windows.contains(window) || !text.is_char_boundary(i) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if let Some(end) = self.run_at(text, i).or_else(|| self.short_key_at(text, i)) {
+                ranges.push(i..end);
+                i = end;
+            } else {
                 i += 1;
-                continue;
             }
-            let mut end = i + MIN_KEY_RUN;
-            while end < bytes.len() && self.keys.iter().any(|k| contains(k.as_bytes(), &bytes[i..=end])) {
-                end += 1;
-            }
-            if !text.is_char_boundary(end) {
-                i += 1;
-                continue;
-            }
-            out.push_str(&text[copied..i]);
-            out.push_str("***");
-            copied = end;
-            i = end;
         }
-        out.push_str(&text[copied..]);
-        out
+        ranges
     }
+
+    /// The end of the longest run of key bytes starting at `i`, if it is long enough.
+    fn run_at(&self, text: &str, i: usize) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let window: &[u8; MIN_KEY_RUN] = bytes.get(i..i + MIN_KEY_RUN)?.try_into().ok()?;
+        if !self.windows.contains(window) || !text.is_char_boundary(i) {
+            return None;
+        }
+        let mut end = i + MIN_KEY_RUN;
+        while end < bytes.len() && self.keys.iter().any(|k| contains(k.as_bytes(), &bytes[i..=end])) {
+            end += 1;
+        }
+        text.is_char_boundary(end).then_some(end)
+    }
+
+    /// The end of a short key standing as a whole token at `i`.
+    fn short_key_at(&self, text: &str, i: usize) -> Option<usize> {
+        let bytes = text.as_bytes();
+        if i > 0 && is_key_char(bytes[i - 1]) {
+            return None;
+        }
+        self.short_keys()
+            .find(|k| bytes[i..].starts_with(k.as_bytes()) && !bytes.get(i + k.len()).is_some_and(|&b| is_key_char(b)))
+            .map(|k| i + k.len())
+    }
+
+    fn short_keys(&self) -> impl Iterator<Item = &String> {
+        self.keys.iter().filter(|k| k.len() < MIN_KEY_RUN)
+    }
+
+    /// Where text that may still grow into a run of a key, or a short key, begins: everything
+    /// before it is final.
+    fn settled_len(&self, text: &str) -> usize {
+        let bytes = text.as_bytes();
+        let len = bytes.len();
+        let ranges = self.ranges(text);
+        let mut cut = (len.saturating_sub(MIN_KEY_RUN - 1)..len)
+            .find(|&p| self.keys.iter().any(|k| contains(k.as_bytes(), &bytes[p..])))
+            .unwrap_or(len);
+        if let Some(r) = ranges.last().filter(|r| r.end == len) {
+            cut = cut.min(r.start);
+        }
+        if self.short_keys().next().is_some() {
+            let token = bytes.iter().rev().take_while(|&&b| is_key_char(b)).count();
+            cut = cut.min(len - token);
+        }
+        for r in ranges.iter().rev() {
+            if r.start < cut && cut < r.end {
+                cut = r.start;
+            }
+        }
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cut
+    }
+}
+
+/// Scrubs a text given piece by piece, so a key split across pieces is still removed: each
+/// piece returns what is settled, holding back a tail that could still become part of a key.
+#[derive(Debug)]
+pub struct StreamScrubber<'a> {
+    scrubber: &'a KeyScrubber,
+    pending: String,
+}
+
+impl StreamScrubber<'_> {
+    /// Takes the next piece; returns the scrubbed text that can be shown now.
+    pub fn push(&mut self, piece: &str) -> String {
+        self.pending.push_str(piece);
+        let cut = self.scrubber.settled_len(&self.pending);
+        let settled: String = self.pending.drain(..cut).collect();
+        self.scrubber.scrub(&settled)
+    }
+
+    /// The scrubbed rest, once the text is complete.
+    pub fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        self.scrubber.scrub(&rest)
+    }
+}
+
+fn replace_ranges(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for r in ranges {
+        out.push_str(&text[last..r.start]);
+        out.push_str("***");
+        last = r.end;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -179,7 +269,25 @@ mod tests {
         let long = format!("{}{}", "x".repeat(480), &key[..20]);
         assert_eq!(scrubber.scrub(&long), format!("{}***", "x".repeat(480)));
         assert_eq!(KeyScrubber::new([]).scrub("same"), "same");
-        assert_eq!(KeyScrubber::new(["abc"]).scrub("xabcx ü"), "x***x ü");
+        assert_eq!(KeyScrubber::new(["abc"]).scrub("xabcx ü abc"), "xabcx ü ***");
+    }
+
+    #[test]
+    fn a_key_split_across_pieces_is_scrubbed_and_nothing_else_is_held() {
+        let key = "sk-proj-AbCdEfGh0123456789XyZ";
+        let scrubber = KeyScrubber::new([key, "k9"]);
+        let text = format!("Here: {key} and k9, ok k9x. Done");
+        for size in 1..=text.len() {
+            let mut stream = scrubber.stream();
+            let mut shown = String::new();
+            for piece in text.as_bytes().chunks(size) {
+                shown.push_str(&stream.push(std::str::from_utf8(piece).unwrap()));
+            }
+            shown.push_str(&stream.finish());
+            assert_eq!(shown, "Here: *** and ***, ok k9x. Done", "pieces of {size}");
+        }
+        let mut stream = scrubber.stream();
+        assert_eq!(stream.push("plain words. "), "plain words. ");
     }
 
     #[test]

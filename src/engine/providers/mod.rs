@@ -313,13 +313,15 @@ async fn stream(
 ) -> Result<Completion, ProviderError> {
     let resp = response(client, req, timeout).await?;
     let scrubber = scrubber(req);
+    let mut shown = scrubber.stream();
     let mut decoder = decoder(kind);
     let mut stream = resp.bytes_stream();
     let mut buffer: Vec<u8> = Vec::new();
     let mut text = String::new();
     let sse = kind != ProviderKind::Ollama;
-    let partial = |mut e: ProviderError, text: &str, decoder: &dyn StreamDecoder| {
-        e.partial_chars = text.chars().count();
+    let mut received_chars = 0;
+    let partial = |mut e: ProviderError, received_chars: usize, decoder: &dyn StreamDecoder| {
+        e.partial_chars = received_chars;
         e.usage = decoder.usage();
         e.reported_cost = decoder.reported_cost();
         e
@@ -329,7 +331,7 @@ async fn stream(
             Err(_) => {
                 return Err(partial(
                     timed_out("data from the stream", timeout),
-                    &text,
+                    received_chars,
                     decoder.as_ref(),
                 ));
             }
@@ -339,7 +341,7 @@ async fn stream(
                 if error.class != ErrorClass::Timeout {
                     error.class = ErrorClass::StreamBroken;
                 }
-                return Err(partial(error, &text, decoder.as_ref()));
+                return Err(partial(error, received_chars, decoder.as_ref()));
             }
             Ok(Some(Ok(chunk))) => chunk,
         };
@@ -350,13 +352,13 @@ async fn stream(
             take_lines(&mut buffer)
         };
         for (event, data) in frames {
-            match decoder.event(event.as_deref(), &scrubber.scrub(&data)) {
+            match decoder.event(event.as_deref(), &data) {
                 Ok(Some(delta)) => {
-                    on_text(&delta);
-                    text.push_str(&delta);
+                    received_chars += delta.chars().count();
+                    show(&shown.push(&delta), &mut text, on_text);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(partial(e, &text, decoder.as_ref())),
+                Err(e) => return Err(partial(e, received_chars, decoder.as_ref())),
             }
         }
     }
@@ -369,21 +371,21 @@ async fn stream(
             vec![(None, trailing)]
         };
         for (event, data) in frames {
-            let data = scrubber.scrub(&data);
             let delta = decoder.event(event.as_deref(), &data);
-            if let Some(delta) = delta.map_err(|e| partial(e, &text, decoder.as_ref()))? {
-                on_text(&delta);
-                text.push_str(&delta);
+            if let Some(delta) = delta.map_err(|e| partial(e, received_chars, decoder.as_ref()))? {
+                received_chars += delta.chars().count();
+                show(&shown.push(&delta), &mut text, on_text);
             }
         }
     }
+    show(&shown.finish(), &mut text, on_text);
     if !decoder.finished() {
         return Err(partial(
             ProviderError::new(
                 ErrorClass::StreamBroken,
                 "the stream ended before the answer was complete",
             ),
-            &text,
+            received_chars,
             decoder.as_ref(),
         ));
     }
@@ -392,6 +394,15 @@ async fn stream(
         usage: decoder.usage(),
         reported_cost: decoder.reported_cost(),
     })
+}
+
+/// Passes settled, scrubbed answer text on: the key is removed from the decoded text rather
+/// than from the wire's JSON, so a key split across deltas is caught and the JSON stays intact.
+fn show(piece: &str, text: &mut String, on_text: &mut (dyn FnMut(&str) + Send)) {
+    if !piece.is_empty() {
+        on_text(piece);
+        text.push_str(piece);
+    }
 }
 
 /// Lists a provider's models over `GET`.
