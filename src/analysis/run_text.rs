@@ -7,7 +7,9 @@ use super::Analysis;
 use super::cost_text::cost_breakdown;
 use crate::model::prices::{usd, usd_short};
 use crate::model::resolve::{Overrides, resolve_step, step_fingerprint};
-use crate::model::runs::{Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus};
+use crate::model::runs::{
+    ErrorClass, Failure, ProviderModel, RunRecord, StepAttempt, StepError, StepRecord, StepStatus,
+};
 use crate::model::workflow::Step;
 
 /// `✓`, `✗`, `⊘` or `·`.
@@ -116,6 +118,71 @@ pub fn lens(step: &StepRecord) -> String {
         (other, _) => other.as_str().to_string(),
     };
     format!("{status}{}", later_suffix(step))
+}
+
+/// A failure's class in words, with its status: `server error 503`, `connection failed`.
+pub fn class_words(failure: &Failure) -> String {
+    let words = match failure.class {
+        ErrorClass::Auth => "auth error",
+        ErrorClass::BadRequest => "bad request",
+        ErrorClass::NotFound => "not found",
+        ErrorClass::RateLimit => "rate limited",
+        ErrorClass::Overloaded => "overloaded",
+        ErrorClass::Server => "server error",
+        ErrorClass::Timeout => "timed out",
+        ErrorClass::Connection => "connection failed",
+        ErrorClass::StreamBroken => "stream broken",
+        ErrorClass::Prompt => "prompt error",
+        ErrorClass::Budget => "over budget",
+    };
+    match failure.status {
+        Some(status) => format!("{words} {status}"),
+        None => words.to_string(),
+    }
+}
+
+/// The line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens`, or `✗ a  openai server
+/// error 503 after 4 attempts` (its message comes under the table).
+pub fn finished(record: &StepRecord) -> String {
+    let Some(last) = record.last() else {
+        return format!("· {}", record.id);
+    };
+    match &last.error {
+        Some(e) => format!(
+            "{} {}  {}{}",
+            mark(last.status),
+            record.id,
+            failure_brief(e),
+            kept(record)
+        ),
+        None if last.status == StepStatus::Completed => format!(
+            "✓ {}  {}  {:.1}s  {} tokens{}",
+            record.id,
+            last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
+            last.duration_ms.unwrap_or(0) as f64 / 1000.0,
+            last.tokens(),
+            last.cost_usd.map(|c| format!("  {}", usd(c))).unwrap_or_default()
+        ),
+        None => format!("{} {}  {}", mark(last.status), record.id, last.status.as_str()),
+    }
+}
+
+/// `openai server error 503 after 4 requests`.
+pub fn failure_brief(error: &StepError) -> String {
+    let requests = match error.attempts {
+        0 | 1 => String::new(),
+        n => format!(" after {n} requests"),
+    };
+    format!("{} {}{requests}", error.provider, class_words(&error.failure))
+}
+
+/// ` (kept the earlier output)` when the failed attempt left an earlier output in place.
+pub fn kept(record: &StepRecord) -> &'static str {
+    if record.later_attempt().is_some() {
+        " (kept the earlier output)"
+    } else {
+        ""
+    }
 }
 
 /// The `step-failed` diagnostic's message.
@@ -231,6 +298,29 @@ pub fn total_line(record: &RunRecord) -> Option<String> {
 mod tests {
     use super::*;
     use crate::model::runs::{ErrorClass, Usage};
+
+    #[test]
+    fn a_completed_step_ends_its_line_with_tokens_and_cost() {
+        let attempt = StepAttempt {
+            duration_ms: Some(2140),
+            answered_by: Some(ProviderModel {
+                provider: "openai".to_string(),
+                model: "gpt-4o".to_string(),
+            }),
+            usage: Usage {
+                input_tokens: 800,
+                output_tokens: 12,
+            },
+            cost_usd: Some(0.004),
+            ..StepAttempt::new(StepStatus::Completed)
+        };
+        let record = StepRecord {
+            status: StepStatus::Completed,
+            attempts: vec![attempt],
+            ..StepRecord::pending("a")
+        };
+        assert_eq!(finished(&record), "✓ a  openai/gpt-4o  2.1s  812 tokens  $0.0040");
+    }
 
     fn attempt(status: StepStatus) -> StepAttempt {
         StepAttempt {

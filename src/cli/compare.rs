@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::run_output::finished;
+use crate::analysis::run_text::finished;
 use crate::analysis::run_text::reason;
 use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};

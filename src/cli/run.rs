@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::run_output;
 use crate::analysis::Analysis;
 use crate::analysis::actions::runnable;
-use crate::analysis::run_text::{asked, total_line};
+use crate::analysis::run_text::{asked, finished, total_line};
 use crate::cli::estimate::estimate_lines;
 use crate::engine::preview::{PreviewError, preview};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
@@ -330,7 +330,7 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RunEvent>) {
                     pb.finish_and_clear();
                     multi.remove(&pb);
                 }
-                say(&multi, redact(&run_output::finished(&step)));
+                say(&multi, redact(&finished(&step)));
             }
         }
     }

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use super::check::Checked;
 use super::format_human::write_file;
-use crate::analysis::run_text::{TABLE_HEADER, mark, provider_model, table_row};
+use crate::analysis::run_text::{TABLE_HEADER, class_words, failure_brief, kept, provider_model, table_row};
 use crate::model::catalog::Catalog;
 use crate::model::diagnostic::Diagnostic;
-use crate::model::prices::usd;
-use crate::model::runs::{Call, ErrorClass, Failure, ProviderModel, RunRecord, StepError, StepRecord, StepStatus};
+use crate::model::runs::{Call, ProviderModel, RunRecord, StepStatus};
 use crate::model::secrets::redact;
 
 /// The problems found before a run, rendered like `check`'s diagnostics.
@@ -29,27 +28,6 @@ fn who(step: &str, item: Option<usize>) -> String {
     match item {
         Some(i) => format!("{step} item {i}"),
         None => step.to_string(),
-    }
-}
-
-/// A failure's class in words, with its status: `server error 503`, `connection failed`.
-pub fn class_words(failure: &Failure) -> String {
-    let words = match failure.class {
-        ErrorClass::Auth => "auth error",
-        ErrorClass::BadRequest => "bad request",
-        ErrorClass::NotFound => "not found",
-        ErrorClass::RateLimit => "rate limited",
-        ErrorClass::Overloaded => "overloaded",
-        ErrorClass::Server => "server error",
-        ErrorClass::Timeout => "timed out",
-        ErrorClass::Connection => "connection failed",
-        ErrorClass::StreamBroken => "stream broken",
-        ErrorClass::Prompt => "prompt error",
-        ErrorClass::Budget => "over budget",
-    };
-    match failure.status {
-        Some(status) => format!("{words} {status}"),
-        None => words.to_string(),
     }
 }
 
@@ -76,50 +54,6 @@ pub fn call_failed(step: &str, call: &Call, attempt: u32, of: u32) -> String {
 /// `→ findings: falling back to anthropic/claude-haiku-4-5`.
 pub fn falling_back(step: &str, item: Option<usize>, to: &ProviderModel) -> String {
     format!("→ {}: falling back to {}", who(step, item), provider_model(to))
-}
-
-/// The line when a step ends: `✓ a  anthropic/m  0.4s  12 tokens`, or `✗ a  openai server
-/// error 503 after 4 attempts` (its message comes under the table).
-pub fn finished(record: &StepRecord) -> String {
-    let Some(last) = record.last() else {
-        return format!("· {}", record.id);
-    };
-    match &last.error {
-        Some(e) => format!(
-            "{} {}  {}{}",
-            mark(last.status),
-            record.id,
-            failure_brief(e),
-            kept(record)
-        ),
-        None if last.status == StepStatus::Completed => format!(
-            "✓ {}  {}  {:.1}s  {} tokens{}",
-            record.id,
-            last.answered_by.as_ref().map(provider_model).unwrap_or_default(),
-            last.duration_ms.unwrap_or(0) as f64 / 1000.0,
-            last.tokens(),
-            last.cost_usd.map(|c| format!("  {}", usd(c))).unwrap_or_default()
-        ),
-        None => format!("{} {}  {}", mark(last.status), record.id, last.status.as_str()),
-    }
-}
-
-/// `openai server error 503 after 4 requests`.
-fn failure_brief(error: &StepError) -> String {
-    let requests = match error.attempts {
-        0 | 1 => String::new(),
-        n => format!(" after {n} requests"),
-    };
-    format!("{} {}{requests}", error.provider, class_words(&error.failure))
-}
-
-/// ` (kept the earlier output)` when the failed attempt left an earlier output in place.
-fn kept(record: &StepRecord) -> &'static str {
-    if record.later_attempt().is_some() {
-        " (kept the earlier output)"
-    } else {
-        ""
-    }
 }
 
 /// The summary table, one row per step, columns as wide as their widest cell.
@@ -258,29 +192,6 @@ mod tests {
             wrapped.split_whitespace().collect::<Vec<_>>(),
             text.split_whitespace().collect::<Vec<_>>()
         );
-    }
-
-    #[test]
-    fn a_completed_step_ends_its_line_with_tokens_and_cost() {
-        let attempt = crate::model::runs::StepAttempt {
-            duration_ms: Some(2140),
-            answered_by: Some(ProviderModel {
-                provider: "openai".to_string(),
-                model: "gpt-4o".to_string(),
-            }),
-            usage: crate::model::runs::Usage {
-                input_tokens: 800,
-                output_tokens: 12,
-            },
-            cost_usd: Some(0.004),
-            ..crate::model::runs::StepAttempt::new(StepStatus::Completed)
-        };
-        let record = StepRecord {
-            status: StepStatus::Completed,
-            attempts: vec![attempt],
-            ..StepRecord::pending("a")
-        };
-        assert_eq!(finished(&record), "✓ a  openai/gpt-4o  2.1s  812 tokens  $0.0040");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::{Shared, convert};
 use crate::analysis::Analysis;
 use crate::analysis::actions::{Edit, runnable};
 use crate::analysis::compare::{add_fallback_edit, candidates, use_target_edits};
-use crate::analysis::run_text::{lens, reason};
+use crate::analysis::run_text::{finished, reason};
 use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
@@ -138,7 +138,7 @@ async fn compare_step(shared: Arc<Shared>, a: CompareArgs, token: Option<Progres
         let message = match event {
             CompareEvent::Upstream(RunEvent::StepFinished { step, .. }) => {
                 upstream_ran = true;
-                Some(format!("upstream {}", lens(&step)))
+                Some(format!("upstream {}", finished(&step)))
             }
             CompareEvent::Upstream(_) => None,
             CompareEvent::Sending { targets, repeat } => {
