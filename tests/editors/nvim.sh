@@ -54,92 +54,52 @@ FAKE_PID=$!
 for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.1; done
 FAKE_URL="http://127.0.0.1:$(cat "$TMP/fake.port")/v1"
 
-echo "== nvim test ($("$NVIM" --version | head -n1), server $STEPWISE_BIN)"
+# One Neovim test: `nvim_test TITLE SECONDS SCRIPT [VAR=VALUE ...]` runs tests/editors/SCRIPT
+# headless with a clean home, no provider keys and the plugin on its packpath, and adds its
+# failure count to rc (printing Neovim's messages when it fails).
+rc=0
+nvim_test() {
+  local title=$1 seconds=$2 script=$3
+  shift 3
+  echo "== $title"
+  env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
+    PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
+    XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
+    XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
+    STEPWISE_PACKROOT="$TMP" "$@" \
+    timeout "$seconds" "$NVIM" --headless --clean -S "$ROOT/tests/editors/$script" </dev/null 2>"$TMP/$script.stderr"
+  local code=$?
+  if [ $code -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/$script.stderr"; echo; fi
+  rc=$((rc + code))
+}
+
+echo "== nvim ($("$NVIM" --version | head -n1), server $STEPWISE_BIN)"
 start=$(date +%s%N)
 set +e
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
-  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL" \
-  timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_test.lua" </dev/null 2>"$TMP/nvim.stderr"
-rc=$?
-if [ $rc -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim.stderr"; echo; fi
+nvim_test "nvim test" 120 nvim_test.lua STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL"
 
 # Code lenses run like the commands (they ask for missing inputs): a fresh copy of examples/.
-echo "== nvim lens test"
 cp -r "$ROOT/examples" "$TMP/examples-lens"
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
-  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples-lens" STEPWISE_FAKE_URL="$FAKE_URL" \
-  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_lens_test.lua" </dev/null 2>"$TMP/nvim3.stderr"
-rc3=$?
-if [ $rc3 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim3.stderr"; echo; fi
-rc=$((rc + rc3))
+nvim_test "nvim lens test" 60 nvim_lens_test.lua STEPWISE_EXAMPLES="$TMP/examples-lens" STEPWISE_FAKE_URL="$FAKE_URL"
 
 # The client side of running steps, against a stand-in server (tests/editors/stub_server.py).
-echo "== nvim commands test (stub server)"
-env PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" \
-  STUB_SERVER="$ROOT/tests/editors/stub_server.py" STUB_LOG="$TMP/stub.log" \
-  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_commands_test.lua" </dev/null 2>"$TMP/nvim2.stderr"
-rc2=$?
-if [ $rc2 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim2.stderr"; echo; fi
-rc=$((rc + rc2))
+nvim_test "nvim commands test (stub server)" 60 nvim_commands_test.lua STEPWISE_EXAMPLES="$TMP/examples" \
+  STUB_SERVER="$ROOT/tests/editors/stub_server.py" STUB_LOG="$TMP/stub.log"
 
 # The request preview (editors/nvim/lua/stepwise/preview.lua), against the real server.
-echo "== nvim preview test (a fresh copy of examples/: no run record yet)"
 cp -r "$ROOT/examples" "$TMP/examples-preview"
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
-  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples-preview" \
-  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_preview_test.lua" </dev/null 2>"$TMP/nvim3.stderr"
-rc3=$?
-if [ $rc3 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim3.stderr"; echo; fi
-rc=$((rc + rc3))
+nvim_test "nvim preview test (a fresh copy of examples/: no run record yet)" 60 nvim_preview_test.lua \
+  STEPWISE_EXAMPLES="$TMP/examples-preview"
 
 # stepwise.toml and persona files served by the real server.
-echo "== nvim config test"
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
-  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" \
-  timeout 60 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_config_test.lua" </dev/null 2>"$TMP/nvim4.stderr"
-rc4=$?
-if [ $rc4 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim4.stderr"; echo; fi
-rc=$((rc + rc4))
+nvim_test "nvim config test" 60 nvim_config_test.lua
 
 # Comparing a step across providers, with the real server and the fake provider.
-echo "== nvim compare test"
 mkdir -p "$TMP/compare"
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
-  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" STEPWISE_WORKDIR="$TMP/compare" STEPWISE_FAKE_ROOT="${FAKE_URL%/v1}" \
-  timeout 90 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_compare_test.lua" </dev/null 2>"$TMP/nvim5.stderr"
-rc5=$?
-if [ $rc5 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim5.stderr"; echo; fi
-rc=$((rc + rc5))
+nvim_test "nvim compare test" 90 nvim_compare_test.lua STEPWISE_WORKDIR="$TMP/compare" STEPWISE_FAKE_ROOT="${FAKE_URL%/v1}"
 
 # The run view (:StepwiseRuns) against the real server and the fake provider.
-echo "== nvim runs test"
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GROQ_API_KEY \
-  PATH="$TMP/bin:$PATH" HOME="$TMP/xdg" \
-  XDG_CONFIG_HOME="$TMP/xdg/config" XDG_DATA_HOME="$TMP/xdg/data" \
-  XDG_STATE_HOME="$TMP/xdg/state" XDG_CACHE_HOME="$TMP/xdg/cache" \
-  STEPWISE_PACKROOT="$TMP" STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL" \
-  timeout 120 "$NVIM" --headless --clean -S "$ROOT/tests/editors/nvim_runs_test.lua" </dev/null 2>"$TMP/nvim6.stderr"
-rc6=$?
-if [ $rc6 -ne 0 ]; then echo "--- nvim messages (stderr)"; cat "$TMP/nvim6.stderr"; echo; fi
-rc=$((rc + rc6))
+nvim_test "nvim runs test" 120 nvim_runs_test.lua STEPWISE_EXAMPLES="$TMP/examples" STEPWISE_FAKE_URL="$FAKE_URL"
 set -e
 echo "== nvim test: exit $rc in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 exit $rc
