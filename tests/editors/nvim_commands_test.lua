@@ -2,21 +2,8 @@
 -- the six stepwise commands, logs them, and reports $/progress): the user commands send the right
 -- command and argument, progress arrives through LspProgress, output opens. Run by nvim.sh.
 -- Env: STEPWISE_PACKROOT, STEPWISE_EXAMPLES, STUB_SERVER, STUB_LOG. Exit code = failures.
-local failures, passes = 0, 0
-local function log(s)
-  io.stdout:write(s .. '\n')
-  io.stdout:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check = T.log, T.check
 
 local function logged()
   local f = io.open(os.getenv('STUB_LOG'), 'r')
@@ -138,10 +125,4 @@ local function main()
   end, 10)
 end
 
-local ok, err = pcall(main)
-if not ok then
-  failures = failures + 1
-  log('FAIL (error) ' .. tostring(err))
-end
-log(('nvim commands: %d passed, %d failed'):format(passes, failures))
-vim.cmd('cquit ' .. failures)
+T.run('nvim commands', main)

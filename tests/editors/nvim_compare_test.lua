@@ -3,21 +3,8 @@
 -- step's provider/model, `f` adds a target to its fallback list, and the `⇄ Compare` lens asks for the
 -- targets (vim.ui.select, answered here) and compares them.
 -- Env: STEPWISE_PACKROOT, STEPWISE_WORKDIR (an empty folder), STEPWISE_FAKE_ROOT (http://127.0.0.1:PORT).
-local failures, passes = 0, 0
-local function log(s)
-  io.stdout:write(s .. '\n')
-  io.stdout:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check, text_of = T.log, T.check, T.text_of
 
 local FLOW = [[
 version: 1
@@ -28,10 +15,6 @@ steps:
   - id: tagline
     prompt: A tagline for rocket skates.
 ]]
-
-local function text_of(buf)
-  return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
-end
 
 local function main()
   local dir = assert(os.getenv('STEPWISE_WORKDIR'))
@@ -135,9 +118,4 @@ local function main()
     compare.last and text_of(compare.last.buf) or 'no comparison')
 end
 
-local ok, err = pcall(main)
-if not ok then
-  check('compare test ran without error', false, tostring(err))
-end
-log(('== nvim compare test: %d passed, %d failed'):format(passes, failures))
-vim.cmd(('cquit %d'):format(failures))
+T.run('nvim compare', main)

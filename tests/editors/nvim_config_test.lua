@@ -2,21 +2,8 @@
 -- stepwise.toml attaches the server (filetype toml.stepwise) and shows each mistake at its line;
 -- a persona file gets its own diagnostics. Env: STEPWISE_PACKROOT, `stepwise` on PATH.
 -- Exit code = number of failures.
-local failures, passes = 0, 0
-local function log(s)
-  io.stdout:write(s .. '\n')
-  io.stdout:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check = T.log, T.check
 
 local function write(path, text)
   local f = assert(io.open(path, 'w'))
@@ -76,10 +63,4 @@ local function main()
   check('a persona file shows its own mistake', p ~= nil and p.lnum == 1, vim.inspect(vim.diagnostic.get(persona)))
 end
 
-local ok, err = pcall(main)
-if not ok then
-  failures = failures + 1
-  log('FAIL error: ' .. tostring(err))
-end
-log(('nvim config test: %d passed, %d failed'):format(passes, failures))
-vim.cmd(('cquit %d'):format(failures))
+T.run('nvim config', main)

@@ -2,32 +2,8 @@
 -- input asks for it with vim.ui.input and runs with it (the real server, the fake provider). Run
 -- by nvim.sh on a fresh copy of examples/. Env: STEPWISE_PACKROOT, STEPWISE_EXAMPLES,
 -- STEPWISE_FAKE_URL, `stepwise` on PATH. Exit code = failures.
-local failures, passes = 0, 0
-local function log(s)
-  io.stdout:write(s .. '\n')
-  io.stdout:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
-
-local function label_text(label)
-  if type(label) == 'string' then
-    return label
-  end
-  local s = {}
-  for _, part in ipairs(label or {}) do
-    s[#s + 1] = part.value
-  end
-  return table.concat(s)
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check, label_text = T.log, T.check, T.label_text
 
 local function main()
   vim.opt.packpath:prepend(assert(os.getenv('STEPWISE_PACKROOT')))
@@ -96,10 +72,4 @@ local function main()
   )
 end
 
-local ok, err = pcall(main)
-if not ok then
-  failures = failures + 1
-  log('FAIL (error) ' .. tostring(err))
-end
-log(('nvim lens: %d passed, %d failed'):format(passes, failures))
-vim.cmd('cquit ' .. failures)
+T.run('nvim lens', main)

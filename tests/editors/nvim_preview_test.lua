@@ -2,23 +2,8 @@
 -- tests/editors/nvim.sh against the real server on a temp copy of examples/:
 --   nvim --headless --clean -S tests/editors/nvim_preview_test.lua
 -- Exit code = number of failures.
-local failures, passes = 0, 0
-local out = io.stdout
-
-local function log(s)
-  out:write(s .. '\n')
-  out:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check, text_of = T.log, T.check, T.text_of
 
 local KEY = 'sk-test-nvim-preview-Key123'
 
@@ -28,10 +13,6 @@ local function buffer_named(name)
       return b
     end
   end
-end
-
-local function text_of(buf)
-  return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
 end
 
 --- Waits until buffer `name` exists and its text contains `needle`; returns the buffer and text.
@@ -126,10 +107,4 @@ local function main()
   end, 10)
 end
 
-local ok, err = pcall(main)
-if not ok then
-  failures = failures + 1
-  log('FAIL (error) ' .. tostring(err))
-end
-log(('nvim preview: %d passed, %d failed'):format(passes, failures))
-vim.cmd('cquit ' .. failures)
+T.run('nvim preview', main)

@@ -3,25 +3,9 @@
 -- folded by indent, <CR> jumps to the step, `o` opens its output, `r` re-runs it on its own provider and `p`
 -- with the provider picked in vim.ui.select; the buffer follows (stepwise/runsChanged).
 -- Environment as nvim_test.lua (STEPWISE_PACKROOT, STEPWISE_EXAMPLES, STEPWISE_FAKE_URL).
-local failures, passes = 0, 0
-local function log(s)
-  io.stdout:write(s .. '\n')
-  io.stdout:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check, lines_of = T.log, T.check, T.lines_of
 
-local function lines_of(buf)
-  return vim.api.nvim_buf_get_lines(buf, 0, -1, false)
-end
 local function find(buf, pat)
   for i, l in ipairs(lines_of(buf)) do
     if l:find(pat) then
@@ -135,10 +119,4 @@ local function main()
   check('the re-run with the chosen provider shows who answered', with, table.concat(lines_of(view), '\n'))
 end
 
-local ok, err = pcall(main)
-if not ok then
-  failures = failures + 1
-  log('FAIL (error) ' .. tostring(err))
-end
-log(('nvim runs: %d passed, %d failed'):format(passes, failures))
-vim.cmd('cquit ' .. failures)
+T.run('nvim runs', main)

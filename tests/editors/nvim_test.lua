@@ -3,38 +3,8 @@
 -- Environment: STEPWISE_PACKROOT (a packpath entry holding pack/stepwise/opt/stepwise -> editors/nvim),
 -- STEPWISE_EXAMPLES (a temp copy of examples/), STEPWISE_FAKE_URL (fake OpenAI base URL), and
 -- `stepwise` on PATH. Exit code = number of failures.
-local failures, passes, skips = 0, 0, 0
-local out = io.stdout
-
-local function log(s)
-  out:write(s .. '\n')
-  out:flush()
-end
-local function check(name, ok, detail)
-  if ok then
-    passes = passes + 1
-    log('PASS ' .. name)
-  else
-    failures = failures + 1
-    log('FAIL ' .. name .. (detail and (': ' .. detail) or ''))
-  end
-  return ok
-end
-local function skip(name, why)
-  skips = skips + 1
-  log('SKIP ' .. name .. ': ' .. why)
-end
-
-local function label_text(label)
-  if type(label) == 'string' then
-    return label
-  end
-  local s = {}
-  for _, part in ipairs(label or {}) do
-    s[#s + 1] = part.value
-  end
-  return table.concat(s)
-end
+local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_harness.lua')
+local log, check, skip, label_text = T.log, T.check, T.skip, T.label_text
 
 local function find_line(buf, pat)
   for i, l in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
@@ -376,10 +346,4 @@ local function main()
   log(('     whole test %d ms'):format((vim.uv.hrtime() - t0) / 1e6))
 end
 
-local ok, err = pcall(main)
-if not ok then
-  failures = failures + 1
-  log('FAIL (error) ' .. tostring(err))
-end
-log(('nvim: %d passed, %d failed, %d skipped'):format(passes, failures, skips))
-vim.cmd('cquit ' .. failures)
+T.run('nvim', main)
