@@ -5,8 +5,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, openai_stream};
-use support::lsp::{TestServer, pos_of, uri};
+use support::fake_provider::{Received, Reply, anthropic_stream, openai_stream};
+use support::lsp::pos_of;
+use support::lsp_workspace::{LOCAL_PROVIDERS, LspWorkspace, WorkspaceSpec};
 
 const ANTHROPIC_KEY: &str = "sk-test-anthropic-Preview42";
 const OPENAI_KEY: &str = "sk-test-openai-Preview42";
@@ -44,13 +45,7 @@ steps:
 /// Headers the HTTP stack adds to every request on its own (not part of the request itself).
 const TRANSPORT_HEADERS: [&str; 4] = ["host", "content-length", "accept", "accept-encoding"];
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    uri: String,
-    provider: FakeProvider,
-}
+type Setup = LspWorkspace;
 
 fn answer(r: &Received) -> Reply {
     if r.path.ends_with("/v1/messages") {
@@ -61,37 +56,17 @@ fn answer(r: &Received) -> Reply {
 }
 
 fn setup() -> Setup {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let provider = runtime.block_on(FakeProvider::start(answer));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("stepwise.toml"),
-        format!(
-            "[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
-            provider.url
-        ),
-    )
-    .unwrap();
-    let path = dir.path().join("preview.flow.yaml");
-    std::fs::write(&path, FLOW).unwrap();
-    let uri = uri(&path);
-    let (mut server, _) = TestServer::initialized(
-        &[
+    let spec = WorkspaceSpec {
+        config: LOCAL_PROVIDERS,
+        file: "preview.flow.yaml",
+        env: &[
             ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
             ("OPENAI_API_KEY", OPENAI_KEY),
             ("STEPWISE_TRUST_WORKSPACE", "1"),
         ],
-        json!({}),
-    );
-    server.open(&uri, FLOW);
-    server.diagnostics(&uri, 1);
-    Setup {
-        _dir: dir,
-        _runtime: runtime,
-        server,
-        uri,
-        provider,
-    }
+        capabilities: json!({}),
+    };
+    LspWorkspace::open(spec, FLOW, answer)
 }
 
 fn command(s: &mut Setup, command: &str, argument: Value) -> Result<Value, Value> {

@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, openai_stream};
-use support::lsp::{TestServer, uri};
+use support::fake_provider::{Received, Reply, anthropic_stream, openai_stream};
+use support::lsp_workspace::{LOCAL_KEYS, LOCAL_PROVIDERS, LspWorkspace, WorkspaceSpec};
 
 /// `diff` → `findings` on Anthropic, `verdict` on Google (whose key is never set here).
 const REVIEW: &str = "version: 1
@@ -29,13 +29,7 @@ steps:
     prompt: \"Verdict {{ steps.findings.output }}\"
 ";
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    uri: String,
-    provider: FakeProvider,
-}
+type Setup = LspWorkspace;
 
 fn is_anthropic(r: &Received) -> bool {
     r.path.ends_with("/v1/messages")
@@ -43,40 +37,15 @@ fn is_anthropic(r: &Received) -> bool {
 
 /// Anthropic and OpenAI keys set, every provider at one fake server answering with `handler`.
 fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Setup {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let provider = runtime.block_on(FakeProvider::start(handler));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("stepwise.toml"),
-        format!(
-            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.google]\nbase_url = \"{0}\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
-            provider.url
-        ),
-    )
-    .unwrap();
-    let path = dir.path().join("review.flow.yaml");
-    std::fs::write(&path, flow).unwrap();
-    let uri = uri(&path);
-    let capabilities = json!({
-        "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
-    });
-    let (mut server, _) = TestServer::initialized(
-        &[
-            ("ANTHROPIC_API_KEY", "sk-test-anthropic"),
-            ("OPENAI_API_KEY", "sk-test-openai"),
-            ("STEPWISE_TRUST_WORKSPACE", "1"),
-        ],
-        capabilities,
-    );
-    server.open(&uri, flow);
-    server.diagnostics(&uri, 1);
-    Setup {
-        _dir: dir,
-        _runtime: runtime,
-        server,
-        uri,
-        provider,
-    }
+    let spec = WorkspaceSpec {
+        config: &format!("max_retries = 1\n{LOCAL_PROVIDERS}[providers.google]\nbase_url = \"{{url}}\"\n"),
+        file: "review.flow.yaml",
+        env: &LOCAL_KEYS,
+        capabilities: json!({
+            "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
+        }),
+    };
+    LspWorkspace::open(spec, flow, handler)
 }
 
 fn answer_everything(r: &Received) -> Reply {

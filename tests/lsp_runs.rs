@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, openai_stream, prompt_of};
-use support::lsp::{TestServer, pos_of, uri};
+use support::fake_provider::{Received, Reply, anthropic_stream, openai_stream, prompt_of};
+use support::lsp::{TestServer, pos_of};
+use support::lsp_workspace::{LOCAL_KEYS, LOCAL_PROVIDERS, LspWorkspace, WorkspaceSpec};
 
 const FLOW: &str = "version: 1
 name: Brief
@@ -32,61 +33,26 @@ steps:
       Draft from: {{ steps.summarize.output }}
 ";
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    uri: String,
-    provider: FakeProvider,
-}
+type Setup = LspWorkspace;
 
 fn is_anthropic(r: &Received) -> bool {
     r.path.ends_with("/v1/messages")
 }
 
 /// A workspace whose anthropic and openai providers point at one fake server answering with
-/// `handler` (ollama at a closed port: not running), and an initialized server with `flow` open. The client does not offer
-/// server-created progress, so runs never wait for it to answer `workDoneProgress/create`.
+/// `handler` (ollama at a closed port: not running), and an initialized server with `flow` open.
+/// The client does not offer server-created progress, so runs never wait for it to answer
+/// `workDoneProgress/create`.
 fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Setup {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let provider = runtime.block_on(FakeProvider::start(handler));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("stepwise.toml"),
-        format!(
-            "max_retries = 1\n[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
-            provider.url
-        ),
-    )
-    .unwrap();
-    let path = dir.path().join("brief.flow.yaml");
-    std::fs::write(&path, flow).unwrap();
-    let uri = uri(&path);
-    let capabilities = json!({
-        "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
-    });
-    let (mut server, init) = TestServer::initialized(
-        &[
-            ("ANTHROPIC_API_KEY", "sk-test-anthropic"),
-            ("OPENAI_API_KEY", "sk-test-openai"),
-            ("STEPWISE_TRUST_WORKSPACE", "1"),
-        ],
-        capabilities,
-    );
-    let commands = &init["capabilities"]["executeCommandProvider"]["commands"];
-    assert!(
-        commands.as_array().unwrap().contains(&json!("stepwise.runStep")),
-        "{init}"
-    );
-    server.open(&uri, flow);
-    server.diagnostics(&uri, 1);
-    Setup {
-        _dir: dir,
-        runtime,
-        server,
-        uri,
-        provider,
-    }
+    let spec = WorkspaceSpec {
+        config: &format!("max_retries = 1\n{LOCAL_PROVIDERS}"),
+        file: "brief.flow.yaml",
+        env: &LOCAL_KEYS,
+        capabilities: json!({
+            "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
+        }),
+    };
+    LspWorkspace::open(spec, flow, handler)
 }
 
 fn run_step(s: &mut Setup, step: &str, extra: Value) -> Result<Value, Value> {

@@ -5,6 +5,7 @@
 
 pub mod fake_provider;
 pub mod lsp;
+pub mod lsp_workspace;
 pub mod run_history;
 
 use std::collections::BTreeMap;
