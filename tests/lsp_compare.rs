@@ -46,7 +46,11 @@ fn answer(r: &Received) -> Reply {
     }
 }
 
-/// Anthropic and OpenAI at one fake server, Ollama at a closed port (unavailable).
+/// USD per million input and output tokens configured in the test's stepwise.toml.
+const PRICES: [(&str, f64, f64); 2] = [("claude-haiku-4-5", 2.0, 7.0), ("gpt-4o", 3.0, 11.0)];
+
+/// Anthropic and OpenAI at one fake server with configured prices, Ollama at a closed port
+/// (unavailable).
 fn setup() -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let provider = runtime.block_on(FakeProvider::start(answer));
@@ -54,8 +58,10 @@ fn setup() -> Setup {
     std::fs::write(
         dir.path().join("stepwise.toml"),
         format!(
-            "[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
-            provider.url
+            "[providers.anthropic]\nbase_url = \"{0}\"\n[providers.anthropic.prices]\n\"{1}\" = {{ input = {2:?}, output = {3:?} }}\n\
+             [providers.openai]\nbase_url = \"{0}/v1\"\n[providers.openai.prices]\n\"{4}\" = {{ input = {5:?}, output = {6:?} }}\n\
+             [providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
+            provider.url, PRICES[0].0, PRICES[0].1, PRICES[0].2, PRICES[1].0, PRICES[1].1, PRICES[1].2
         ),
     )
     .unwrap();
@@ -203,6 +209,14 @@ fn compare_step_sends_one_request_per_target_reports_progress_and_changes_no_run
     );
     assert_eq!(reply["targets"][1]["samples"][0]["usage"]["output_tokens"], 6);
     assert!(reply["targets"][0]["latency"]["median_ms"].is_u64(), "{reply}");
+    for target in reply["targets"].as_array().unwrap() {
+        let (_, input, output) = PRICES.iter().find(|p| p.0 == target["model"]).unwrap();
+        let usage = &target["samples"][0]["usage"];
+        let tokens = |k: &str| usage[k].as_f64().unwrap();
+        let expected = (tokens("input_tokens") * input + tokens("output_tokens") * output) / 1e6;
+        let cost = target["cost_usd"].as_f64().unwrap_or_else(|| panic!("{target}"));
+        assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}: {target}");
+    }
     assert!(std::path::Path::new(reply["record"].as_str().unwrap()).is_file());
     let end = s.server.wait_for("$/progress", |p| {
         p["token"] == "compare-1" && p["value"]["kind"] == "end"
