@@ -49,9 +49,14 @@ fn answer(r: &Received) -> Reply {
 /// USD per million input and output tokens configured in the test's stepwise.toml.
 const PRICES: [(&str, f64, f64); 2] = [("claude-haiku-4-5", 2.0, 7.0), ("gpt-4o", 3.0, 11.0)];
 
-/// Anthropic and OpenAI at one fake server with configured prices, Ollama at a closed port
-/// (unavailable).
+/// [`FLOW`] with Anthropic and OpenAI at one fake server with configured prices, Ollama at a
+/// closed port (unavailable).
 fn setup() -> Setup {
+    setup_with(FLOW)
+}
+
+/// `flow` in the workspace of [`setup`].
+fn setup_with(flow: &str) -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let provider = runtime.block_on(FakeProvider::start(answer));
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +71,7 @@ fn setup() -> Setup {
     )
     .unwrap();
     let path = dir.path().join("brief.flow.yaml");
-    std::fs::write(&path, FLOW).unwrap();
+    std::fs::write(&path, flow).unwrap();
     let uri = uri(&path);
     let (mut server, _) = TestServer::initialized(
         &[
@@ -76,7 +81,7 @@ fn setup() -> Setup {
         ],
         json!({ "workspace": { "codeLens": { "refreshSupport": true } } }),
     );
-    server.open(&uri, FLOW);
+    server.open(&uri, flow);
     server.diagnostics(&uri, 1);
     Setup {
         _dir: dir,
@@ -236,6 +241,52 @@ fn compare_step_sends_one_request_per_target_reports_progress_and_changes_no_run
         "{progress:?}"
     );
     assert_eq!(lenses(&mut s), before, "the lenses (run results) are as they were");
+}
+
+#[test]
+fn a_target_whose_estimate_exceeds_the_workflows_budget_is_not_sent_and_says_so() {
+    // Worst cases at 1,000 output tokens: claude-haiku-4-5 $0.007, gpt-4o $0.011 > $0.01.
+    let flow = FLOW.replace(
+        "persona: analyst\n",
+        "persona: analyst\nbudget_usd: 0.01\nparams:\n  max_tokens: 1000\n",
+    );
+    let mut s = setup_with(&flow);
+    let uri = s.uri.clone();
+    let targets = json!([
+        { "provider": "anthropic", "model": "claude-haiku-4-5" },
+        { "provider": "openai", "model": "gpt-4o" }
+    ]);
+    let reply = command(
+        &mut s,
+        "stepwise.compareStep",
+        json!({ "uri": uri, "step": "summarize", "targets": targets }),
+    )
+    .unwrap();
+    let paths: Vec<String> = s.provider.received().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        !paths.iter().any(|p| p.ends_with("/chat/completions")),
+        "no request for gpt-4o: {paths:?}"
+    );
+    assert_eq!(
+        paths.iter().filter(|p| p.ends_with("/v1/messages")).count(),
+        1,
+        "{paths:?}"
+    );
+    assert_eq!(reply["targets"][0]["samples"][0]["status"], "completed", "{reply}");
+    let refused = &reply["targets"][1]["samples"][0];
+    assert_eq!(refused["status"], "failed");
+    assert_eq!(refused["error"]["class"], "budget");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would take the comparison over its budget of $0.0100"),
+        "{message}"
+    );
+    let progress = s.server.wait_for("$/progress", |p| {
+        p["value"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("openai/gpt-4o@analyst: budget"))
+    });
+    assert_eq!(progress["token"], "compare-1");
 }
 
 /// Applies LSP text edits to `text`, from the last to the first (inserts at one position in
