@@ -83,7 +83,12 @@ export async function compareChecks(h) {
       texts.every((t) => /completed/.test(t) && /7 \/ 8/.test(t) && /\$0\.\d{4}/.test(t) && t.includes("Fake answer from the local test provider.")),
     JSON.stringify(texts).slice(0, 800),
   );
+  // The screenshot without the side bar, so that the three columns fit beside the workflow.
+  await palette("View: Toggle Primary Side Bar Visibility");
+  await page.waitForTimeout(800);
   await page.screenshot({ path: join(shots, "vscode-compare.png") });
+  await palette("View: Toggle Primary Side Bar Visibility");
+  await page.waitForTimeout(300);
 
   // "Use for this step" on openai/gpt-4o, then "Add to fallback" on anthropic/claude-haiku-4-5.
   const save = async () => {
