@@ -99,8 +99,11 @@ export async function compareChecks(h) {
     return readFileSync(path, "utf8");
   };
   const button = (target, title) => sections.filter({ hasText: target }).locator("button", { hasText: title });
+  // The edit arrives through workspace/applyEdit: the workflow's tab turns dirty.
+  const edited = () =>
+    page.locator(".tabs-container .tab.dirty", { hasText: workflow }).first().waitFor({ timeout: 10000 }).catch(() => {});
   await button("openai/gpt-4o@", "Use for this step").click();
-  await waitText(".monaco-editor .view-lines", /provider: openai.*model: gpt-4o.*persona: concise-analyst.*Summarize/, 10000);
+  await edited();
   const used = await save();
   const block = stepBlock(used, "summarize");
   const before = stepBlock(original, "summarize");
@@ -117,7 +120,7 @@ export async function compareChecks(h) {
     block.join("\\n"),
   );
   await button("anthropic/claude-haiku-4-5@", "Add to fallback").click();
-  await waitText(".monaco-editor .view-lines", /fallback: \[anthropic\/claude-haiku-4-5\]/, 10000);
+  await edited();
   const fell = stepBlock(await save(), "summarize");
   check(
     "Add to fallback starts the step's fallback list with the target",
