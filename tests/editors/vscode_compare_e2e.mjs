@@ -3,8 +3,8 @@
 // the server talks to the fake provider: the `⇄ Compare` lens on `summarize` opens a multi-select
 // of provider/model pairs (rows checked by filtering to their label and clicking them), then the
 // persona pick; the comparison panel shows the targets side by side; "Use for this step" and
-// "Add to fallback" edit the step and keep the rest of the document (read back from disk after a
-// save); the file is then put back as it was. Screenshot: vscode-compare.png.
+// "Add to fallback" edit the step and keep the rest of the document (read back from disk once
+// saved); the file is then put back as it was. Screenshot: vscode-compare.png.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -91,20 +91,25 @@ export async function compareChecks(h) {
   await page.waitForTimeout(300);
 
   // "Use for this step" on openai/gpt-4o, then "Add to fallback" on anthropic/claude-haiku-4-5.
-  const save = async () => {
+  // VS Code saves a file a workspace edit changed (files.refactoring.autoSave); Ctrl+S covers a
+  // profile without it. Returns the file once it differs from `previous` and stays so for 250 ms
+  // (after 10 s: as it is).
+  const saved = async (previous) => {
     await page.locator(".tabs-container .tab", { hasText: workflow }).first().click();
     await page.waitForTimeout(300);
     await page.keyboard.press(`${mod}+S`);
-    await page.waitForTimeout(800);
-    return readFileSync(path, "utf8");
+    let text = readFileSync(path, "utf8");
+    for (let i = 0; i < 40; i++) {
+      await page.waitForTimeout(250);
+      const now = readFileSync(path, "utf8");
+      if (now !== previous && now === text) break; // changed, and not mid-write
+      text = now;
+    }
+    return text;
   };
   const button = (target, title) => sections.filter({ hasText: target }).locator("button", { hasText: title });
-  // The edit arrives through workspace/applyEdit: the workflow's tab turns dirty.
-  const edited = () =>
-    page.locator(".tabs-container .tab.dirty", { hasText: workflow }).first().waitFor({ timeout: 10000 }).catch(() => {});
   await button("openai/gpt-4o@", "Use for this step").click();
-  await edited();
-  const used = await save();
+  const used = await saved(original);
   const block = stepBlock(used, "summarize");
   const before = stepBlock(original, "summarize");
   const added = (b) => b.filter((l) => !before.includes(l));
@@ -120,8 +125,7 @@ export async function compareChecks(h) {
     block.join("\\n"),
   );
   await button("anthropic/claude-haiku-4-5@", "Add to fallback").click();
-  await edited();
-  const fell = stepBlock(await save(), "summarize");
+  const fell = stepBlock(await saved(used), "summarize");
   check(
     "Add to fallback starts the step's fallback list with the target",
     fell.includes("    fallback: [anthropic/claude-haiku-4-5]") && added(fell).length === 4,
