@@ -297,3 +297,102 @@ async fn a_fan_out_step_sends_every_item_to_each_target() {
     assert_eq!(json["prompts"], serde_json::json!(["E one", "E two"]));
     assert_eq!(json["targets"][1]["samples"][0]["output"], "R(E one)\n\nR(E two)");
 }
+
+/// One step on anthropic with a `max_tokens`, so every request has a worst-case estimate.
+fn budget_flow(budget: &str) -> String {
+    format!(
+        "version: 1\nname: Budget\nprovider: anthropic\nmodel: claude-haiku-4-5\n{budget}params:\n  max_tokens: 1000\nsteps:\n  - id: a\n    prompt: A\n  - id: b\n    prompt: \"B {{{{ steps.a.output }}}}\"\n"
+    )
+}
+
+/// openai/gpt-4o at $100 per million tokens: its worst case (1,000 output tokens) is $0.10.
+fn pricey_gpt_4o(url: &str) -> String {
+    format!(
+        "{}[providers.openai.prices]\n\"gpt-4o\" = {{ input = 100.0, output = 100.0 }}\n",
+        config_for(url, "")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_whose_estimate_exceeds_the_workflows_budget_is_not_sent_and_the_others_are() {
+    let server = FakeProvider::start(echo).await;
+    // Worst cases: claude-haiku-4-5 $0.005, gemini-2.5-flash $0.0025, gpt-4o here $0.10.
+    let project = Project::new(&pricey_gpt_4o(&server.url), &budget_flow("budget_usd: 0.05\n"));
+    let out = compare(
+        &project,
+        &[
+            "--step",
+            "a",
+            "--with",
+            "anthropic/claude-haiku-4-5,openai/gpt-4o,google/gemini-2.5-flash",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let paths: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.contains("/chat/completions")),
+        "no request for the over-budget target: {paths:?}"
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused = &json["targets"][1]["samples"][0];
+    assert_eq!(refused["status"], "failed");
+    assert_eq!(refused["error"]["class"], "budget");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would take the comparison over its budget of $0.0500"),
+        "{message}"
+    );
+    assert_eq!(refused["usage"]["input_tokens"], 0);
+    assert_eq!(json["targets"][0]["samples"][0]["status"], "completed");
+    assert_eq!(json["targets"][2]["samples"][0]["status"], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_flag_wins_over_the_workflows_for_a_comparison() {
+    let server = FakeProvider::start(echo).await;
+    let project = Project::new(&pricey_gpt_4o(&server.url), &budget_flow("budget_usd: 0.05\n"));
+    let args = ["--step", "a", "--with", "openai/gpt-4o", "--budget"];
+    let out = compare(&project, &[&args[..], &["1"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.count(), 1);
+    let out = compare(&project, &[&args[..], &["0.001"]].concat());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(server.count(), 1, "the second comparison sent nothing");
+    let words = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(words.contains("failed: budget: not sent"), "{words}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_upstream_run_spent_counts_against_the_comparisons_budget() {
+    // The upstream step bills a million input tokens at $1/M: $1.00 of the $1.50 budget.
+    let server = FakeProvider::start(|r| {
+        if prompt_of(r) == "A" {
+            anthropic_stream(&["up"], 1_000_000, 0)
+        } else {
+            echo(r)
+        }
+    })
+    .await;
+    let config = format!(
+        "{}[providers.openai.prices]\n\"gpt-4o\" = {{ input = 600.0, output = 600.0 }}\n",
+        config_for(&server.url, "")
+    );
+    let project = Project::new(&config, &budget_flow("budget_usd: 1.5\n"));
+    let out = compare(
+        &project,
+        &["--step", "b", "--with", "openai/gpt-4o,anthropic", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let prompts: Vec<String> = server.received().iter().map(prompt_of).collect();
+    assert_eq!(prompts, ["A", "B up"], "gpt-4o's $0.60 worst case no longer fits");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = json["targets"][0]["samples"][0]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("($1.00 spent"), "{message}");
+    assert_eq!(json["targets"][1]["samples"][0]["status"], "completed");
+}

@@ -143,6 +143,36 @@ fn chain(extra: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_the_binary_records_usage_times_the_prices_of_stepwise_toml() {
+    let server = FakeProvider::start(|r| {
+        let input = if prompt_of(r) == "A" { 1_000 } else { 3_000 };
+        anthropic_stream(&["ok"], input, 100)
+    })
+    .await;
+    let config = format!(
+        "{}[providers.anthropic.prices]\n\"claude-haiku-4-5\" = {{ input = 3.0, output = 15.0 }}\n",
+        config_for(&server.url, "")
+    );
+    let project = Project::new(&config, &chain(""));
+    let out = stepwise(&project, &["run", "test.flow.yaml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record = latest(&project.runs_dir(), &project.flow).unwrap();
+    for (step, input) in [("a", 1_000.0), ("b", 3_000.0)] {
+        let attempt = record.step(step).unwrap().result().unwrap();
+        let expected = (input * 3.0 + 100.0 * 15.0) / 1e6;
+        assert!(
+            close(attempt.cost_usd.unwrap(), expected),
+            "{step}: {:?}",
+            attempt.cost_usd
+        );
+        let cost = attempt.calls[0].cost.unwrap();
+        assert_eq!(cost.source, PriceSource::Config);
+        assert_eq!((cost.usage.input_tokens, cost.usage.output_tokens), (input as u64, 100));
+        assert!(close(cost.usd, expected));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_summary_has_a_cost_column_and_a_total() {
     let server = FakeProvider::start(|_| anthropic_stream(&["ok"], 1_000, 100)).await;
     let project = Project::new(&config_for(&server.url, ""), &chain(""));

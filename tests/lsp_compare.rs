@@ -46,21 +46,32 @@ fn answer(r: &Received) -> Reply {
     }
 }
 
-/// Anthropic and OpenAI at one fake server, Ollama at a closed port (unavailable).
+/// USD per million input and output tokens configured in the test's stepwise.toml.
+const PRICES: [(&str, f64, f64); 2] = [("claude-haiku-4-5", 2.0, 7.0), ("gpt-4o", 3.0, 11.0)];
+
+/// [`FLOW`] with Anthropic and OpenAI at one fake server with configured prices, Ollama at a
+/// closed port (unavailable).
 fn setup() -> Setup {
+    setup_with(FLOW)
+}
+
+/// `flow` in the workspace of [`setup`].
+fn setup_with(flow: &str) -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let provider = runtime.block_on(FakeProvider::start(answer));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("stepwise.toml"),
         format!(
-            "[providers.anthropic]\nbase_url = \"{0}\"\n[providers.openai]\nbase_url = \"{0}/v1\"\n[providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
-            provider.url
+            "[providers.anthropic]\nbase_url = \"{0}\"\n[providers.anthropic.prices]\n\"{1}\" = {{ input = {2:?}, output = {3:?} }}\n\
+             [providers.openai]\nbase_url = \"{0}/v1\"\n[providers.openai.prices]\n\"{4}\" = {{ input = {5:?}, output = {6:?} }}\n\
+             [providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
+            provider.url, PRICES[0].0, PRICES[0].1, PRICES[0].2, PRICES[1].0, PRICES[1].1, PRICES[1].2
         ),
     )
     .unwrap();
     let path = dir.path().join("brief.flow.yaml");
-    std::fs::write(&path, FLOW).unwrap();
+    std::fs::write(&path, flow).unwrap();
     let uri = uri(&path);
     let (mut server, _) = TestServer::initialized(
         &[
@@ -70,7 +81,7 @@ fn setup() -> Setup {
         ],
         json!({ "workspace": { "codeLens": { "refreshSupport": true } } }),
     );
-    server.open(&uri, FLOW);
+    server.open(&uri, flow);
     server.diagnostics(&uri, 1);
     Setup {
         _dir: dir,
@@ -203,6 +214,14 @@ fn compare_step_sends_one_request_per_target_reports_progress_and_changes_no_run
     );
     assert_eq!(reply["targets"][1]["samples"][0]["usage"]["output_tokens"], 6);
     assert!(reply["targets"][0]["latency"]["median_ms"].is_u64(), "{reply}");
+    for target in reply["targets"].as_array().unwrap() {
+        let (_, input, output) = PRICES.iter().find(|p| p.0 == target["model"]).unwrap();
+        let usage = &target["samples"][0]["usage"];
+        let tokens = |k: &str| usage[k].as_f64().unwrap();
+        let expected = (tokens("input_tokens") * input + tokens("output_tokens") * output) / 1e6;
+        let cost = target["cost_usd"].as_f64().unwrap_or_else(|| panic!("{target}"));
+        assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}: {target}");
+    }
     assert!(std::path::Path::new(reply["record"].as_str().unwrap()).is_file());
     let end = s.server.wait_for("$/progress", |p| {
         p["token"] == "compare-1" && p["value"]["kind"] == "end"
@@ -222,6 +241,52 @@ fn compare_step_sends_one_request_per_target_reports_progress_and_changes_no_run
         "{progress:?}"
     );
     assert_eq!(lenses(&mut s), before, "the lenses (run results) are as they were");
+}
+
+#[test]
+fn a_target_whose_estimate_exceeds_the_workflows_budget_is_not_sent_and_says_so() {
+    // Worst cases at 1,000 output tokens: claude-haiku-4-5 $0.007, gpt-4o $0.011 > $0.01.
+    let flow = FLOW.replace(
+        "persona: analyst\n",
+        "persona: analyst\nbudget_usd: 0.01\nparams:\n  max_tokens: 1000\n",
+    );
+    let mut s = setup_with(&flow);
+    let uri = s.uri.clone();
+    let targets = json!([
+        { "provider": "anthropic", "model": "claude-haiku-4-5" },
+        { "provider": "openai", "model": "gpt-4o" }
+    ]);
+    let reply = command(
+        &mut s,
+        "stepwise.compareStep",
+        json!({ "uri": uri, "step": "summarize", "targets": targets }),
+    )
+    .unwrap();
+    let paths: Vec<String> = s.provider.received().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        !paths.iter().any(|p| p.ends_with("/chat/completions")),
+        "no request for gpt-4o: {paths:?}"
+    );
+    assert_eq!(
+        paths.iter().filter(|p| p.ends_with("/v1/messages")).count(),
+        1,
+        "{paths:?}"
+    );
+    assert_eq!(reply["targets"][0]["samples"][0]["status"], "completed", "{reply}");
+    let refused = &reply["targets"][1]["samples"][0];
+    assert_eq!(refused["status"], "failed");
+    assert_eq!(refused["error"]["class"], "budget");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would take the comparison over its budget of $0.0100"),
+        "{message}"
+    );
+    let progress = s.server.wait_for("$/progress", |p| {
+        p["value"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("openai/gpt-4o@analyst: budget"))
+    });
+    assert_eq!(progress["token"], "compare-1");
 }
 
 /// Applies LSP text edits to `text`, from the last to the first (inserts at one position in

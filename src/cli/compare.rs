@@ -18,6 +18,7 @@ use crate::model::catalog::ProcessEnv;
 use crate::model::comparison::{Comparison, SampleStatus, TargetResult, parse_targets};
 use crate::model::prices::usd;
 use crate::model::resolve::Overrides;
+use crate::model::runs::ErrorClass;
 use crate::model::secrets::redact;
 
 /// Arguments of `stepwise compare`.
@@ -37,6 +38,11 @@ pub struct CompareArgs {
     /// An input value (repeatable).
     #[arg(long = "input", value_name = "K=V")]
     inputs: Vec<String>,
+    /// The most this comparison may spend, with its upstream runs, in USD (wins over the
+    /// workflow's `budget_usd`): a target whose request's estimated cost would exceed it is not
+    /// sent, and the command exits with status 3.
+    #[arg(long, value_name = "USD", value_parser = super::run::parse_budget)]
+    budget: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: CompareFormat,
@@ -95,7 +101,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
             target: RunTarget::Step(args.step.clone()),
             overrides: Overrides::default(),
             inputs,
-            budget_usd: None,
+            budget_usd: args.budget,
         },
         step: args.step.clone(),
         targets,
@@ -132,7 +138,9 @@ pub fn run(args: CompareArgs) -> ExitCode {
                 CompareFormat::Human => print!("{}", side_by_side(&comparison, &record, terminal_width())),
             }
             let all_completed = comparison.targets.iter().all(|t| t.status() == SampleStatus::Completed);
-            if all_completed {
+            if not_sent_for_budget(&comparison) {
+                ExitCode::from(3)
+            } else if all_completed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -151,6 +159,15 @@ pub fn run(args: CompareArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether a target's request was refused for the budget.
+fn not_sent_for_budget(comparison: &Comparison) -> bool {
+    comparison
+        .targets
+        .iter()
+        .flat_map(|t| &t.samples)
+        .any(|s| s.error.as_ref().is_some_and(|e| e.class == ErrorClass::Budget))
 }
 
 /// One line per upstream step and per finished sample, on stderr.

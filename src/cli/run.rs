@@ -371,7 +371,7 @@ fn stopped_by_budget(record: &RunRecord) -> bool {
 }
 
 /// `--budget`: a non-negative number of USD.
-fn parse_budget(text: &str) -> Result<f64, String> {
+pub(super) fn parse_budget(text: &str) -> Result<f64, String> {
     match text.trim_start_matches('$').parse::<f64>() {
         Ok(v) if (0.0..=MAX_BUDGET_USD).contains(&v) => Ok(v),
         _ => Err(format!(

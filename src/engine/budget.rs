@@ -1,7 +1,8 @@
 //! The run's budget (`budget_usd`, `run --budget`): before each request the engine reserves
 //! its estimated worst cost, and refuses the request when what was spent, plus what requests
 //! in flight may still cost, plus this estimate would exceed the budget. When the request
-//! ends its reservation is replaced by what it really cost.
+//! ends its reservation is replaced by what it really cost. A comparison has a budget of its
+//! own, counted the same way (what its upstream runs spent included).
 
 use std::sync::Mutex;
 
@@ -14,6 +15,8 @@ use crate::model::runs::ErrorClass;
 #[derive(Debug, Default)]
 pub(super) struct Budget {
     limit: Option<f64>,
+    /// What spends it, as messages name it: `run` or `comparison`.
+    spender: &'static str,
     ledger: Mutex<Ledger>,
 }
 
@@ -32,8 +35,29 @@ impl Budget {
     pub(super) fn new(limit: Option<f64>) -> Budget {
         Budget {
             limit,
+            spender: "run",
             ledger: Mutex::default(),
         }
+    }
+
+    /// A comparison's budget of `limit` USD (`None`: no limit).
+    pub(super) fn for_comparison(limit: Option<f64>) -> Budget {
+        Budget {
+            spender: "comparison",
+            ..Budget::new(limit)
+        }
+    }
+
+    /// What is left to spend, counting requests in flight at their worst (`None`: no limit).
+    pub(super) fn remaining(&self) -> Option<f64> {
+        let ledger = self.ledger();
+        self.limit
+            .map(|limit| (limit - ledger.spent - ledger.reserved).max(0.0))
+    }
+
+    /// Counts `usd` spent outside a reservation (by a run made on this budget's behalf).
+    pub(super) fn spend(&self, usd: f64) {
+        self.ledger().spent += usd;
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -57,8 +81,9 @@ impl Budget {
             return Err(ProviderError::new(
                 ErrorClass::Budget,
                 format!(
-                    "not sent: the run has a budget of {} but no price is known for {}/{model}: \
+                    "not sent: the {} has a budget of {} but no price is known for {}/{model}: \
                      set it under [providers.{}.prices] in stepwise.toml",
+                    self.spender,
                     usd(limit),
                     provider.id,
                     provider.id
@@ -68,7 +93,13 @@ impl Budget {
         let mut ledger = self.ledger();
         let worst = estimate.worst();
         if ledger.spent + ledger.reserved + worst > limit {
-            return Err(over_budget(limit, ledger.spent, ledger.reserved, &estimate));
+            return Err(over_budget(
+                self.spender,
+                limit,
+                ledger.spent,
+                ledger.reserved,
+                &estimate,
+            ));
         }
         ledger.reserved += worst;
         Ok(Reservation(worst))
@@ -82,7 +113,7 @@ impl Budget {
     }
 }
 
-fn over_budget(limit: f64, spent: f64, reserved: f64, estimate: &Estimate) -> ProviderError {
+fn over_budget(spender: &str, limit: f64, spent: f64, reserved: f64, estimate: &Estimate) -> ProviderError {
     let in_flight = if reserved > 0.0 {
         format!(" and up to {} in flight", usd(reserved))
     } else {
@@ -91,7 +122,7 @@ fn over_budget(limit: f64, spent: f64, reserved: f64, estimate: &Estimate) -> Pr
     ProviderError::new(
         ErrorClass::Budget,
         format!(
-            "not sent: its estimated cost {} would take the run over its budget of {} \
+            "not sent: its estimated cost {} would take the {spender} over its budget of {} \
              ({} spent{in_flight})",
             estimate.range(),
             usd(limit),

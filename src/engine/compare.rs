@@ -2,7 +2,9 @@
 //! upstream outputs (upstream steps without one run first, as a one-step run does), then
 //! sent to every target concurrently — each exactly as asked, with no retry and no fallback,
 //! since the point is to measure that target. The comparison is written as its own record
-//! under `runs_dir`; the run records are only read.
+//! under `runs_dir`; the run records are only read. A budget (`budget_usd`, `compare
+//! --budget`) covers the comparison with its upstream runs: a target whose request the
+//! estimate says would exceed it is not sent, and its sample says so; the others still go.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::budget::Budget;
 use super::error::ProviderError;
 use super::graph::Graph;
 use super::models::ModelCache;
@@ -27,6 +30,7 @@ use crate::model::comparison::{CompareTarget, Comparison, Sample, SampleStatus, 
 use crate::model::diagnostic::{Unknown, choice_list};
 use crate::model::prices::CallCost;
 use crate::model::resolve::{Overrides, resolve_step};
+use crate::model::run_history::run_cost;
 use crate::model::runs::{ErrorClass, Failure, StepRecord};
 use crate::model::workflow::Workflow;
 
@@ -288,7 +292,10 @@ impl Engine {
         let index = graph.index(&request.step).ok_or_else(|| {
             EngineError::UnknownStep(Unknown::new(&request.step, graph.ids.iter().map(String::as_str)))
         })?;
-        let upstream = self.upstream(&request, &graph, index, &events, &cancel).await?;
+        let budget = Budget::for_comparison(run.budget_usd.or(workflow.budget_usd.as_ref().map(|b| b.value)));
+        let upstream = self
+            .upstream(&request, &graph, index, &budget, &events, &cancel)
+            .await?;
         let renderer = Renderer::new();
         let step = &workflow.steps[index];
         let deps = graph.deps[index].iter().map(|&d| &upstream.steps[d]);
@@ -316,8 +323,8 @@ impl Engine {
         let jobs = (0..repeat).flat_map(|_| 0..resolved.len());
         let mut samples: Vec<Vec<Sample>> = resolved.iter().map(|_| Vec::new()).collect();
         let mut stream = futures::stream::iter(jobs.map(|t| {
-            let (resolved, prompts, cancel) = (&resolved[t], &prompts, &cancel);
-            async move { (t, self.sample(run, resolved, prompts, cancel).await) }
+            let (resolved, prompts, budget, cancel) = (&resolved[t], &prompts, &budget, &cancel);
+            async move { (t, self.sample(run, resolved, prompts, budget, cancel).await) }
         }))
         .buffer_unordered(limit);
         while let Some((target, sample)) = stream.next().await {
@@ -350,12 +357,14 @@ impl Engine {
 
     /// The step records and input values the comparison renders from, after running the
     /// step's direct upstream steps that have no output (each as a one-step run, which runs
-    /// its own upstream steps first); and the run record they came from.
+    /// its own upstream steps first, on what is left of `budget`); and the run record they
+    /// came from.
     async fn upstream(
         &self,
         request: &CompareRequest,
         graph: &Graph,
         index: usize,
+        budget: &Budget,
         events: &UnboundedSender<CompareEvent>,
         cancel: &CancellationToken,
     ) -> Result<Upstream, CompareError> {
@@ -387,6 +396,7 @@ impl Engine {
             let upstream = RunRequest {
                 target: RunTarget::Step(id.clone()),
                 inputs: record.inputs.clone(),
+                budget_usd: budget.remaining(),
                 ..step_run.clone()
             };
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -397,6 +407,7 @@ impl Engine {
             };
             let (ran, ()) = tokio::join!(self.run(upstream, tx, cancel.clone()), forward);
             let ran = ran?;
+            budget.spend(run_cost(&ran).usd.unwrap_or(0.0));
             let step = ran.step(id);
             if !step.is_some_and(StepRecord::has_output) {
                 let message = step
@@ -418,12 +429,14 @@ impl Engine {
         })
     }
 
-    /// Sends the step's prompts to one target once, each request once.
+    /// Sends the step's prompts to one target once, each request once and only when `budget`
+    /// admits it.
     async fn sample(
         &self,
         run: &RunRequest,
         target: &Resolved,
         prompts: &[String],
+        budget: &Budget,
         cancel: &CancellationToken,
     ) -> Sample {
         let started = Instant::now();
@@ -460,9 +473,18 @@ impl Engine {
                 let e = failure(ErrorClass::Prompt, format!("unknown provider `{}`", candidate.provider));
                 return ended(SampleStatus::Failed, usage, cost, None, Some(e));
             };
+            let system = target.setup.system.as_deref();
+            let reservation =
+                match budget.reserve(info, &candidate.model, system, prompt, target.setup.params.max_tokens) {
+                    Ok(r) => r,
+                    Err(e) => return ended(SampleStatus::Failed, usage, cost, None, Some(from_provider(&e))),
+                };
             let mut ignore_stream = |_: &str| {};
             let result = tokio::select! {
-                _ = cancel.cancelled() => return ended(SampleStatus::Cancelled, usage, cost, None, None),
+                _ = cancel.cancelled() => {
+                    budget.settle(reservation, 0.0);
+                    return ended(SampleStatus::Cancelled, usage, cost, None, None);
+                }
                 result = providers::send(&self.client, info.kind, &http, timeout, &mut ignore_stream) => result,
             };
             let (billed, reported) = match &result {
@@ -470,10 +492,13 @@ impl Engine {
                 Err(e) => (e.usage, e.reported_cost),
             };
             usage.add(billed);
+            let mut spent = 0.0;
             if billed != Usage::default() || reported.is_some() {
                 let priced = CallCost::of(billed, reported, info.price(&candidate.model));
+                spent = priced.map_or(0.0, |c| c.usd);
                 cost = cost.zip(priced).map(|(sum, c)| sum + c.usd);
             }
+            budget.settle(reservation, spent);
             match result {
                 Ok(completion) => texts.push(completion.text),
                 Err(e) => return ended(SampleStatus::Failed, usage, cost, None, Some(from_provider(&e))),

@@ -22,6 +22,7 @@ use crate::analysis::run_text::{finished, reason};
 use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
+use crate::model::comparison::TargetResult;
 use crate::model::resolve::Overrides;
 use crate::model::runs::RunView;
 
@@ -179,11 +180,13 @@ async fn compare_step(shared: Arc<Shared>, a: CompareArgs, token: Option<Progres
             let record = comparison.path(&runs_dir);
             let labels: Vec<String> = comparison.targets.iter().map(|t| t.label()).collect();
             let latency: Vec<Value> = comparison.targets.iter().map(|t| json!(t.latency())).collect();
+            let cost: Vec<Option<f64>> = comparison.targets.iter().map(TargetResult::cost_usd).collect();
             let mut value = serde_json::to_value(&comparison).map_err(|_| Error::internal_error())?;
             value["record"] = json!(std::path::absolute(&record).unwrap_or(record));
             for (i, target) in value["targets"].as_array_mut().into_iter().flatten().enumerate() {
                 target["label"] = json!(labels[i]);
                 target["latency"] = latency[i].clone();
+                target["cost_usd"] = json!(cost[i]);
             }
             let text = crate::model::secrets::redact(&value.to_string());
             Ok(Some(serde_json::from_str(&text).unwrap_or(value)))

@@ -60,7 +60,8 @@ local function main()
     and out:find('## 3. anthropic/claude-haiku-4-5', 1, true), out)
   local _, answers = out:gsub('Fake answer from the local test provider%.', '')
   check('each target answered', answers == 3, out)
-  check('status, latency and tokens per target', out:find('completed · %d+ ms · 7 in / 8 out tokens') ~= nil, out)
+  local _, priced = out:gsub('completed · %d+ ms · 7 in / 8 out tokens · %$0%.%d%d%d%d', '')
+  check('status, latency, tokens and cost per target', priced == 3, out)
   check('the record is named', out:find('record: .*comparisons/.*%.json') ~= nil, out)
 
   -- `u` on target 2: the step now runs on it.

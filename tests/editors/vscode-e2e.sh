@@ -169,7 +169,7 @@ set +e
 PATH="$NODE24/bin:$PATH" E2E_URL="http://127.0.0.1:$PORT/?folder=$WS" E2E_WORKSPACE="$WS" E2E_SHOTS="$SHOTS" \
   E2E_USER_DATA="$U" E2E_CODE_ACTIONS=$E2E_CODE_ACTIONS E2E_RUN=$E2E_RUN \
   E2E_STUB="$ROOT/tests/editors/stub_server.py" E2E_STUB_LOG="$TMP/stub.log" PLAYWRIGHT="$CS/node_modules/playwright-core" \
-  timeout 300 node "$ROOT/tests/editors/vscode_e2e.mjs"
+  timeout 420 node "$ROOT/tests/editors/vscode_e2e.mjs"
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { previewChecks } from "./vscode_e2e_preview.mjs";
 import { configScenario } from "./vscode_config_e2e.mjs";
 import { runsViewChecks } from "./vscode_runs_e2e.mjs";
+import { compareChecks } from "./vscode_compare_e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
@@ -303,6 +304,8 @@ try {
   await openFromExplorer(file);
   await palette("View: Close Editors in Other Groups");
   await previewChecks({ page, check, gotoLine, palette, waitText, norm, shots, lines, url, workflow: file });
+  // Comparing a step across providers in a panel (tests/editors/vscode_compare_e2e.mjs).
+  if (process.env.E2E_RUN === "1") await compareChecks({ page, check, gotoLine, palette, waitText, norm, shots, ws, workflow: file, mod });
 
   // Restart Language Server: the hints come back from the new server.
   await palette("stepwise: Restart Language Server");

@@ -91,7 +91,7 @@ export function compareHtml(result: CompareResult, nonce: string): string {
 <style>
   body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 12px; }
   .prompt { white-space: pre-wrap; opacity: 0.8; border-left: 3px solid var(--vscode-textBlockQuote-border); padding-left: 8px; }
-  .grid { display: grid; grid-template-columns: repeat(${result.targets.length}, minmax(220px, 1fr)); gap: 12px; }
+  .grid { display: grid; grid-template-columns: repeat(${result.targets.length}, minmax(180px, 1fr)); gap: 12px; }
   .target { border: 1px solid var(--vscode-panel-border); border-radius: 4px; padding: 8px; min-width: 0; }
   h2 { font-size: 1.05em; margin: 0 0 6px; word-break: break-all; }
   th { text-align: left; font-weight: normal; opacity: 0.7; padding-right: 10px; }
