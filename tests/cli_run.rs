@@ -152,6 +152,29 @@ fn dry_run_prints_exact_requests_with_keys_redacted_and_sends_nothing() {
 }
 
 #[test]
+fn an_input_without_a_key_is_a_usage_error_for_run_and_compare() {
+    let project = Project::new("", &support::one_step("anthropic", "claude-haiku-4-5", ""));
+    for args in [
+        &["run", "test.flow.yaml", "--dry-run", "--input", "Bob"][..],
+        &[
+            "compare",
+            "test.flow.yaml",
+            "--step",
+            "only",
+            "--with",
+            "openai",
+            "--input",
+            "=Bob",
+        ],
+    ] {
+        let output = stepwise(&project, args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("expected KEY=VALUE"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn dry_run_of_the_example_works_without_keys() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/launch-brief.flow.yaml");
     let output = Command::new(env!("CARGO_BIN_EXE_stepwise"))

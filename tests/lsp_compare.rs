@@ -5,8 +5,8 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::fake_provider::{FakeProvider, Received, Reply, anthropic_stream, openai_stream, prompt_of};
-use support::lsp::{TestServer, uri};
+use support::fake_provider::{Received, Reply, anthropic_stream, openai_stream, prompt_of};
+use support::lsp_workspace::{LOCAL_KEYS, LOCAL_PROVIDERS, LspWorkspace, WorkspaceSpec};
 
 const FLOW: &str = "version: 1
 name: Brief
@@ -29,13 +29,7 @@ steps:
       Draft from: {{ steps.summarize.output }}
 ";
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    uri: String,
-    provider: FakeProvider,
-}
+type Setup = LspWorkspace;
 
 fn answer(r: &Received) -> Reply {
     let text = format!("answer to {}", prompt_of(r).lines().next().unwrap_or_default());
@@ -57,39 +51,21 @@ fn setup() -> Setup {
 
 /// `flow` in the workspace of [`setup`].
 fn setup_with(flow: &str) -> Setup {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let provider = runtime.block_on(FakeProvider::start(answer));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("stepwise.toml"),
-        format!(
-            "[providers.anthropic]\nbase_url = \"{0}\"\n[providers.anthropic.prices]\n\"{1}\" = {{ input = {2:?}, output = {3:?} }}\n\
-             [providers.openai]\nbase_url = \"{0}/v1\"\n[providers.openai.prices]\n\"{4}\" = {{ input = {5:?}, output = {6:?} }}\n\
-             [providers.ollama]\nbase_url = \"http://127.0.0.1:9\"\n",
-            provider.url, PRICES[0].0, PRICES[0].1, PRICES[0].2, PRICES[1].0, PRICES[1].1, PRICES[1].2
-        ),
-    )
-    .unwrap();
-    let path = dir.path().join("brief.flow.yaml");
-    std::fs::write(&path, flow).unwrap();
-    let uri = uri(&path);
-    let (mut server, _) = TestServer::initialized(
-        &[
-            ("ANTHROPIC_API_KEY", "sk-test-anthropic"),
-            ("OPENAI_API_KEY", "sk-test-openai"),
-            ("STEPWISE_TRUST_WORKSPACE", "1"),
-        ],
-        json!({ "workspace": { "codeLens": { "refreshSupport": true } } }),
+    let prices = |(model, input, output): (&str, f64, f64)| {
+        format!("\"{model}\" = {{ input = {input:?}, output = {output:?} }}\n")
+    };
+    let config = format!(
+        "{LOCAL_PROVIDERS}[providers.anthropic.prices]\n{}[providers.openai.prices]\n{}",
+        prices(PRICES[0]),
+        prices(PRICES[1])
     );
-    server.open(&uri, flow);
-    server.diagnostics(&uri, 1);
-    Setup {
-        _dir: dir,
-        _runtime: runtime,
-        server,
-        uri,
-        provider,
-    }
+    let spec = WorkspaceSpec {
+        config: &config,
+        file: "brief.flow.yaml",
+        env: &LOCAL_KEYS,
+        capabilities: json!({ "workspace": { "codeLens": { "refreshSupport": true } } }),
+    };
+    LspWorkspace::open(spec, flow, answer)
 }
 
 fn command(s: &mut Setup, name: &str, argument: Value) -> Result<Value, Value> {

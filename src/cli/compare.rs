@@ -2,7 +2,6 @@
 //! upstream outputs and prints them side by side (or as JSON); the comparison is recorded
 //! under `runs_dir` and the step's own output is left as it was.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,8 +9,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::analysis::run_text::finished;
-use crate::analysis::run_text::reason;
+use super::run::parse_input;
+use crate::analysis::run_text::{finished, reason};
 use crate::engine::compare::{CompareError, CompareEvent, CompareRequest};
 use crate::engine::{Engine, EngineError, RunEvent, RunRequest, RunTarget};
 use crate::model::catalog::ProcessEnv;
@@ -36,8 +35,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
     /// An input value (repeatable).
-    #[arg(long = "input", value_name = "K=V")]
-    inputs: Vec<String>,
+    #[arg(long = "input", value_name = "K=V", value_parser = parse_input)]
+    inputs: Vec<(String, String)>,
     /// The most this comparison may spend, with its upstream runs, in USD (wins over the
     /// workflow's `budget_usd`): a target whose request's estimated cost would exceed it is not
     /// sent, and the command exits with status 3.
@@ -79,14 +78,6 @@ pub fn run(args: CompareArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut inputs = BTreeMap::new();
-    for pair in &args.inputs {
-        let Some((k, v)) = pair.split_once('=') else {
-            eprintln!("error: --input takes KEY=VALUE, got `{pair}`");
-            return ExitCode::from(2);
-        };
-        inputs.insert(k.to_string(), v.to_string());
-    }
     let (workspace, workflow) = match super::run::load_runnable(&args.file, &text, args.trust_workspace, "comparing") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -100,7 +91,7 @@ pub fn run(args: CompareArgs) -> ExitCode {
             env: Arc::new(ProcessEnv),
             target: RunTarget::Step(args.step.clone()),
             overrides: Overrides::default(),
-            inputs,
+            inputs: args.inputs.into_iter().collect(),
             budget_usd: args.budget,
         },
         step: args.step.clone(),

@@ -1,7 +1,7 @@
 //! `stepwise run`: runs a workflow (or one step, or the rest of the last run) with a live
 //! progress display, or prints the exact requests with `--dry-run`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,8 +47,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     persona: Option<String>,
     /// An input value (repeatable).
-    #[arg(long = "input", value_name = "K=V")]
-    inputs: Vec<String>,
+    #[arg(long = "input", value_name = "K=V", value_parser = parse_input)]
+    inputs: Vec<(String, String)>,
     /// Run what the last run left pending, failed, stale or cancelled.
     #[arg(long, conflicts_with = "step")]
     resume: bool,
@@ -73,14 +73,6 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut inputs = BTreeMap::new();
-    for pair in &args.inputs {
-        let Some((k, v)) = pair.split_once('=') else {
-            eprintln!("error: --input takes KEY=VALUE, got `{pair}`");
-            return ExitCode::FAILURE;
-        };
-        inputs.insert(k.to_string(), v.to_string());
-    }
     let (workspace, workflow) = match load_runnable(&args.file, &text, args.trust_workspace, "running") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -101,7 +93,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             model: args.model.clone(),
             persona: args.persona.clone().map(Some),
         },
-        inputs,
+        inputs: args.inputs.into_iter().collect(),
         budget_usd: args.budget,
     };
     let engine = Engine::default();
@@ -377,6 +369,14 @@ pub(super) fn parse_budget(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected an amount of USD between 0 and {MAX_BUDGET_USD}, e.g. 0.50"
         )),
+    }
+}
+
+/// `K=V` of `--input`.
+pub fn parse_input(pair: &str) -> Result<(String, String), String> {
+    match pair.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{pair}`")),
     }
 }
 
