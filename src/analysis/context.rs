@@ -533,7 +533,7 @@ pub fn effective_at(analysis: &Analysis, ctx: &CursorContext, offset: usize) -> 
         fallback: Vec::new(),
         for_each: None,
         concurrency: None,
-        keys: Vec::new(),
+        keys_in_step: Vec::new(),
     };
     let step = repaired.steps.first().cloned().unwrap_or(fallback_step);
     let workflow = Workflow {

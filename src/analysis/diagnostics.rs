@@ -1,13 +1,11 @@
 //! Diagnostics in stages, like taplo: YAML syntax, then structure (from lowering), then
 //! meaning (providers, models, personas, references, cycles, availability, secrets).
 
-use std::sync::Arc;
-
 use rustc_hash::FxHashSet as HashSet;
 
 use super::step_env::StepEnv;
 use super::step_graph::StepGraph;
-use super::{Analysis, StepChunk, syntax_errors};
+use super::{Analysis, syntax_errors};
 use crate::model::catalog::Availability;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
@@ -15,7 +13,7 @@ use crate::model::secrets::redact;
 use crate::model::template::{RefKind, Template};
 use crate::model::template_env;
 use crate::model::workflow::{Spanned, Step, Workflow};
-use crate::syntax::text::{OffsetBy, Span};
+use crate::syntax::text::Span;
 
 /// All diagnostics of `analysis`, given the structural ones from lowering.
 pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnostic> {
@@ -111,20 +109,12 @@ fn clamp(text: &str, span: Span) -> Span {
     Span::new(span.start.min(end), end)
 }
 
-/// A step's semantic diagnostics, relative to its chunk, and the environment they were
-/// computed in (the cache key).
-#[derive(Debug)]
-pub(crate) struct CachedStepDiagnostics {
-    env: Arc<StepEnv>,
-    found: StepDiagnostics,
-}
-
 /// What checking one step found.
 #[derive(Debug, Default)]
 pub(crate) struct StepDiagnostics {
-    diagnostics: Vec<Diagnostic>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
     /// Unavailable providers with the diagnostic at each mention.
-    unavailable: Vec<(String, Diagnostic)>,
+    pub(crate) unavailable: Vec<(String, Diagnostic)>,
 }
 
 /// The step's semantic diagnostics: a function of the step and its environment only.
@@ -156,49 +146,16 @@ fn check_workflow(env: &StepEnv, wf: &Workflow, graph: &StepGraph) -> StepDiagno
     checks.found
 }
 
-/// The diagnostics of every step and of the workflow, reusing each chunk's cached ones while
-/// their environment is unchanged.
+/// The diagnostics of every step and of the workflow.
 fn semantic(analysis: &Analysis) -> StepDiagnostics {
-    let env = &analysis.step_env;
     let graph = analysis.graph();
-    let mut all = check_workflow(env, &analysis.workflow, graph);
-    for (i, step) in analysis.workflow.steps.iter().enumerate() {
-        match analysis.step_chunks.get(i).and_then(Option::as_ref) {
-            Some((base, chunk)) => cached_step(env, *base, chunk, &mut all),
-            None => {
-                let found = check_step(env, step);
-                all.diagnostics.extend(found.diagnostics);
-                all.unavailable.extend(found.unavailable);
-            }
-        }
-    }
+    let mut all = check_workflow(&analysis.step_env, &analysis.workflow, graph);
+    let steps = analysis.step_semantic();
+    all.diagnostics.extend(steps.diagnostics.values().cloned());
+    all.unavailable
+        .extend(steps.unavailable.values().map(|u| (u.0.clone(), u.1.clone())));
     graph.cycles_into(&analysis.workflow, &mut all.diagnostics);
     all
-}
-
-/// Adds the chunk's step diagnostics, placed at `base`, checking the step first unless its
-/// cache was computed in an equal environment.
-fn cached_step(env: &Arc<StepEnv>, base: usize, chunk: &StepChunk, all: &mut StepDiagnostics) {
-    let Some(step) = chunk.step() else { return };
-    let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = cache
-        .as_ref()
-        .is_some_and(|c| Arc::ptr_eq(&c.env, env) || *c.env == **env);
-    if !fresh {
-        *cache = Some(CachedStepDiagnostics {
-            env: env.clone(),
-            found: check_step(env, step),
-        });
-    }
-    let found = &cache.as_ref().expect("filled above").found;
-    let place = |d: &Diagnostic| {
-        let mut d = d.clone();
-        d.offset_by(base as isize);
-        d
-    };
-    all.diagnostics.extend(found.diagnostics.iter().map(place));
-    all.unavailable
-        .extend(found.unavailable.iter().map(|(p, d)| (p.clone(), place(d))));
 }
 
 /// How many step names an "unknown step" message lists.

@@ -18,12 +18,14 @@ pub mod hints;
 pub mod hover;
 pub mod navigation;
 pub mod persona_file;
+mod placed;
 pub mod preview;
 pub mod run_history_text;
 pub mod run_text;
 pub mod semantic_tokens;
 mod step_env;
 mod step_graph;
+mod step_semantic;
 mod syntax_errors;
 mod vocabulary;
 
@@ -34,11 +36,13 @@ use crate::model::secrets::{FoundSecret, find_secrets};
 use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_workflow_with_steps};
 use crate::model::workspace::Workspace;
 use crate::syntax::chunks::{self, Chunks};
-use crate::syntax::rechunk::{Rechunked, rechunk};
+use crate::syntax::rechunk::{Rechunked, rechunk_at};
 use crate::syntax::text::{Change, LineIndex, OffsetBy, Span};
 use crate::syntax::yaml::{self, Entry, Node, NodeKind, ParsedYaml, SyntaxError};
+use placed::{ItemEdit, ItemFindings};
 use step_env::StepEnv;
 use step_graph::{StepGraph, same_edges};
+use step_semantic::StepSemantic;
 
 /// What the YAML layer found wrong with the text.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,7 +65,7 @@ pub(crate) struct StepChunk {
     /// Key-like tokens in the chunk's text (a token never spans two lines, so never two chunks).
     secrets: Vec<FoundSecret>,
     /// The step's semantic diagnostics with the environment they were computed in.
-    pub(crate) semantic: std::sync::Mutex<Option<diagnostics::CachedStepDiagnostics>>,
+    pub(crate) semantic: std::sync::Mutex<Option<step_semantic::CachedStepDiagnostics>>,
 }
 
 impl StepChunk {
@@ -112,6 +116,12 @@ pub struct Analysis {
     graph: OnceLock<Arc<StepGraph>>,
     /// Key-like tokens anywhere in the text, in order.
     pub(crate) secrets: Vec<FoundSecret>,
+    /// What the step items found besides their steps, for the next keystroke to patch
+    /// (none when the document was parsed whole).
+    item_findings: Option<ItemFindings>,
+    /// Every step's semantic diagnostics, found on first use or patched from the previous
+    /// version's.
+    step_semantic: OnceLock<StepSemantic>,
 }
 
 /// What the next version's analysis takes over from the previous one: moved out of it when
@@ -124,6 +134,8 @@ struct Carried {
     steps: Option<(Vec<Step>, StepChunks)>,
     step_env: Arc<StepEnv>,
     graph: Option<Arc<StepGraph>>,
+    findings: Option<ItemFindings>,
+    semantic: Option<StepSemantic>,
 }
 
 impl Carried {
@@ -136,6 +148,8 @@ impl Carried {
                 .then(|| (previous.workflow.steps.clone(), previous.step_chunks.clone())),
             step_env: previous.step_env.clone(),
             graph: previous.graph.get().cloned(),
+            findings: previous.item_findings.clone(),
+            semantic: previous.step_semantic.get().cloned(),
         }
     }
 
@@ -152,6 +166,8 @@ impl Carried {
             steps,
             step_env: previous.step_env,
             graph: previous.graph.into_inner(),
+            findings: previous.item_findings,
+            semantic: previous.step_semantic.into_inner(),
         }
     }
 }
@@ -181,18 +197,20 @@ impl Analysis {
     }
 
     fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>) -> Analysis {
-        let change = previous.as_ref().map(|p| Change::between(p.line_index.text(), &text));
+        let change = previous
+            .as_ref()
+            .and_then(|p| Change::between(p.line_index.text(), &text));
         let rechunked = previous.as_ref().and_then(|p| {
             let chunked = p.chunked.as_ref()?;
-            rechunk(&chunked.parts, p.line_index.text(), &text)
+            rechunk_at(&chunked.parts, p.line_index.text(), &text, change)
         });
         let (line_index, old, step_env, old_graph) = match previous {
             Some(p) => {
-                let index = match change.flatten() {
+                let index = match change {
                     Some(change) => p.line_index.edited(text.clone(), change),
                     None => LineIndex::new(text.clone()),
                 };
-                let old = (p.chunked, p.steps, change.flatten());
+                let old = (p.chunked, p.steps, p.findings, p.semantic);
                 (index, Some(old), Some(p.step_env), p.graph)
             }
             None => (LineIndex::new(text.clone()), None, None, None),
@@ -205,10 +223,13 @@ impl Analysis {
             let parsed = yaml::parse(&text);
             return Analysis::from_whole(line_index, workspace, parsed, None, step_env.as_ref());
         };
-        let (old_chunked, old_steps, change) = old.unwrap_or((None, None, None));
-        let (items, steps, step_chunks, same_graph) = match (rechunked, old_chunked, old_steps) {
+        let (old_chunked, old_steps, old_findings, old_semantic) = old.unwrap_or((None, None, None, None));
+        // With the items the edit re-split (`first..first + added`) when the rest were carried.
+        let mut edited: Option<(ItemEdit, usize, usize)> = None;
+        let (items, steps, step_chunks, same_graph) = match (&rechunked, old_chunked, old_steps) {
             (Some(r), Some(old_chunked), Some((steps, step_chunks))) => {
-                carry_items(&text, &parts, &r, old_chunked.items, steps, step_chunks)
+                edited = Some((ItemEdit::of(&old_chunked.parts.items, r), r.first, r.added));
+                carry_items(&text, &parts, r, old_chunked.items, steps, step_chunks)
             }
             (_, old_chunked, _) => {
                 // Equal texts: every item is where it was.
@@ -223,25 +244,18 @@ impl Analysis {
                 (items, steps, step_chunks, false)
             }
         };
+        let findings = match (edited, old_findings) {
+            (Some((edit, first, added)), Some(old)) => {
+                let fresh = first..first + added;
+                old.patched(edit, ItemFindings::of(&parts.items[fresh.clone()], &items[fresh]))
+            }
+            _ => ItemFindings::of(&parts.items, &items),
+        };
         let mut summary = YamlSummary::default();
-        let mut structural = Vec::new();
+        let mut structural: Vec<Diagnostic> = findings.structural.values().cloned().collect();
+        summary.errors.extend(findings.errors.values().cloned());
         let mut secrets = secrets_in(&text, &parts.header);
-        for (item, chunk) in parts.items.iter().zip(&items) {
-            for d in &chunk.diagnostics {
-                let mut d = d.clone();
-                d.offset_by(item.start as isize);
-                structural.push(d);
-            }
-            if let Some(mut err) = chunk.error.clone() {
-                err.offset_by(item.start as isize);
-                summary.errors.push(err);
-            }
-            secrets.extend(chunk.secrets.iter().map(|s| FoundSecret {
-                start: s.start + item.start,
-                end: s.end + item.start,
-                ..s.clone()
-            }));
-        }
+        secrets.extend(findings.secrets.values().cloned());
         secrets.extend(secrets_in(&text, &parts.trailer));
         let root = top_level(&text, &parts, &mut summary);
         let chunked = Chunked { parts, items };
@@ -260,6 +274,16 @@ impl Analysis {
         if let Some(old) = old_graph.filter(|_| same_graph) {
             let _ = graph.set(old);
         }
+        let step_semantic = OnceLock::new();
+        if let (Some((edit, first, added)), Some(old)) = (edited, old_semantic) {
+            let fresh = chunked.parts.items[first..first + added]
+                .iter()
+                .copied()
+                .zip(&chunked.items[first..first + added]);
+            if let Some(patched) = old.patched(&step_env, edit.kept_before, edit.moved_from, edit.delta, fresh) {
+                let _ = step_semantic.set(patched);
+            }
+        }
         Analysis {
             line_index,
             yaml: summary,
@@ -272,6 +296,8 @@ impl Analysis {
             step_env,
             graph,
             secrets,
+            item_findings: Some(findings),
+            step_semantic,
         }
     }
 
@@ -311,7 +337,14 @@ impl Analysis {
             step_env,
             graph: OnceLock::new(),
             secrets,
+            item_findings: None,
+            step_semantic: OnceLock::new(),
         }
+    }
+
+    /// Every step's semantic diagnostics.
+    pub(crate) fn step_semantic(&self) -> &StepSemantic {
+        self.step_semantic.get_or_init(|| StepSemantic::of(self))
     }
 
     /// Repeated step IDs and dependency cycles.

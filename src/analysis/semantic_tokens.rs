@@ -31,7 +31,7 @@ pub fn semantic_tokens(analysis: &Analysis, range: Option<Span>) -> Vec<Semantic
         .flat_map(|s| s.prompt.iter().chain(s.for_each.iter()))
         .filter(|t| overlaps(t.span));
     let mut tokens: Vec<SemanticToken> = templates
-        .flat_map(|t| &t.tokens)
+        .flat_map(|t| t.tokens())
         .filter(|t| overlaps(t.span))
         .map(|t| SemanticToken {
             span: t.span,

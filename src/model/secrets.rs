@@ -1,6 +1,8 @@
 //! API keys pasted where they must not be: found by their vendors' published prefixes, and
 //! redacted from any text stepwise shows or stores.
 
+use crate::syntax::text::OffsetBy;
+
 /// A key-like token found in some text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoundSecret {
@@ -12,6 +14,13 @@ pub struct FoundSecret {
     pub vendor: &'static str,
     /// The environment variable the key belongs in.
     pub env_var: &'static str,
+}
+
+impl OffsetBy for FoundSecret {
+    fn offset_by(&mut self, base: isize) {
+        self.start = self.start.wrapping_add_signed(base);
+        self.end = self.end.wrapping_add_signed(base);
+    }
 }
 
 /// Known key shapes: prefix, minimum length of the rest, vendor, variable.

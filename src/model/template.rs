@@ -216,8 +216,9 @@ pub struct Template {
     pub calls: Vec<TemplateCall>,
     /// The syntax error, if any.
     pub error: Option<TemplateError>,
-    /// Its syntax for highlighting, in order (up to a syntax error).
-    pub tokens: Vec<TemplateToken>,
+    /// Its syntax for highlighting, in order (up to a syntax error), relative to `span.start`
+    /// so that moving the template moves none of them (see [`Template::tokens`]).
+    local_tokens: Vec<TemplateToken>,
 }
 
 /// Whether a template is a whole template or a bare expression (`for_each`).
@@ -365,9 +366,6 @@ impl OffsetBy for Template {
         if let Some(err) = &mut self.error {
             err.span.offset_by(base);
         }
-        for t in &mut self.tokens {
-            t.span.offset_by(base);
-        }
     }
 }
 
@@ -382,7 +380,7 @@ impl Template {
             refs: Vec::new(),
             calls: Vec::new(),
             error: None,
-            tokens: Vec::new(),
+            local_tokens: Vec::new(),
         };
         let budget = Cell::new(OCCURRENCE_BUDGET);
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end, &budget);
@@ -514,16 +512,26 @@ impl Template {
             .chain(names.iter().copied())
             .collect();
         pieces.sort_by_key(|&(s, ..)| s);
-        template.tokens = pieces
+        let start = template.span.start as isize;
+        template.local_tokens = pieces
             .into_iter()
             .filter_map(|(s, e, class)| {
-                Some(TemplateToken {
-                    class,
-                    span: place(s, e.min(value.len()))?,
-                })
+                let mut span = place(s, e.min(value.len()))?;
+                span.offset_by(-start);
+                Some(TemplateToken { class, span })
             })
             .collect();
         template
+    }
+
+    /// Its syntax for highlighting, in order (up to a syntax error), placed in the document.
+    pub fn tokens(&self) -> impl Iterator<Item = TemplateToken> + '_ {
+        let start = self.span.start as isize;
+        self.local_tokens.iter().map(move |t| {
+            let mut span = t.span;
+            span.offset_by(start);
+            TemplateToken { class: t.class, span }
+        })
     }
 
     /// The calls whose name the renderer does not know.
@@ -629,8 +637,7 @@ mod tests {
     }
 
     fn classes(text: &str, t: &Template) -> Vec<(String, TokenClass)> {
-        t.tokens
-            .iter()
+        t.tokens()
             .map(|tok| (slice(text, tok.span).to_string(), tok.class))
             .collect()
     }

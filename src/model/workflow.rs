@@ -130,8 +130,9 @@ pub struct Step {
     pub for_each: Option<Template>,
     /// Fan-out parallelism.
     pub concurrency: Option<Spanned<u32>>,
-    /// Every key of the step with its span, for edits that must keep the rest intact.
-    pub keys: Vec<Spanned<String>>,
+    /// Every key of the step with its span relative to `span.start` (so that moving the step
+    /// moves none of them), for edits that must keep the rest intact; see [`Step::key_span`].
+    pub keys_in_step: Vec<Spanned<String>>,
 }
 
 impl OffsetBy for Step {
@@ -147,7 +148,6 @@ impl OffsetBy for Step {
         self.fallback.offset_by(base);
         self.for_each.offset_by(base);
         self.concurrency.offset_by(base);
-        self.keys.offset_by(base);
     }
 }
 
@@ -159,7 +159,9 @@ impl Step {
 
     /// The span of `key` in this step, if present.
     pub fn key_span(&self, key: &str) -> Option<Span> {
-        self.keys.iter().find(|k| k.value == key).map(|k| k.span)
+        let mut span = self.keys_in_step.iter().find(|k| k.value == key)?.span;
+        span.offset_by(self.span.start as isize);
+        Some(span)
     }
 
     /// Step IDs this step depends on: `needs`, template references and `for_each`, in order,
@@ -718,7 +720,7 @@ impl Lowering<'_> {
             fallback: Vec::new(),
             for_each: None,
             concurrency: None,
-            keys: Vec::new(),
+            keys_in_step: Vec::new(),
         };
         let id_text = node
             .as_map()
@@ -731,7 +733,8 @@ impl Lowering<'_> {
         };
         let anchor = node.as_map().and_then(|m| m.first()).map_or(node.span, |e| e.key.span);
         let entries = self.entries(node, Level::Step, &what, anchor);
-        step.keys = Self::key_spans(&entries);
+        step.keys_in_step = Self::key_spans(&entries);
+        step.keys_in_step.offset_by(-(node.span.start as isize));
         for (key, entry) in entries {
             let v = &entry.value;
             match key {

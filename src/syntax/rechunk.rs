@@ -26,9 +26,15 @@ pub struct Rechunked {
 
 /// The chunks of `new`, given those of `old`; see the module comment.
 pub fn rechunk(previous: &Chunks, old: &str, new: &str) -> Option<Rechunked> {
+    rechunk_at(previous, old, new, Change::between(old, new))
+}
+
+/// [`rechunk`], given the change from `old` to `new` (`Change::between` them, which the
+/// caller has already computed).
+pub fn rechunk_at(previous: &Chunks, old: &str, new: &str, change: Option<Change>) -> Option<Rechunked> {
     let items = &previous.items;
     let delta = new.len() as isize - old.len() as isize;
-    let Some(change) = Change::between(old, new) else {
+    let Some(change) = change else {
         return Some(Rechunked {
             chunks: previous.clone(),
             first: items.len(),
