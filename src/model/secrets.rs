@@ -144,6 +144,7 @@ impl KeyScrubber {
     pub fn stream(&self) -> StreamScrubber<'_> {
         StreamScrubber {
             scrubber: self,
+            shown_tail: String::new(),
             pending: String::new(),
         }
     }
@@ -226,9 +227,11 @@ impl KeyScrubber {
 
 /// Scrubs a text given piece by piece, so a key split across pieces is still removed: each
 /// piece returns what is settled, holding back a tail that could still become part of a key.
+/// The last bytes already shown are kept as context, so a run that began in them is caught.
 #[derive(Debug)]
 pub struct StreamScrubber<'a> {
     scrubber: &'a KeyScrubber,
+    shown_tail: String,
     pending: String,
 }
 
@@ -236,15 +239,37 @@ impl StreamScrubber<'_> {
     /// Takes the next piece; returns the scrubbed text that can be shown now.
     pub fn push(&mut self, piece: &str) -> String {
         self.pending.push_str(piece);
-        let cut = self.scrubber.settled_len(&self.pending);
-        let settled: String = self.pending.drain(..cut).collect();
-        self.scrubber.scrub(&settled)
+        let text = format!("{}{}", self.shown_tail, self.pending);
+        let cut = self.scrubber.settled_len(&text).max(self.shown_tail.len());
+        let shown = self.scrubbed(&text, cut);
+        let mut keep = cut.saturating_sub(MIN_KEY_RUN - 1);
+        while !text.is_char_boundary(keep) {
+            keep += 1;
+        }
+        self.shown_tail = text[keep..cut].to_string();
+        self.pending = text[cut..].to_string();
+        shown
     }
 
     /// The scrubbed rest, once the text is complete.
     pub fn finish(&mut self) -> String {
-        let rest = std::mem::take(&mut self.pending);
-        self.scrubber.scrub(&rest)
+        let text = format!("{}{}", self.shown_tail, std::mem::take(&mut self.pending));
+        let shown = self.scrubbed(&text, text.len());
+        self.shown_tail.clear();
+        shown
+    }
+
+    /// `text[shown_tail.len()..end]` scrubbed, with the runs found in all of `text`.
+    fn scrubbed(&self, text: &str, end: usize) -> String {
+        let start = self.shown_tail.len();
+        let ranges: Vec<_> = self
+            .scrubber
+            .ranges(text)
+            .into_iter()
+            .map(|r| r.start.max(start) - start..r.end.min(end).max(start) - start)
+            .filter(|r| !r.is_empty())
+            .collect();
+        replace_ranges(&text[start..end], &ranges)
     }
 }
 
@@ -297,6 +322,9 @@ mod tests {
         }
         let mut stream = scrubber.stream();
         assert_eq!(stream.push("plain words. "), "plain words. ");
+        let mut stream = scrubber.stream();
+        let shown = [stream.push("key sk-"), stream.push("proj-AbCd"), stream.finish()].concat();
+        assert_eq!(shown, "key ***");
     }
 
     #[test]
