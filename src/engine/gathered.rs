@@ -1,7 +1,11 @@
-//! A step's answers as its prompts finish, in any order. For a fan-out, what the run holds
-//! per item is its answer, its request digest and who answered; each item's requests go to
-//! the journal as it finishes and are held only merged ([`merge_call`]), so a fan-out over
-//! 100,000 items does not keep 100,000 [`Call`]s (the compact record reads them back).
+//! A step's answers as its prompts finish, in any order. For a fan-out, the run holds each
+//! item's answer (the step's outputs) and little else: answers are taken in item order as
+//! they can be, folding each request digest into the step's request hash at once; each
+//! item's requests and its record go to the journal as it finishes, its requests held only
+//! merged ([`merge_call`]), so a fan-out over 100,000 items keeps no 100,000 [`Call`]s or
+//! item records (the compact record reads the requests back, a failed step its items).
+
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -10,22 +14,25 @@ use super::providers::Usage;
 use super::record::hex;
 use super::requests::Candidate;
 use super::step::StepOutcome;
-use crate::model::runs::{Call, ItemRecord, ProviderModel, StepError};
-
-/// An answered prompt.
-struct Answer {
-    text: String,
-    usage: Usage,
-    /// Index of the candidate that answered.
-    by: usize,
-}
+use crate::model::runs::{Call, ProviderModel, StepError};
 
 /// The answers and requests of one step attempt so far.
 pub(super) struct Gathered<'a> {
     candidates: &'a [Candidate],
     fan_out: bool,
-    answers: Vec<Option<Answer>>,
-    digests: Vec<Option<[u8; 32]>>,
+    count: usize,
+    /// Answers of the items before `outputs.len()`, in item order (empty when not answered).
+    outputs: Vec<String>,
+    /// Items that finished before an earlier one: their answer and request digest.
+    ahead: BTreeMap<usize, (Option<String>, Option<[u8; 32]>)>,
+    /// The request hash of the items taken in order so far.
+    hash: Sha256,
+    hashed: usize,
+    first_digest: Option<[u8; 32]>,
+    usage: Usage,
+    answered: usize,
+    /// The candidate that answered the last item.
+    last_by: Option<usize>,
     /// The failure of the lowest-numbered item that failed.
     failure: Option<(usize, StepError)>,
     cancelled: bool,
@@ -39,8 +46,9 @@ pub(super) struct Gathering {
     /// Every request without fan-out; merged per kind with it.
     pub(super) calls: Vec<Call>,
     pub(super) request_hash: String,
-    /// Answered items, when some item was not answered.
-    pub(super) unfinished: Vec<ItemRecord>,
+    /// Whether a fan-out item was not answered: the step keeps the answered ones, from the
+    /// journal.
+    pub(super) incomplete: bool,
 }
 
 impl<'a> Gathered<'a> {
@@ -49,8 +57,15 @@ impl<'a> Gathered<'a> {
         Gathered {
             candidates,
             fan_out,
-            answers: std::iter::repeat_with(|| None).take(count).collect(),
-            digests: vec![None; count],
+            count,
+            outputs: Vec::with_capacity(count),
+            ahead: BTreeMap::new(),
+            hash: Sha256::new(),
+            hashed: 0,
+            first_digest: None,
+            usage: Usage::default(),
+            answered: 0,
+            last_by: None,
             failure: None,
             cancelled: false,
             calls: Vec::new(),
@@ -73,104 +88,86 @@ impl<'a> Gathered<'a> {
         } else {
             self.calls.extend(calls);
         }
-        if let Some(slot) = self.digests.get_mut(index) {
-            *slot = digest;
-        }
-        match sent {
+        let text = match sent {
             Sent::Answered {
                 text,
                 usage,
                 answered_by,
             } => {
-                let by = self
-                    .candidates
-                    .iter()
-                    .position(|c| c.provider == answered_by.provider && c.model == answered_by.model)
-                    .unwrap_or(0);
-                if let Some(slot) = self.answers.get_mut(index) {
-                    *slot = Some(Answer { text, usage, by });
+                self.usage.add(usage);
+                self.answered += 1;
+                if index + 1 == self.count {
+                    self.last_by = self
+                        .candidates
+                        .iter()
+                        .position(|c| c.provider == answered_by.provider && c.model == answered_by.model);
                 }
+                Some(text)
             }
             Sent::Failed(e) => {
                 if self.failure.as_ref().is_none_or(|(first, _)| index < *first) {
                     self.failure = Some((index, e));
                 }
+                None
             }
-            Sent::Cancelled => self.cancelled = true,
+            Sent::Cancelled => {
+                self.cancelled = true;
+                None
+            }
+        };
+        if index == self.outputs.len() {
+            self.take(text, digest);
+            while let Some((text, digest)) = self.ahead.remove(&self.outputs.len()) {
+                self.take(text, digest);
+            }
+        } else if index < self.count {
+            self.ahead.insert(index, (text, digest));
         }
     }
 
-    /// The attempt's outcome (the first failure in item order, else a cancellation, else every
-    /// answer in item order), its requests, request hash and, when it did not complete, the
-    /// items it answered.
-    pub(super) fn finish(self) -> Gathering {
-        let hashes = self.digests.iter().flatten().map(|d| hex(d));
-        let request_hash = if self.fan_out {
-            let mut all = Sha256::new();
-            for (n, h) in hashes.enumerate() {
-                if n > 0 {
-                    all.update(b"\n");
-                }
-                all.update(h.as_bytes());
+    /// Takes the next item in order.
+    fn take(&mut self, text: Option<String>, digest: Option<[u8; 32]>) {
+        if let Some(digest) = digest {
+            if self.hashed > 0 {
+                self.hash.update(b"\n");
             }
-            hex(&all.finalize())
+            self.hash.update(hex(&digest).as_bytes());
+            self.hashed += 1;
+            self.first_digest.get_or_insert(digest);
+        }
+        self.outputs.push(text.unwrap_or_default());
+    }
+
+    /// The attempt's outcome (the first failure in item order, else a cancellation, else every
+    /// answer in item order), its requests and request hash.
+    pub(super) fn finish(self) -> Gathering {
+        let request_hash = if self.fan_out {
+            hex(&self.hash.finalize())
         } else {
-            hashes.into_iter().next().unwrap_or_default()
+            self.first_digest.map(|d| hex(&d)).unwrap_or_default()
         };
-        let answered_by = |by: usize| {
-            self.candidates.get(by).map(|c| ProviderModel {
-                provider: c.provider.clone(),
-                model: c.model.clone(),
-            })
-        };
-        let complete = self.answers.iter().all(Option::is_some);
-        let unfinished = if self.fan_out && !complete {
-            self.answers
-                .iter()
-                .zip(&self.digests)
-                .enumerate()
-                .filter_map(|(index, (answer, digest))| {
-                    let (answer, digest) = (answer.as_ref()?, digest.as_ref()?);
-                    Some(ItemRecord {
-                        index,
-                        request_hash: hex(digest),
-                        output: answer.text.clone(),
-                        usage: answer.usage,
-                        answered_by: answered_by(answer.by)?,
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let complete = self.answered == self.count;
         let outcome = match (self.failure, self.cancelled || !complete) {
             (Some((_, e)), _) => StepOutcome::Failed(e),
             (None, true) => StepOutcome::Cancelled,
-            (None, false) => {
-                let mut usage = Usage::default();
-                let last = self.answers.last().and_then(|a| a.as_ref()).map(|a| a.by);
-                let texts = self
-                    .answers
-                    .into_iter()
-                    .flatten()
-                    .map(|a| {
-                        usage.add(a.usage);
-                        a.text
-                    })
-                    .collect();
-                StepOutcome::Completed {
-                    texts,
-                    fan_out: self.fan_out,
-                    usage,
-                    answered_by: last.and_then(answered_by),
-                }
-            }
+            (None, false) => StepOutcome::Completed {
+                texts: self.outputs,
+                fan_out: self.fan_out,
+                usage: self.usage,
+                answered_by: self
+                    .last_by
+                    .and_then(|by| self.candidates.get(by))
+                    .map(|c| ProviderModel {
+                        provider: c.provider.clone(),
+                        model: c.model.clone(),
+                    }),
+            },
         };
         Gathering {
             outcome,
             calls: self.calls,
             request_hash,
-            unfinished,
+            incomplete: self.fan_out && !complete,
         }
     }
 }
@@ -239,6 +236,63 @@ mod tests {
                 price: None,
             }),
             unpriced: None,
+        }
+    }
+
+    fn answered(text: &str) -> Sent {
+        Sent::Answered {
+            text: text.to_string(),
+            usage: Usage {
+                input_tokens: 1,
+                output_tokens: 2,
+            },
+            answered_by: ProviderModel {
+                provider: "p".to_string(),
+                model: "m".to_string(),
+            },
+        }
+    }
+
+    /// Outputs and request hash of `count` answered items added in `order`.
+    fn gathered_in(order: &[usize], count: usize) -> (Vec<String>, String) {
+        let candidates = [Candidate {
+            provider: "p".to_string(),
+            model: "m".to_string(),
+        }];
+        let mut gathered = Gathered::new(&candidates, true, count);
+        for &i in order {
+            gathered.add(i, answered(&format!("out {i}")), Vec::new(), Some([i as u8; 32]));
+        }
+        let Gathering {
+            outcome, request_hash, ..
+        } = gathered.finish();
+        match outcome {
+            StepOutcome::Completed { texts, usage, .. } => {
+                assert_eq!(usage.output_tokens, 2 * count as u64);
+                (texts, request_hash)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn items_finishing_in_any_order_give_the_outputs_and_hash_of_item_order() {
+        let count = 40;
+        let expected_texts: Vec<String> = (0..count).map(|i| format!("out {i}")).collect();
+        let joined: Vec<String> = (0..count).map(|i| hex(&[i as u8; 32])).collect();
+        let expected_hash = hex(&Sha256::digest(joined.join("\n").as_bytes()));
+        let mut seed = 7u64;
+        for _ in 0..50 {
+            let mut order: Vec<usize> = (0..count).collect();
+            for i in (1..count).rev() {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                order.swap(i, (seed >> 33) as usize % (i + 1));
+            }
+            assert_eq!(
+                gathered_in(&order, count),
+                (expected_texts.clone(), expected_hash.clone()),
+                "{order:?}"
+            );
         }
     }
 

@@ -141,6 +141,13 @@ impl Journal {
         rx
     }
 
+    /// Resolves once every line sent before is written (or the writer stopped).
+    pub fn written(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Vec::new(), Some(tx));
+        rx
+    }
+
     /// The journal file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -206,7 +213,7 @@ fn write_lines(mut file: File, syncing: File, lines: mpsc::Receiver<Line>) -> st
     while let Ok(first) = lines.recv() {
         let mut line = Some(first);
         while let Some((bytes, ack)) = line.take() {
-            count += 1;
+            count += usize::from(!bytes.is_empty());
             buffer.extend_from_slice(&bytes);
             acks.extend(ack);
             if buffer.len() < WRITE_BYTES {
@@ -305,6 +312,24 @@ pub fn replay(path: &Path) -> Option<RunRecord> {
         }
     }
     Some(record)
+}
+
+/// The fan-out items the journal at `path` holds for step `id`, by index (a later line for
+/// an item replaces an earlier one), reading one line at a time.
+pub fn journaled_items(path: &Path, id: &str) -> std::io::Result<Vec<ItemRecord>> {
+    let mut items = BTreeMap::new();
+    for line in BufReader::new(File::open(path)?).lines() {
+        let line = line?;
+        if !line.starts_with("{\"item\":") {
+            continue;
+        }
+        if let Ok(Entry::Item { step, item }) = serde_json::from_str(&line)
+            && step == id
+        {
+            items.insert(item.index, item);
+        }
+    }
+    Ok(items.into_values().collect())
 }
 
 /// Calls `each` with every request the journal at `path` holds for step `id`, in the order

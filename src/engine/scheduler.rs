@@ -17,7 +17,7 @@ use super::compact_record;
 use super::failover::Sent;
 use super::graph::Graph;
 use super::health::HealthFile;
-use super::journal::{Entry, Journal};
+use super::journal::{Entry, Journal, journaled_items};
 use super::planner::Plan;
 use super::preflight::checked_plan;
 use super::record::{hex, latest, now_ms};
@@ -197,6 +197,22 @@ impl Run<'_> {
                     answered_by: answered_by.clone(),
                 },
             });
+        }
+    }
+
+    /// The fan-out items of step `id` this run's journal holds (every answered one), once
+    /// every line sent before is written.
+    pub(super) async fn journaled_items(&self, id: &str) -> Vec<ItemRecord> {
+        self.journal.written().await.ok();
+        let (path, id) = (self.journal.path().to_path_buf(), id.to_string());
+        let read = tokio::task::spawn_blocking(move || journaled_items(&path, &id)).await;
+        match read {
+            Ok(Ok(items)) => items,
+            Ok(Err(e)) => {
+                tracing::error!("cannot read the run journal: {e}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
         }
     }
 

@@ -196,8 +196,13 @@ impl Run<'_> {
             outcome,
             calls,
             request_hash,
-            unfinished,
+            incomplete,
         } = gathered.finish();
+        let unfinished = if incomplete {
+            self.journaled_items(&id).await
+        } else {
+            Vec::new()
+        };
         end(outcome, calls, Some(request_hash), unfinished, fan_out)
     }
 }
