@@ -522,3 +522,56 @@ async fn finished_fan_out_items_reach_the_record_while_the_step_runs() {
     let (result, ()) = tokio::join!(run_with(&engine, project.request(RunTarget::Workflow), cancel), watcher);
     assert_eq!(result.unwrap().0.step("b").unwrap().status, StepStatus::Cancelled);
 }
+
+#[tokio::test]
+async fn a_fan_outs_record_lists_every_request_and_the_run_holds_them_merged() {
+    let failed_once = std::sync::atomic::AtomicBool::new(false);
+    let server = FakeProvider::start(move |r| {
+        let prompt = prompt_of(r);
+        if prompt == "2:c" && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Reply::error(503, r#"{"error":{"message":"busy"}}"#, &[]);
+        }
+        anthropic_stream(&[&format!("R({prompt})")], 10, 2)
+    })
+    .await;
+    let project = Project::new(
+        &config_for(&server.url, ""),
+        &format!(
+            "version: 1\nname: Flow\nprovider: anthropic\nmodel: claude-haiku-4-5\nsteps:\n{}",
+            "  - id: b\n    for_each: \"['a', 'b', 'c', 'd']\"\n    concurrency: 2\n    prompt: \"{{ index }}:{{ item }}\"\n"
+        ),
+    );
+    let (returned, _) = run(&fast_engine(1), project.request(RunTarget::Workflow))
+        .await
+        .unwrap();
+    let stored = latest(&project.runs_dir(), &project.flow).unwrap();
+    let (held, written) = (
+        returned.step("b").unwrap().last().unwrap(),
+        stored.step("b").unwrap().last().unwrap(),
+    );
+    let mut items: Vec<(Option<usize>, bool)> = written.calls.iter().map(|c| (c.item, c.error.is_some())).collect();
+    items.sort();
+    assert_eq!(
+        items,
+        [
+            (Some(0), false),
+            (Some(1), false),
+            (Some(2), false),
+            (Some(2), true),
+            (Some(3), false)
+        ]
+    );
+    let merged: Vec<(Option<usize>, bool, Option<u64>)> = held
+        .calls
+        .iter()
+        .map(|c| (c.item, c.error.is_some(), c.cost.map(|c| c.usage.input_tokens)))
+        .collect();
+    assert_eq!(merged.len(), 2, "{merged:?}");
+    assert!(merged.contains(&(None, false, Some(40))), "{merged:?}");
+    assert!(merged.contains(&(None, true, None)), "{merged:?}");
+    assert_eq!(held.cost_usd, written.cost_usd);
+    assert!(held.cost_usd.is_some());
+    let mut on_disk = stored.clone();
+    on_disk.step_mut("b").unwrap().attempts[0].calls = held.calls.clone();
+    assert_eq!(on_disk, returned);
+}

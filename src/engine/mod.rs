@@ -25,11 +25,13 @@
 //! touches the network.
 
 mod budget;
+mod compact_record;
 pub mod compare;
 mod dry_run;
 pub mod error;
 pub mod estimate;
 mod failover;
+mod gathered;
 pub mod graph;
 pub mod health;
 pub mod journal;

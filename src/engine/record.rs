@@ -3,7 +3,8 @@
 //! beside it holds every step event, so a crash loses no finished step.
 //! The data itself is `model::runs`; the editor reads the latest record of a workflow.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,11 +29,12 @@ impl RunRecord {
         records_dir(runs_dir, &self.workflow).join(format!("{}.journal", self.id))
     }
 
-    /// Writes the record atomically.
+    /// Writes the record atomically, as compact JSON like the record a run leaves.
     pub fn save(&self, runs_dir: &Path) -> std::io::Result<PathBuf> {
         let path = self.path(runs_dir);
-        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomically(&path, &bytes)?;
+        write_atomically_with(&path, |out| {
+            serde_json::to_writer(out, self).map_err(std::io::Error::other)
+        })?;
         Ok(path)
     }
 }
@@ -115,17 +117,26 @@ fn read_run(run: &Path) -> Option<RunRecord> {
 /// Writes `bytes` to `path` so a reader sees the old or the new file, never a mix: a temp
 /// file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_atomically`] with the contents written by `write` as they are made.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     super::own_file::ensure_replaceable(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}.tmp", Uuid::now_v7()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        let mut out = BufWriter::new(File::create(&tmp)?);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
+        if let Ok(d) = File::open(dir) {
             d.sync_all().ok();
         }
         Ok(())

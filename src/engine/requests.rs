@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use minijinja::Value;
+use sha2::{Digest, Sha256};
 
 use super::RunRequest;
 use super::providers::{ChatRequest, GenParams, HttpRequest, chat_request};
-use super::record::sha256_hex;
 use super::render::{Renderer, StepOutput, with_item};
 use super::secret::ApiKey;
 use crate::model::resolve::Effective;
@@ -113,10 +113,10 @@ impl StepSetup {
     }
 
     /// SHA-256 of the request `prompt` makes to the first candidate (no key): what a
-    /// checkpointed item is matched by.
-    pub fn request_hash(&self, request: &RunRequest, prompt: &str) -> Option<String> {
+    /// checkpointed item is matched by (recorded in hex).
+    pub fn request_digest(&self, request: &RunRequest, prompt: &str) -> Option<[u8; 32]> {
         self.request(request, self.first(), prompt, None)
-            .map(|r| request_hash(&r))
+            .map(|r| request_digest(&r))
     }
 }
 
@@ -189,7 +189,7 @@ pub fn outputs<'r>(steps: impl Iterator<Item = &'r StepRecord>) -> BTreeMap<Stri
 }
 
 /// SHA-256 of a request's method, URL and body.
-pub fn request_hash(req: &HttpRequest) -> String {
+pub fn request_digest(req: &HttpRequest) -> [u8; 32] {
     let body = req.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
-    sha256_hex(format!("{} {}\n{body}", req.method, req.url).as_bytes())
+    Sha256::digest(format!("{} {}\n{body}", req.method, req.url).as_bytes()).into()
 }

@@ -1,6 +1,6 @@
 //! Running the graph: each planned step starts once its dependencies have outputs, under the
-//! global concurrency; the run record is written when a step starts and ends, and a step
-//! whose output changed makes the steps that read it stale.
+//! global concurrency; the journal gets a line when a step starts and ends, the compact record
+//! is written at the end, and a step whose output changed makes the steps that read it stale.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -13,17 +13,19 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::budget::Budget;
+use super::compact_record;
+use super::failover::Sent;
 use super::graph::Graph;
 use super::health::HealthFile;
-use super::journal::{Entry, Journal};
+use super::journal::{Entry, Journal, journaled_items};
 use super::planner::Plan;
 use super::preflight::checked_plan;
-use super::record::{latest, now_ms};
+use super::record::{hex, latest, now_ms};
 use super::render::Renderer;
 use super::retry::RetryPolicy;
 use super::step::{StepEnd, StepOutcome};
 use super::{Engine, EngineError, RunEvent, RunRequest};
-use crate::model::runs::{RunRecord, StepAttempt, StepRecord, StepStatus};
+use crate::model::runs::{Call, ItemRecord, RunRecord, StepAttempt, StepRecord, StepStatus};
 use crate::model::workflow::Workflow;
 
 /// The run in progress, shared by the step futures.
@@ -41,6 +43,8 @@ pub(super) struct Run<'a> {
     pub(super) budget: Budget,
     to_run: BTreeSet<usize>,
     record: Mutex<RunRecord>,
+    /// Steps whose latest attempt's requests are in the journal (fan-outs that ran).
+    calls_journaled: Mutex<BTreeSet<usize>>,
     journal: &'a Journal,
     events: UnboundedSender<RunEvent>,
 }
@@ -68,70 +72,37 @@ pub(super) async fn run(
             steps: order.iter().map(|&i| graph.ids[i].clone()).collect(),
         })
         .ok();
-    let mut record = {
-        let run = &Run {
-            engine,
-            request: &request,
-            workflow: &workflow,
-            retry: engine.options.retry.clone().unwrap_or(RetryPolicy {
-                max_retries: config.config.max_retries,
-                ..RetryPolicy::default()
-            }),
-            timeout: engine
-                .options
-                .timeout
-                .unwrap_or(Duration::from_secs(config.config.timeout_secs.max(1))),
-            health: HealthFile::load(runs_dir.clone()),
-            cancel,
-            global: Semaphore::new(config.config.concurrency.max(1) as usize),
-            renderer: Renderer::new(),
-            graph,
-            budget: Budget::new(request.budget_usd.or(workflow.budget_usd.as_ref().map(|b| b.value))),
-            to_run,
-            record: Mutex::new(record),
-            journal: &journal,
-            events,
-        };
-        let mut waiting: Vec<usize> = (0..run.graph.ids.len())
-            .map(|i| run.graph.deps[i].iter().filter(|d| run.to_run.contains(d)).count())
-            .collect();
-        let mut rank = vec![usize::MAX; run.graph.ids.len()];
-        for (position, &i) in order.iter().enumerate() {
-            rank[i] = position;
-        }
-        let mut ready: Vec<usize> = order.iter().copied().filter(|&i| waiting[i] == 0).collect();
-        let mut running = FuturesUnordered::new();
-        loop {
-            if !run.cancel.is_cancelled() {
-                ready.sort_unstable_by_key(|&i| rank[i]);
-                for i in ready.drain(..).filter(|&i| run.inputs_ready(i)) {
-                    running.push(async move {
-                        let end = run.step(i).await;
-                        (i, run.finish(i, end))
-                    });
-                }
-            }
-            match running.next().await {
-                Some((i, true)) => {
-                    for &r in &run.graph.readers[i] {
-                        if rank[r] != usize::MAX {
-                            waiting[r] -= 1;
-                            if waiting[r] == 0 {
-                                ready.push(r);
-                            }
-                        }
-                    }
-                }
-                Some((_, false)) => {}
-                None => break,
-            }
-        }
-        run.lock().clone()
+    let run = Run {
+        engine,
+        request: &request,
+        workflow: &workflow,
+        retry: engine.options.retry.clone().unwrap_or(RetryPolicy {
+            max_retries: config.config.max_retries,
+            ..RetryPolicy::default()
+        }),
+        timeout: engine
+            .options
+            .timeout
+            .unwrap_or(Duration::from_secs(config.config.timeout_secs.max(1))),
+        health: HealthFile::load(runs_dir.clone()),
+        cancel,
+        global: Semaphore::new(config.config.concurrency.max(1) as usize),
+        renderer: Renderer::new(),
+        graph,
+        budget: Budget::new(request.budget_usd.or(workflow.budget_usd.as_ref().map(|b| b.value))),
+        to_run,
+        record: Mutex::new(record),
+        calls_journaled: Mutex::new(BTreeSet::new()),
+        journal: &journal,
+        events,
     };
+    schedule(&run, &order).await;
+    let calls_journaled = run.calls_journaled.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut record = run.record.into_inner().unwrap_or_else(|e| e.into_inner());
     let finished_at = now_ms();
     record.finished_at = Some(finished_at);
-    journal.append(&Entry::FinishedAt(finished_at));
-    record.save(&runs_dir)?;
+    journal.append_written(&Entry::FinishedAt(finished_at)).await.ok();
+    compact_record::save(&mut record, &runs_dir, journal.path(), &calls_journaled)?;
     let committed = journal.close()?;
     tracing::debug!(
         lines = committed.lines,
@@ -139,6 +110,45 @@ pub(super) async fn run(
         "run journal committed"
     );
     Ok(record)
+}
+
+/// Runs the steps of `order`: each starts once the steps it reads that this run runs have
+/// completed (a count per step, so starting is O(its readers)), in plan order among the ready.
+async fn schedule(run: &Run<'_>, order: &[usize]) {
+    let mut waiting: Vec<usize> = (0..run.graph.ids.len())
+        .map(|i| run.graph.deps[i].iter().filter(|d| run.to_run.contains(d)).count())
+        .collect();
+    let mut rank = vec![usize::MAX; run.graph.ids.len()];
+    for (position, &i) in order.iter().enumerate() {
+        rank[i] = position;
+    }
+    let mut ready: Vec<usize> = order.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut running = FuturesUnordered::new();
+    loop {
+        if !run.cancel.is_cancelled() {
+            ready.sort_unstable_by_key(|&i| rank[i]);
+            for i in ready.drain(..).filter(|&i| run.inputs_ready(i)) {
+                running.push(async move {
+                    let end = run.step(i).await;
+                    (i, run.finish(i, end))
+                });
+            }
+        }
+        match running.next().await {
+            Some((i, true)) => {
+                for &r in &run.graph.readers[i] {
+                    if rank[r] != usize::MAX {
+                        waiting[r] -= 1;
+                        if waiting[r] == 0 {
+                            ready.push(r);
+                        }
+                    }
+                }
+            }
+            Some((_, false)) => {}
+            None => break,
+        }
+    }
 }
 
 impl Run<'_> {
@@ -159,28 +169,68 @@ impl Run<'_> {
         self.events.send(event).ok();
     }
 
-    /// Journals a finished fan-out item of step `id`.
-    pub(super) fn item_done(&self, id: &str, item: crate::model::runs::ItemRecord) {
-        self.journal.append(&Entry::Item {
-            step: id.to_string(),
-            item,
-        });
+    /// Journals a finished fan-out item `index` of step `id`: its requests, and its answer
+    /// (for a resume) when it was answered.
+    pub(super) fn item_done(&self, id: &str, index: usize, sent: &Sent, calls: &[Call], digest: Option<[u8; 32]>) {
+        if !calls.is_empty() {
+            self.journal.append(&Entry::Calls {
+                step: id.to_string(),
+                calls: calls.to_vec(),
+            });
+        }
+        if let (
+            Sent::Answered {
+                text,
+                usage,
+                answered_by,
+            },
+            Some(digest),
+        ) = (sent, digest)
+        {
+            self.journal.append(&Entry::Item {
+                step: id.to_string(),
+                item: ItemRecord {
+                    index,
+                    request_hash: hex(&digest),
+                    output: text.clone(),
+                    usage: *usage,
+                    answered_by: answered_by.clone(),
+                },
+            });
+        }
     }
 
-    /// Records that step `id` starts `attempt` and announces it once that is durable (so a
-    /// crash after its first request leaves it `running`); returns the step's record as it
-    /// was (its status, and the fan-out items it had finished).
+    /// The fan-out items of step `id` this run's journal holds (every answered one), once
+    /// every line sent before is written.
+    pub(super) async fn journaled_items(&self, id: &str) -> Vec<ItemRecord> {
+        self.journal.written().await.ok();
+        let (path, id) = (self.journal.path().to_path_buf(), id.to_string());
+        let read = tokio::task::spawn_blocking(move || journaled_items(&path, &id)).await;
+        match read {
+            Ok(Ok(items)) => items,
+            Ok(Err(e)) => {
+                tracing::error!("cannot read the run journal: {e}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Records that step `id` starts `attempt` and announces it once that is written (so a
+    /// process killed after its first request leaves it `running`; the group commit makes it
+    /// durable without the step waiting for the disk); returns the step's record as it was
+    /// (its status, and the fan-out items it had finished).
     pub(super) async fn start(&self, index: usize, attempt: StepAttempt, items: Option<usize>) -> StepRecord {
-        let (before, entry) = {
+        let (before, written) = {
             let mut record = self.lock();
             let s = &mut record.steps[index];
             let before = s.clone();
             s.status = StepStatus::Running;
             s.reused_from = None;
             s.attempts.push(attempt.clone());
-            (before, Entry::Step(s.clone()))
+            (before, self.journal.append_step_written(s))
         };
-        self.journal.append_durable(&entry).await.ok();
+        written.await.ok();
         self.emit(RunEvent::StepStarted {
             step: self.graph.ids[index].clone(),
             attempt: Box::new(attempt),
@@ -195,7 +245,17 @@ impl Run<'_> {
     fn finish(&self, index: usize, end: StepEnd) -> bool {
         let mut record = self.lock();
         let step = &mut record.steps[index];
-        let earlier = step.result().map(|a| (a.output.clone(), a.outputs.clone()));
+        let output = match &end.outcome {
+            StepOutcome::Completed { texts, .. } => Some(texts.join("\n\n")),
+            _ => None,
+        };
+        let changed = match (&end.outcome, &output) {
+            (StepOutcome::Completed { texts, fan_out, .. }, Some(output)) => step.result().is_none_or(|earlier| {
+                earlier.output.as_ref() != Some(output)
+                    || earlier.outputs.as_deref() != fan_out.then_some(texts.as_slice())
+            }),
+            _ => false,
+        };
         let completed = matches!(end.outcome, StepOutcome::Completed { .. });
         step.items = if completed { Vec::new() } else { end.unfinished };
         let Some(attempt) = step.attempts.last_mut() else {
@@ -203,9 +263,14 @@ impl Run<'_> {
         };
         attempt.cost_usd = StepAttempt::cost_of(&end.calls);
         attempt.calls = end.calls;
+        if end.calls_journaled {
+            self.calls_journaled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(index);
+        }
         attempt.duration_ms = Some(end.duration.as_millis() as u64);
         attempt.request_hash = end.request_hash;
-        let mut changed = false;
         match end.outcome {
             StepOutcome::Completed {
                 texts,
@@ -214,11 +279,10 @@ impl Run<'_> {
                 answered_by,
             } => {
                 attempt.status = StepStatus::Completed;
-                attempt.output = Some(texts.join("\n\n"));
+                attempt.output = output;
                 attempt.outputs = fan_out.then_some(texts);
                 attempt.usage = usage;
                 attempt.answered_by = answered_by;
-                changed = earlier != Some((attempt.output.clone(), attempt.outputs.clone()));
                 step.status = StepStatus::Completed;
                 let last = step.attempts.len() - 1;
                 for older in &mut step.attempts[..last] {
@@ -237,7 +301,16 @@ impl Run<'_> {
             }
         }
         let finished = step.clone();
-        let mut entries = vec![Entry::Step(finished.clone())];
+        if end.calls_journaled {
+            // The journal has each of these requests already; its line carries none.
+            let merged = step.attempts.last_mut().map(|a| std::mem::take(&mut a.calls));
+            self.journal.append_step(step);
+            if let (Some(a), Some(merged)) = (step.attempts.last_mut(), merged) {
+                a.calls = merged;
+            }
+        } else {
+            self.journal.append_step(step);
+        }
         let mut stale = Vec::new();
         if changed && self.to_run.len() < self.graph.ids.len() {
             for d in self.graph.downstream(index) {
@@ -245,14 +318,11 @@ impl Run<'_> {
                 if !self.to_run.contains(&d) && reader.status == StepStatus::Completed {
                     reader.status = StepStatus::Stale;
                     stale.push(reader.id.clone());
-                    entries.push(Entry::Step(reader.clone()));
+                    self.journal.append_step(reader);
                 }
             }
         }
         drop(record);
-        for entry in &entries {
-            self.journal.append(entry);
-        }
         self.emit(RunEvent::StepFinished { step: finished, stale });
         completed
     }

@@ -1,14 +1,14 @@
 //! One step: its attempt's settings, its prompts (one, or one per fan-out item, under the
-//! step's concurrency), finished items journaled as they finish and reused by a resume while
-//! their request is unchanged.
+//! step's concurrency), finished items and their requests journaled as they finish (items
+//! reused by a resume while their request is unchanged).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use super::failover::Sent;
+use super::gathered::{Gathered, Gathering};
 use super::providers::Usage;
 use super::record::{hex, now_ms};
 use super::render::{context, render};
@@ -52,6 +52,8 @@ pub(super) struct StepEnd {
     pub(super) request_hash: Option<String>,
     /// Items finished by this attempt or an earlier one, when the step did not complete.
     pub(super) unfinished: Vec<ItemRecord>,
+    /// Whether each request is in the journal and `calls` holds them merged (fan-out).
+    pub(super) calls_journaled: bool,
 }
 
 /// The step's definition as the document states it, one-time overrides left out: a run "with
@@ -114,13 +116,14 @@ impl Run<'_> {
         };
         let before = self.start(index, new_attempt(self, step, &effective), count).await;
         let finished: HashMap<usize, ItemRecord> = before.items.iter().map(|i| (i.index, i.clone())).collect();
-        let end = |outcome, calls, request_hash, unfinished| StepEnd {
+        let end = |outcome, calls, request_hash, unfinished, calls_journaled| StepEnd {
             outcome,
             before: before.status,
             calls,
             duration: started.elapsed(),
             request_hash,
             unfinished,
+            calls_journaled,
         };
         let first = effective.provider.as_ref().map(|p| p.value.clone()).unwrap_or_default();
         let prompt = step.prompt.as_ref().map_or("", |p| p.source.as_str());
@@ -129,7 +132,7 @@ impl Run<'_> {
             Ok(p) => p,
             Err(message) => {
                 let outcome = StepOutcome::Failed(prompt_error(message, first));
-                return end(outcome, Vec::new(), None, finished.into_values().collect());
+                return end(outcome, Vec::new(), None, finished.into_values().collect(), false);
             }
         };
         let (fan_out, total) = (prompts.fan_out(), prompts.count());
@@ -144,14 +147,14 @@ impl Run<'_> {
             let (setup, id, template, finished) = (&setup, &id, &template, &finished);
             async move {
                 let rendered = render(template, &item.context);
-                let hash = rendered
+                let digest = rendered
                     .as_ref()
                     .ok()
-                    .and_then(|text| setup.request_hash(self.request, text));
+                    .and_then(|text| setup.request_digest(self.request, text));
                 let earlier = item
                     .index
                     .and_then(|i| finished.get(&i))
-                    .filter(|done| Some(&done.request_hash) == hash.as_ref());
+                    .filter(|done| digest.is_some_and(|d| hex(&d) == done.request_hash));
                 let (sent, calls) = match (rendered, earlier) {
                     (_, Some(done)) => (
                         Sent::Answered {
@@ -170,105 +173,36 @@ impl Run<'_> {
                 if matches!(sent, Sent::Failed(_)) {
                     stop.cancel();
                 }
-                (item.index.unwrap_or(0), sent, calls, hash)
+                (item.index.unwrap_or(0), sent, calls, digest)
             }
         }))
         .buffer_unordered(limit);
-        let mut calls: Vec<Call> = Vec::new();
-        let mut results: Vec<(usize, Sent, Option<String>)> = Vec::with_capacity(total);
-        while let Some((i, sent, item_calls, hash)) = stream.next().await {
-            calls.extend(item_calls);
-            if fan_out && let Some(item) = item_record(i, &sent, &hash) {
-                self.item_done(&id, item);
+        let mut gathered = Gathered::new(&setup.candidates, fan_out, total);
+        while let Some((i, sent, calls, digest)) = stream.next().await {
+            if fan_out {
+                self.item_done(&id, i, &sent, &calls, digest);
             }
-            results.push((i, sent, hash));
+            gathered.add(i, sent, calls, digest);
             if fan_out {
                 self.emit(super::RunEvent::ItemsProgress {
                     step: id.clone(),
-                    done: results.len(),
+                    done: gathered.done(),
                     total,
                 });
             }
         }
         drop(stream);
-        results.sort_unstable_by_key(|(i, ..)| *i);
-        let unfinished = if fan_out && results.iter().any(|(_, s, _)| !matches!(s, Sent::Answered { .. })) {
-            results.iter().filter_map(|(i, s, h)| item_record(*i, s, h)).collect()
+        let Gathering {
+            outcome,
+            calls,
+            request_hash,
+            incomplete,
+        } = gathered.finish();
+        let unfinished = if incomplete {
+            self.journaled_items(&id).await
         } else {
             Vec::new()
         };
-        let mut hashes = results.iter().filter_map(|(.., h)| h.as_deref());
-        let hash = if fan_out {
-            let mut all = Sha256::new();
-            for (n, h) in hashes.enumerate() {
-                if n > 0 {
-                    all.update(b"\n");
-                }
-                all.update(h.as_bytes());
-            }
-            hex(&all.finalize())
-        } else {
-            hashes.next().unwrap_or_default().to_string()
-        };
-        let outcome = outcome(results.into_iter().map(|(_, sent, _)| sent), fan_out);
-        end(outcome, calls, Some(hash), unfinished)
-    }
-}
-
-/// The record of a finished fan-out item, kept for a resume; `None` unless it was answered.
-fn item_record(index: usize, sent: &Sent, hash: &Option<String>) -> Option<ItemRecord> {
-    match (sent, hash) {
-        (
-            Sent::Answered {
-                text,
-                usage,
-                answered_by,
-            },
-            Some(hash),
-        ) => Some(ItemRecord {
-            index,
-            request_hash: hash.clone(),
-            output: text.clone(),
-            usage: *usage,
-            answered_by: answered_by.clone(),
-        }),
-        _ => None,
-    }
-}
-
-/// The step's outcome from its prompts' (in item order): the first failure, else a
-/// cancellation, else every answer.
-fn outcome(sent: impl Iterator<Item = Sent>, fan_out: bool) -> StepOutcome {
-    let mut texts = Vec::new();
-    let mut usage = Usage::default();
-    let mut answered = None;
-    let mut failure = None;
-    let mut cancelled = false;
-    for s in sent {
-        match s {
-            Sent::Answered {
-                text,
-                usage: u,
-                answered_by,
-            } => {
-                usage.add(u);
-                texts.push(text);
-                answered = Some(answered_by);
-            }
-            Sent::Failed(e) => {
-                failure.get_or_insert(e);
-            }
-            Sent::Cancelled => cancelled = true,
-        }
-    }
-    match (failure, cancelled) {
-        (Some(e), _) => StepOutcome::Failed(e),
-        (None, true) => StepOutcome::Cancelled,
-        (None, false) => StepOutcome::Completed {
-            texts,
-            fan_out,
-            usage,
-            answered_by: answered,
-        },
+        end(outcome, calls, Some(request_hash), unfinished, fan_out)
     }
 }

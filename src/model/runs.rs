@@ -231,7 +231,9 @@ pub struct StepAttempt {
     pub one_time: bool,
     /// The final failure of a failed attempt.
     pub error: Option<StepError>,
-    /// Every request, with retries, waits and fallbacks.
+    /// Every request, with retries, waits and fallbacks. A fan-out attempt as a run returns
+    /// and announces it holds them merged by provider, model, outcome and price (what cost
+    /// and status need); its record on disk lists each.
     pub calls: Vec<Call>,
     /// Token usage, summed over items.
     pub usage: Usage,
