@@ -383,6 +383,14 @@ mod tests {
     }
 
     #[test]
+    fn nearest_keeps_no_room_for_the_candidates_it_scored() {
+        let many: Vec<String> = (0..64).map(|i| format!("step_{i}")).collect();
+        let found = nearest("step_1x", many.iter().map(String::as_str));
+        assert_eq!(found.len(), 3);
+        assert_eq!(found.capacity(), 3, "a diagnostic keeps its suggestions as long as its step");
+    }
+
+    #[test]
     fn all_lists_every_code_once_in_declaration_order() {
         for (i, c) in Code::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i, "{c:?}");
