@@ -387,7 +387,11 @@ mod tests {
         let many: Vec<String> = (0..64).map(|i| format!("step_{i}")).collect();
         let found = nearest("step_1x", many.iter().map(String::as_str));
         assert_eq!(found.len(), 3);
-        assert_eq!(found.capacity(), 3, "a diagnostic keeps its suggestions as long as its step");
+        assert_eq!(
+            found.capacity(),
+            3,
+            "a diagnostic keeps its suggestions as long as its step"
+        );
     }
 
     #[test]
