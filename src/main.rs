@@ -3,6 +3,8 @@
 /// mimalloc rather than the system allocator: the language server frees a document's old
 /// analysis on one thread while building the next on another, and glibc's per-thread arenas
 /// kept the freed memory from the next analysis (peak RSS about twice the one analysis).
+/// Built without transparent huge pages (`no_thp`): a 2 MiB page is resident whole, and with
+/// them the server on 20,000 cyclic steps peaked at 110 MiB, 85 MiB without.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
