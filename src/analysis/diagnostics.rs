@@ -9,7 +9,7 @@ use super::{Analysis, syntax_errors};
 use crate::model::catalog::Availability;
 use crate::model::diagnostic::{Code, Diagnostic, Severity, did_you_mean, nearest};
 use crate::model::resolve::{Overrides, resolve_step};
-use crate::model::secrets::redact;
+use crate::model::secrets::redact_owned;
 use crate::model::template::{RefKind, Template};
 use crate::model::template_env;
 use crate::model::workflow::{Spanned, Step, Workflow};
@@ -18,7 +18,24 @@ use crate::syntax::text::Span;
 /// All diagnostics of `analysis`, given the structural ones from lowering.
 pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnostic> {
     let text = analysis.text();
-    let mut out = Vec::new();
+    let StepDiagnostics {
+        diagnostics: semantic_found,
+        mut unavailable,
+    } = semantic(analysis);
+    let over_budget = super::budget::over_budget(analysis);
+    let ws = &analysis.workspace;
+    // Sized once: with 50,000 diagnostics a list grown by doubling held twice their room.
+    let mut out = Vec::with_capacity(
+        analysis.yaml.errors.len()
+            + analysis.yaml.extra_documents.len()
+            + structural.len()
+            + 1
+            + ws.library.refused_dirs.len()
+            + semantic_found.len()
+            + over_budget.len()
+            + unavailable.len()
+            + analysis.secrets.len(),
+    );
     for err in &analysis.yaml.errors {
         let first_step = analysis.workflow.steps.first().map_or(text.len(), |s| s.span.start);
         let region = syntax_errors::step_region(&analysis.workflow, err.span.start)
@@ -36,7 +53,6 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
         out.push(d);
     }
     out.extend(structural.iter().cloned());
-    let ws = &analysis.workspace;
     if let Some(err) = &ws.config.error {
         out.push(Diagnostic::new(
             Code::InvalidConfig,
@@ -55,12 +71,8 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
             format!("persona folder {} is not read: {reason}", dir.display()),
         ));
     }
-    let StepDiagnostics {
-        diagnostics,
-        mut unavailable,
-    } = semantic(analysis);
-    out.extend(diagnostics);
-    out.extend(super::budget::over_budget(analysis));
+    out.extend(semantic_found);
+    out.extend(over_budget);
     unavailable.sort_by_key(|(_, d)| d.span.start);
     let mut warned = HashSet::default();
     for (provider, d) in unavailable {
@@ -86,7 +98,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
         ));
     }
     for d in &mut out {
-        d.message = redact(&d.message);
+        d.message = redact_owned(std::mem::take(&mut d.message));
         d.span = clamp(text, d.span);
     }
     out.sort_by_key(|d| (d.span.start, d.span.end));
@@ -117,6 +129,15 @@ pub(crate) struct StepDiagnostics {
     pub(crate) unavailable: Vec<(String, Diagnostic)>,
 }
 
+impl StepDiagnostics {
+    /// Frees the room the lists grew into: a step's findings are kept (cached) as long as its
+    /// chunk, and a list grown by pushing holds up to four diagnostics for one.
+    fn shrink_to_fit(&mut self) {
+        self.diagnostics.shrink_to_fit();
+        self.unavailable.shrink_to_fit();
+    }
+}
+
 /// The step's semantic diagnostics: a function of the step and its environment only.
 pub(crate) fn check_step(env: &StepEnv, step: &Step) -> StepDiagnostics {
     let mut checks = Checks {
@@ -124,6 +145,7 @@ pub(crate) fn check_step(env: &StepEnv, step: &Step) -> StepDiagnostics {
         found: StepDiagnostics::default(),
     };
     checks.step(step);
+    checks.found.shrink_to_fit();
     checks.found
 }
 

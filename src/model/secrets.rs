@@ -80,9 +80,15 @@ pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
 
 /// `text` with every key-like token replaced by `***`.
 pub fn redact(text: &str) -> String {
-    let found = find_secrets(text);
+    redact_owned(text.to_string())
+}
+
+/// [`redact`] of a string already owned: returned as it is when it holds no key, so a
+/// message without one is not copied.
+pub fn redact_owned(text: String) -> String {
+    let found = find_secrets(&text);
     if found.is_empty() {
-        return text.to_string();
+        return text;
     }
     let mut out = String::with_capacity(text.len());
     let mut last = 0;

@@ -503,7 +503,12 @@ impl Template {
                 dashed,
             });
         }
-        let inside_name = |s: usize, e: usize| names.iter().any(|&(ns, ne, _)| s < ne && ns < e);
+        // The names come in token order and do not overlap, so their ends ascend too: the one
+        // name a token can overlap is the first that ends after the token starts.
+        let inside_name = |s: usize, e: usize| {
+            let first_after = names.partition_point(|&(_, ne, _)| ne <= s);
+            names.get(first_after).is_some_and(|&(ns, ..)| ns < e)
+        };
         let mut pieces: Vec<(usize, usize, TokenClass)> = tokens
             .iter()
             .zip(classes)

@@ -26,9 +26,14 @@ struct Params<'a, D> {
     version: Option<i32>,
 }
 
-/// The whole notification publishing `diagnostics` on `uri` (of `version`, when given).
-pub(crate) fn encode(uri: &Uri, version: Option<i32>, diagnostics: impl Iterator<Item = Diagnostic>) -> Vec<u8> {
-    let notification = Notification {
+/// The whole notification publishing `diagnostics` on `uri` (of `version`, when given). It is
+/// measured first and then written into a buffer of exactly its size: a buffer grown by
+/// doubling held up to twice the message, plus the copy made at each growth.
+pub(crate) fn encode<I>(uri: &Uri, version: Option<i32>, diagnostics: I) -> Vec<u8>
+where
+    I: Iterator<Item = Diagnostic> + Clone,
+{
+    let notification = |diagnostics: I| Notification {
         jsonrpc: "2.0",
         method: "textDocument/publishDiagnostics",
         params: Params {
@@ -37,7 +42,25 @@ pub(crate) fn encode(uri: &Uri, version: Option<i32>, diagnostics: impl Iterator
             version,
         },
     };
-    serde_json::to_vec(&notification).expect("diagnostics serialize")
+    let mut length = ByteCount(0);
+    serde_json::to_writer(&mut length, &notification(diagnostics.clone())).expect("diagnostics serialize");
+    let mut encoded = Vec::with_capacity(length.0);
+    serde_json::to_writer(&mut encoded, &notification(diagnostics)).expect("diagnostics serialize");
+    encoded
+}
+
+/// A writer that only counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Sends an encoded notification and returns once it is written; every publication goes
@@ -75,5 +98,19 @@ mod tests {
             });
             assert_eq!(ours, expected);
         }
+    }
+
+    #[test]
+    fn the_encoding_is_held_in_a_buffer_of_its_own_size() {
+        let uri: Uri = "file:///w/a.flow.yaml".parse().unwrap();
+        let diagnostics: Vec<Diagnostic> = (0..1000)
+            .map(|i| Diagnostic {
+                range: Range::new(Position::new(i, 2), Position::new(i, 5)),
+                message: format!("unknown step `b{i}`"),
+                ..Diagnostic::default()
+            })
+            .collect();
+        let encoded = encode(&uri, Some(1), diagnostics.iter().cloned());
+        assert_eq!(encoded.capacity(), encoded.len());
     }
 }
