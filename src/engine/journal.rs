@@ -100,9 +100,17 @@ impl Journal {
                 ),
             ));
         }
-        let mut file = File::create(&path)?;
+        // Written beside it and renamed over it, so a reader (another process planning a
+        // resume) sees the earlier journal or this one, never an empty file.
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::now_v7()));
+        let mut file = File::create(&tmp)?;
         file.write_all(&encode(&Entry::Start(record.clone())))?;
         file.sync_data()?;
+        std::fs::rename(&tmp, &path)?;
+        if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
+            dir.sync_all().ok();
+        }
         let syncing = file.try_clone()?;
         let (tx, rx) = mpsc::channel::<Line>();
         let writer = std::thread::Builder::new()
@@ -376,6 +384,39 @@ mod tests {
             finished_at: None,
             steps: vec![StepRecord::pending("a"), StepRecord::pending("b")],
         }
+    }
+
+    #[test]
+    fn a_journal_replaced_by_a_resume_is_never_seen_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let start = record();
+        drop(Journal::open(path.clone(), &start).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut missing = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    missing += usize::from(replay(&path).is_none());
+                }
+                missing
+            })
+        };
+        for _ in 0..300 {
+            drop(Journal::open(path.clone(), &start).unwrap());
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(
+            reader.join().unwrap(),
+            0,
+            "a reader found no journal while it was replaced"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["r.journal"], "no temp file is left behind");
     }
 
     #[tokio::test]
