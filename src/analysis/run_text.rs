@@ -302,17 +302,8 @@ mod tests {
     #[test]
     fn a_completed_step_ends_its_line_with_tokens_and_cost() {
         let attempt = StepAttempt {
-            duration_ms: Some(2140),
-            answered_by: Some(ProviderModel {
-                provider: "openai".to_string(),
-                model: "gpt-4o".to_string(),
-            }),
-            usage: Usage {
-                input_tokens: 800,
-                output_tokens: 12,
-            },
             cost_usd: Some(0.004),
-            ..StepAttempt::new(StepStatus::Completed)
+            ..completed()
         };
         let record = StepRecord {
             status: StepStatus::Completed,

@@ -86,19 +86,11 @@ pub fn redact(text: &str) -> String {
 /// [`redact`] of a string already owned: returned as it is when it holds no key, so a
 /// message without one is not copied.
 pub fn redact_owned(text: String) -> String {
-    let found = find_secrets(&text);
+    let found: Vec<_> = find_secrets(&text).into_iter().map(|s| s.start..s.end).collect();
     if found.is_empty() {
         return text;
     }
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for s in found {
-        out.push_str(&text[last..s.start]);
-        out.push_str("***");
-        last = s.end;
-    }
-    out.push_str(&text[last..]);
-    out
+    replace_ranges(&text, &found)
 }
 
 /// `text` with every key-like token masked by `*` after its vendor prefix, keeping byte
