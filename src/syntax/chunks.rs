@@ -60,6 +60,12 @@ pub(crate) fn indentation(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
+/// Whether `bytes` hold a `\r` not followed by `\n`: a line break to YAML and LSP that the
+/// line splitting here (at `\n`) would not see, so such a text is parsed whole.
+pub(crate) fn has_lone_cr(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
+}
+
 fn is_blank_or_comment(line: &str) -> bool {
     let t = line.trim_start_matches([' ', '\t']).trim_end_matches('\r');
     t.is_empty() || t.starts_with('#')
@@ -73,9 +79,12 @@ fn is_item_start(line: &str, indent: usize) -> bool {
 }
 
 /// Splits `text`, or `None` when the document has no block `steps:` list at column 0, uses
-/// multi-document markers or directives, or ends its steps with an indented line (then it
-/// is parsed whole).
+/// multi-document markers or directives, ends its steps with an indented line, or breaks a
+/// line with a lone `\r` (then it is parsed whole).
 pub fn split(text: &str) -> Option<Chunks> {
+    if has_lone_cr(text.as_bytes()) {
+        return None;
+    }
     let mut lines = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -208,6 +217,8 @@ mod tests {
     #[test]
     fn flow_steps_and_multiple_documents_are_not_split() {
         assert!(split("steps: [{id: a, prompt: hi}]\n").is_none());
+        assert!(split("steps:\n  - id: a\n    prompt: |\n      hi\r  - id: b\n").is_none());
+        assert!(split("steps:\r\n  - id: a\r\n").is_some());
         assert!(split("steps:\n  - id: a\n---\nname: x\n").is_none());
     }
 }

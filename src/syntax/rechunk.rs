@@ -43,6 +43,12 @@ pub fn rechunk_at(previous: &Chunks, old: &str, new: &str, change: Option<Change
             delta,
         });
     };
+    // A lone `\r` the edit made (the old text had none, or it would not be chunked) is a line
+    // break the split does not see: split again, which parses such a text whole.
+    let around = change.start.saturating_sub(1)..(change.new_end + 1).min(new.len());
+    if chunks::has_lone_cr(&new.as_bytes()[around]) {
+        return None;
+    }
     let prefix = change.start;
     // The line holding the first changed byte may have become anything: start at the item
     // before it, whose `-` line is wholly unchanged.
