@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod budget;
+mod chunk_pool;
 pub mod compare;
 pub mod completion;
 pub mod config_file;
@@ -178,6 +179,13 @@ impl Analysis {
         Analysis::update(text, workspace, None)
     }
 
+    /// [`Analysis::new`] with the step items split over exactly `threads` threads whatever
+    /// the document's size (1: all in the calling thread); `new` uses every core for a large
+    /// document and one thread for a small one. The result is the same either way.
+    pub fn on_threads(text: Arc<str>, workspace: Arc<Workspace>, threads: usize) -> Analysis {
+        Analysis::carry(text, workspace, None, Some(threads))
+    }
+
     /// Analyses `text`, reusing every step of `previous` whose text is unchanged: a keystroke
     /// costs one step's parse and lowering, not the document's.
     ///
@@ -186,17 +194,19 @@ impl Analysis {
     /// quoted scalar running across parts, …) it fails to parse on its own, and then the
     /// whole document is parsed; if that succeeds, it is the result.
     pub fn update(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<&Analysis>) -> Analysis {
-        Analysis::carry(text, workspace, previous.map(Carried::from_shared))
+        Analysis::carry(text, workspace, previous.map(Carried::from_shared), None)
     }
 
     /// [`Analysis::update`] taking `previous` over: its steps, chunks and line starts are
     /// moved and shifted in place instead of copied (the server's path, where the new
     /// version is the previous analysis's last holder).
     pub fn update_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis) -> Analysis {
-        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)))
+        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)), None)
     }
 
-    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>) -> Analysis {
+    /// The analysis of `text`, carrying what it can from `previous`, with the step items it
+    /// analyses afresh split over `threads` threads (by their size when `None`).
+    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>, threads: Option<usize>) -> Analysis {
         let change = previous
             .as_ref()
             .and_then(|p| Change::between(p.line_index.text(), &text));
@@ -239,7 +249,7 @@ impl Analysis {
                     new_end: text.len(),
                 };
                 let old = old_chunked.as_ref().zip(Some(change.unwrap_or(unchanged)));
-                let items = match_items(&text, &parts, old);
+                let items = match_items(&text, &parts, old, threads);
                 let (steps, step_chunks) = place_steps(&parts, &items);
                 (items, steps, step_chunks, false)
             }
@@ -367,33 +377,46 @@ impl Analysis {
 
 /// The chunk of each item of `parts`: the previous one where the item's text is unchanged
 /// (it lies wholly before or wholly after `change`, at the same place or moved by it), else
-/// analysed afresh.
-fn match_items(text: &str, parts: &Chunks, old: Option<(&Chunked, Change)>) -> Vec<Arc<StepChunk>> {
+/// analysed afresh, those on `threads` threads (by their size when `None`).
+fn match_items(
+    text: &str,
+    parts: &Chunks,
+    old: Option<(&Chunked, Change)>,
+    threads: Option<usize>,
+) -> Vec<Arc<StepChunk>> {
     let mut j = 0;
-    parts
+    let kept: Vec<Option<Arc<StepChunk>>> = parts
         .items
         .iter()
         .map(|span| {
-            if let Some((old, change)) = old {
-                let at = if span.end <= change.start {
-                    Some(*span)
-                } else if span.start >= change.new_end {
-                    let mut at = *span;
-                    at.offset_by(-change.delta());
-                    Some(at)
-                } else {
-                    None
-                };
-                if let Some(at) = at {
-                    let olds = &old.parts.items;
-                    j += olds[j..].partition_point(|o| o.start < at.start);
-                    if olds.get(j) == Some(&at) {
-                        return old.items[j].clone();
-                    }
-                }
-            }
-            Arc::new(analyse_step_chunk(&text[span.start..span.end]))
+            let (old, change) = old?;
+            let at = if span.end <= change.start {
+                *span
+            } else if span.start >= change.new_end {
+                let mut at = *span;
+                at.offset_by(-change.delta());
+                at
+            } else {
+                return None;
+            };
+            let olds = &old.parts.items;
+            j += olds[j..].partition_point(|o| o.start < at.start);
+            (olds.get(j) == Some(&at)).then(|| old.items[j].clone())
         })
+        .collect();
+    let fresh: Vec<Span> = parts
+        .items
+        .iter()
+        .zip(&kept)
+        .filter_map(|(span, kept)| kept.is_none().then_some(*span))
+        .collect();
+    let threads = threads.unwrap_or_else(|| chunk_pool::threads_for(fresh.iter().map(Span::len).sum()));
+    let mut analysed = chunk_pool::map_in_order(&fresh, threads, |span| {
+        Arc::new(analyse_step_chunk(&text[span.start..span.end]))
+    })
+    .into_iter();
+    kept.into_iter()
+        .map(|kept| kept.unwrap_or_else(|| analysed.next().expect("a chunk for every item not kept")))
         .collect()
 }
 
