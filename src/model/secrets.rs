@@ -42,38 +42,39 @@ fn is_key_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// Every key-like token in `text`.
-pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let starts_token = i == 0 || !is_key_char(bytes[i - 1]);
-        if !starts_token
-            || !PATTERNS
-                .iter()
-                .any(|(prefix, ..)| bytes[i..].starts_with(prefix.as_bytes()))
-        {
-            i += 1;
-            continue;
-        }
-        let end = i + bytes[i..].iter().take_while(|&&b| is_key_char(b)).count();
-        let token = &text[i..end];
-        let hit = PATTERNS.iter().find(|(prefix, min, ..)| {
+/// The vendor and variable of `token` (a whole run of key characters) if it has a key's shape.
+fn key_shape(token: &str) -> Option<(&'static str, &'static str)> {
+    PATTERNS
+        .iter()
+        .find(|(prefix, min, ..)| {
             token.starts_with(prefix)
                 && token.len() - prefix.len() >= *min
                 && token.bytes().any(|b| b.is_ascii_digit())
                 && token.bytes().any(|b| b.is_ascii_uppercase())
-        });
-        if let Some((_, _, vendor, env_var)) = hit {
+        })
+        .map(|&(_, _, vendor, env_var)| (vendor, env_var))
+}
+
+/// Every key-like token in `text`: each whole run of key characters is looked at once, by
+/// its first byte before anything else (the scan of every document on open).
+pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(skip) = bytes[i..].iter().position(|&b| is_key_char(b)) {
+        let start = i + skip;
+        let end = start + bytes[start..].iter().take_while(|&&b| is_key_char(b)).count();
+        if PATTERNS.iter().any(|(prefix, ..)| prefix.as_bytes()[0] == bytes[start])
+            && let Some((vendor, env_var)) = key_shape(&text[start..end])
+        {
             found.push(FoundSecret {
-                start: i,
+                start,
                 end,
                 vendor,
                 env_var,
             });
         }
-        i = end.max(i + 1);
+        i = end;
     }
     found
 }
@@ -290,6 +291,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn every_run_of_eight_key_characters_is_scrubbed() {
@@ -323,6 +325,44 @@ mod tests {
         let mut stream = scrubber.stream();
         let shown = [stream.push("key sk-"), stream.push("proj-AbCd"), stream.finish()].concat();
         assert_eq!(shown, "key ***");
+    }
+
+    /// Text where key-shaped tokens, their prefixes and separators meet in every order.
+    const PIECES: &[&str] = &[
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv0123456789",
+        "AIzaSyA1234567890abcdefghijklmnopqrstuV",
+        "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+        "sk-",
+        "x",
+        "-",
+        " ",
+        "é",
+        "\n",
+    ];
+
+    proptest! {
+        #[test]
+        fn the_tokens_found_are_the_whole_runs_of_key_characters_with_a_keys_shape(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..12)
+        ) {
+            let text = pieces.concat();
+            let mut runs = Vec::new();
+            let mut start = None;
+            for (i, b) in text.bytes().chain([b' ']).enumerate() {
+                match (is_key_char(b), start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        runs.push((s, i));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            let expected: Vec<(usize, usize)> =
+                runs.into_iter().filter(|&(s, e)| key_shape(&text[s..e]).is_some()).collect();
+            let found: Vec<(usize, usize)> = find_secrets(&text).iter().map(|f| (f.start, f.end)).collect();
+            prop_assert_eq!(found, expected);
+        }
     }
 
     #[test]
