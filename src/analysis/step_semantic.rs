@@ -2,8 +2,9 @@
 //! so that the next version whose steps are checked in the same environment patches them by
 //! the edit (only the re-split steps are checked and visited) instead of visiting every step.
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
+use super::chunk_pool;
 use super::diagnostics::{StepDiagnostics, check_step};
 use super::placed::Placed;
 use super::step_env::StepEnv;
@@ -42,6 +43,10 @@ impl StepSemantic {
     /// their environment is unchanged.
     pub(crate) fn of(analysis: &Analysis) -> StepSemantic {
         let env = &analysis.step_env;
+        // Each chunk's cache is filled on every core first; placing them is then a copy.
+        let chunks: Vec<&StepChunk> = analysis.step_chunks.iter().flatten().map(|(_, c)| &**c).collect();
+        let threads = chunk_pool::threads_for(analysis.text().len());
+        chunk_pool::map_in_order(&chunks, threads, |chunk| drop(StepSemantic::cached(env, chunk)));
         let mut all = StepSemantic::empty(env);
         for (i, step) in analysis.workflow.steps.iter().enumerate() {
             match analysis.step_chunks.get(i).and_then(Option::as_ref) {
@@ -96,8 +101,17 @@ impl StepSemantic {
     /// Adds the chunk's step diagnostics, placed at `base`, checking the step first unless its
     /// cache was computed in an equal environment.
     fn add_chunk(&mut self, base: usize, chunk: &StepChunk) {
-        let Some(step) = chunk.step() else { return };
-        let env = &self.env;
+        let Some(cache) = StepSemantic::cached(&self.env, chunk) else {
+            return;
+        };
+        let found = &cache.as_ref().expect("filled by cached").found;
+        self.add(base, found, base as isize);
+    }
+
+    /// The chunk's cache of its step's diagnostics in `env`, checked first unless it was
+    /// computed in an equal environment; `None` when the chunk holds no step.
+    fn cached<'a>(env: &Arc<StepEnv>, chunk: &'a StepChunk) -> Option<MutexGuard<'a, Option<CachedStepDiagnostics>>> {
+        let step = chunk.step()?;
         let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = cache
             .as_ref()
@@ -108,8 +122,7 @@ impl StepSemantic {
                 found: check_step(env, step),
             });
         }
-        let found = &cache.as_ref().expect("filled above").found;
-        self.add(base, found, base as isize);
+        Some(cache)
     }
 
     /// Adds the diagnostics of the step at `base`, moved by `by`.

@@ -39,8 +39,31 @@ const PATTERNS: &[(&str, usize, &str, &str)] = &[
 ];
 
 fn is_key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    KEY_CHARS[usize::from(b)]
 }
+
+/// Which bytes may be part of a key: ASCII letters and digits, `-` and `_`.
+const KEY_CHARS: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        set[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    set
+};
+
+/// Which bytes begin a vendor prefix.
+const PREFIX_STARTS: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < PATTERNS.len() {
+        set[PATTERNS[i].0.as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    set
+};
 
 /// The vendor and variable of `token` (a whole run of key characters) if it has a key's shape.
 fn key_shape(token: &str) -> Option<(&'static str, &'static str)> {
@@ -64,7 +87,7 @@ pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
     while let Some(skip) = bytes[i..].iter().position(|&b| is_key_char(b)) {
         let start = i + skip;
         let end = start + bytes[start..].iter().take_while(|&&b| is_key_char(b)).count();
-        if PATTERNS.iter().any(|(prefix, ..)| prefix.as_bytes()[0] == bytes[start])
+        if PREFIX_STARTS[usize::from(bytes[start])]
             && let Some((vendor, env_var)) = key_shape(&text[start..end])
         {
             found.push(FoundSecret {
