@@ -57,23 +57,18 @@ pub struct YamlSummary {
 }
 
 /// One step item, parsed and lowered on its own, with spans relative to its first byte so
-/// that it can be reused wherever the item moves.
+/// that it can be reused wherever the item moves. Its step is not kept here but in the
+/// workflow's list, placed in the document: one copy of each step.
 #[derive(Debug)]
 pub(crate) struct StepChunk {
-    step: Option<Step>,
+    /// Whether the item lowered to a step.
+    has_step: bool,
     diagnostics: Vec<Diagnostic>,
     error: Option<SyntaxError>,
     /// Key-like tokens in the chunk's text (a token never spans two lines, so never two chunks).
     secrets: Vec<FoundSecret>,
     /// The step's semantic diagnostics with the environment they were computed in.
     pub(crate) semantic: std::sync::Mutex<Option<step_semantic::CachedStepDiagnostics>>,
-}
-
-impl StepChunk {
-    /// The step, with spans relative to the chunk.
-    pub(crate) fn step(&self) -> Option<&Step> {
-        self.step.as_ref()
-    }
 }
 
 /// For each step, its chunk and where the chunk starts (none when the step comes from a
@@ -234,30 +229,33 @@ impl Analysis {
             return Analysis::from_whole(line_index, workspace, parsed, None, step_env.as_ref());
         };
         let (old_chunked, old_steps, old_findings, old_semantic) = old.unwrap_or((None, None, None, None));
-        // With the items the edit re-split (`first..first + added`) when the rest were carried.
-        let mut edited: Option<(ItemEdit, usize, usize)> = None;
+        // With the steps of the items the edit re-split when the rest were carried.
+        let mut edited: Option<(ItemEdit, std::ops::Range<usize>)> = None;
         let (items, steps, step_chunks, same_graph) = match (&rechunked, old_chunked, old_steps) {
             (Some(r), Some(old_chunked), Some((steps, step_chunks))) => {
-                edited = Some((ItemEdit::of(&old_chunked.parts.items, r), r.first, r.added));
-                carry_items(&text, &parts, r, old_chunked.items, steps, step_chunks)
+                let carried = carry_items(&text, &parts, r, old_chunked.items, steps, step_chunks);
+                edited = Some((ItemEdit::of(&old_chunked.parts.items, r), carried.fresh_steps));
+                (carried.items, carried.steps, carried.step_chunks, carried.same_graph)
             }
-            (_, old_chunked, _) => {
+            (_, old_chunked, old_steps) => {
                 // Equal texts: every item is where it was.
                 let unchanged = Change {
                     start: text.len(),
                     old_end: text.len(),
                     new_end: text.len(),
                 };
-                let old = old_chunked.as_ref().zip(Some(change.unwrap_or(unchanged)));
-                let items = match_items(&text, &parts, old, threads);
-                let (steps, step_chunks) = place_steps(&parts, &items);
+                let old = old_chunked
+                    .as_ref()
+                    .zip(old_steps)
+                    .map(|(chunked, (steps, _))| (chunked, change.unwrap_or(unchanged), steps));
+                let (items, steps, step_chunks) = match_items(&text, &parts, old, threads);
                 (items, steps, step_chunks, false)
             }
         };
-        let findings = match (edited, old_findings) {
-            (Some((edit, first, added)), Some(old)) => {
-                let fresh = first..first + added;
-                old.patched(edit, ItemFindings::of(&parts.items[fresh.clone()], &items[fresh]))
+        let findings = match (&rechunked, edited.as_ref(), old_findings) {
+            (Some(r), Some((edit, _)), Some(old)) => {
+                let fresh = r.first..r.first + r.added;
+                old.patched(*edit, ItemFindings::of(&parts.items[fresh.clone()], &items[fresh]))
             }
             _ => ItemFindings::of(&parts.items, &items),
         };
@@ -285,11 +283,11 @@ impl Analysis {
             let _ = graph.set(old);
         }
         let step_semantic = OnceLock::new();
-        if let (Some((edit, first, added)), Some(old)) = (edited, old_semantic) {
-            let fresh = chunked.parts.items[first..first + added]
+        if let (Some((edit, fresh_steps)), Some(old)) = (edited, old_semantic) {
+            let fresh = step_chunks[fresh_steps.clone()]
                 .iter()
-                .copied()
-                .zip(&chunked.items[first..first + added]);
+                .zip(&workflow.steps[fresh_steps])
+                .filter_map(|(chunk, step)| chunk.as_ref().map(|(base, chunk)| (*base, &**chunk, step)));
             if let Some(patched) = old.patched(&step_env, edit.kept_before, edit.moved_from, edit.delta, fresh) {
                 let _ = step_semantic.set(patched);
             }
@@ -375,17 +373,24 @@ impl Analysis {
     }
 }
 
-/// The chunk of each item of `parts`: the previous one where the item's text is unchanged
-/// (it lies wholly before or wholly after `change`, at the same place or moved by it), else
-/// analysed afresh, those on `threads` threads (by their size when `None`).
+/// The chunk and step of each item of `parts`: the previous ones where the item's text is
+/// unchanged (it lies wholly before or wholly after `change`, at the same place or moved by
+/// it; the previous steps are those of the previous items, in order), else analysed afresh,
+/// those on `threads` threads (by their size when `None`).
 fn match_items(
     text: &str,
     parts: &Chunks,
-    old: Option<(&Chunked, Change)>,
+    old: Option<(&Chunked, Change, Vec<Step>)>,
     threads: Option<usize>,
-) -> Vec<Arc<StepChunk>> {
-    let mut j = 0;
-    let kept: Vec<Option<Arc<StepChunk>>> = parts
+) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks) {
+    let (old, mut old_steps) = match old {
+        Some((chunked, change, steps)) => (Some((chunked, change)), steps),
+        None => (None, Vec::new()),
+    };
+    // The next previous item that may match, and the index of its step if it has one.
+    let (mut j, mut k) = (0, 0);
+    // For each item, the previous chunk it keeps, where that was and the index of its step.
+    let kept: Vec<Option<(Arc<StepChunk>, usize, usize)>> = parts
         .items
         .iter()
         .map(|span| {
@@ -400,8 +405,10 @@ fn match_items(
                 return None;
             };
             let olds = &old.parts.items;
-            j += olds[j..].partition_point(|o| o.start < at.start);
-            (olds.get(j) == Some(&at)).then(|| old.items[j].clone())
+            let skipped = olds[j..].partition_point(|o| o.start < at.start);
+            k += old.items[j..j + skipped].iter().filter(|c| c.has_step).count();
+            j += skipped;
+            (olds.get(j) == Some(&at)).then(|| (old.items[j].clone(), at.start, k))
         })
         .collect();
     let fresh: Vec<Span> = parts
@@ -411,33 +418,49 @@ fn match_items(
         .filter_map(|(span, kept)| kept.is_none().then_some(*span))
         .collect();
     let threads = threads.unwrap_or_else(|| chunk_pool::threads_for(fresh.iter().map(Span::len).sum()));
-    let mut analysed = chunk_pool::map_in_order(&fresh, threads, |span| {
-        Arc::new(analyse_step_chunk(&text[span.start..span.end]))
-    })
-    .into_iter();
-    kept.into_iter()
-        .map(|kept| kept.unwrap_or_else(|| analysed.next().expect("a chunk for every item not kept")))
-        .collect()
+    let mut analysed =
+        chunk_pool::map_in_order(&fresh, threads, |span| analyse_step_chunk(&text[span.start..span.end])).into_iter();
+    let mut items = Vec::with_capacity(parts.items.len());
+    let mut steps = Vec::with_capacity(parts.items.len());
+    let mut step_chunks = Vec::with_capacity(parts.items.len());
+    for (span, kept) in parts.items.iter().zip(kept) {
+        let (chunk, step) = match kept {
+            Some((chunk, was_at, k)) => {
+                let step = chunk.has_step.then(|| {
+                    let step = std::mem::take(&mut old_steps[k]);
+                    (step, span.start as isize - was_at as isize)
+                });
+                (chunk, step)
+            }
+            None => {
+                let (chunk, step) = analysed.next().expect("an analysis for every item not kept");
+                (Arc::new(chunk), step.map(|s| (s, span.start as isize)))
+            }
+        };
+        if let Some((mut step, by)) = step {
+            step.offset_by(by);
+            steps.push(step);
+            step_chunks.push(Some((span.start, chunk.clone())));
+        }
+        items.push(chunk);
+    }
+    (items, steps, step_chunks)
 }
 
-/// The steps of `items`, placed in the document, each with its chunk.
-fn place_steps(parts: &Chunks, items: &[Arc<StepChunk>]) -> (Vec<Step>, StepChunks) {
-    parts
-        .items
-        .iter()
-        .zip(items)
-        .filter_map(|(span, chunk)| {
-            let mut step = chunk.step.clone()?;
-            step.offset_by(span.start as isize);
-            Some((step, Some((span.start, chunk.clone()))))
-        })
-        .unzip()
+/// The parts of the next version that [`carry_items`] carried from the previous one.
+struct CarriedItems {
+    items: Vec<Arc<StepChunk>>,
+    steps: Vec<Step>,
+    step_chunks: StepChunks,
+    /// Where the steps of the re-split items are in `steps`.
+    fresh_steps: std::ops::Range<usize>,
+    /// Whether the steps' IDs and dependencies are those of the previous version.
+    same_graph: bool,
 }
 
 /// The chunks, steps and step chunks of `parts` when `rechunked` carried them from the
-/// previous version: the re-split items are analysed (or taken from the replaced ones with
-/// the same text), the rest are moved, those after the change shifted. The last value says
-/// whether the steps' IDs and dependencies are those of the previous version.
+/// previous version: the re-split items are analysed, the rest are moved, those after the
+/// change shifted.
 fn carry_items(
     text: &str,
     parts: &Chunks,
@@ -445,7 +468,7 @@ fn carry_items(
     mut items: Vec<Arc<StepChunk>>,
     mut steps: Vec<Step>,
     mut step_chunks: StepChunks,
-) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks, bool) {
+) -> CarriedItems {
     let Rechunked {
         first,
         added,
@@ -454,35 +477,44 @@ fn carry_items(
         ..
     } = *rechunked;
     let replaced = first..first + removed;
-    let before = items[..first].iter().filter(|c| c.step.is_some()).count();
-    let old_steps = items[replaced.clone()].iter().filter(|c| c.step.is_some()).count();
+    let before = items[..first].iter().filter(|c| c.has_step).count();
+    let old_steps = items[replaced.clone()].iter().filter(|c| c.has_step).count();
     let mut fresh = Vec::with_capacity(added);
-    let mut fresh_steps = Vec::new();
+    let mut new_steps = Vec::new();
+    let mut new_chunks = Vec::new();
     for span in &parts.items[first..first + added] {
-        let chunk = Arc::new(analyse_step_chunk(&text[span.start..span.end]));
-        if let Some(mut step) = chunk.step.clone() {
+        let (chunk, step) = analyse_step_chunk(&text[span.start..span.end]);
+        let chunk = Arc::new(chunk);
+        if let Some(mut step) = step {
             step.offset_by(span.start as isize);
-            fresh_steps.push((step, Some((span.start, chunk.clone()))));
+            new_steps.push(step);
+            new_chunks.push(Some((span.start, chunk.clone())));
         }
         fresh.push(chunk);
     }
     items.splice(replaced, fresh);
-    let added_steps = fresh_steps.len();
-    let (new_steps, new_chunks): (Vec<Step>, Vec<_>) = fresh_steps.into_iter().unzip();
+    let added_steps = new_steps.len();
     let same_graph = same_edges(&steps[before..before + old_steps], &new_steps);
     steps.splice(before..before + old_steps, new_steps);
     step_chunks.splice(before..before + old_steps, new_chunks);
+    let moved = before + added_steps;
     if delta != 0 {
-        let moved = before + added_steps;
         steps[moved..].iter_mut().for_each(|s| s.offset_by(delta));
         for (base, _) in step_chunks[moved..].iter_mut().flatten() {
             *base = base.wrapping_add_signed(delta);
         }
     }
-    (items, steps, step_chunks, same_graph)
+    CarriedItems {
+        items,
+        steps,
+        step_chunks,
+        fresh_steps: before..moved,
+        same_graph,
+    }
 }
 
-fn analyse_step_chunk(text: &str) -> StepChunk {
+/// The chunk of one step item's `text`, and its step with spans relative to the item.
+fn analyse_step_chunk(text: &str) -> (StepChunk, Option<Step>) {
     let parsed = yaml::parse(text);
     let item = parsed
         .root
@@ -493,13 +525,14 @@ fn analyse_step_chunk(text: &str) -> StepChunk {
         Some(node) => lower_step(text, node),
         None => (None, Vec::new()),
     };
-    StepChunk {
-        step,
+    let chunk = StepChunk {
+        has_step: step.is_some(),
         diagnostics,
         error: parsed.error,
         secrets: find_secrets(text),
         semantic: std::sync::Mutex::new(None),
-    }
+    };
+    (chunk, step)
 }
 
 /// Key-like tokens in `parts` of `text`, placed in the document.

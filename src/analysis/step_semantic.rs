@@ -10,7 +10,8 @@ use super::placed::Placed;
 use super::step_env::StepEnv;
 use super::{Analysis, StepChunk};
 use crate::model::diagnostic::Diagnostic;
-use crate::syntax::text::{OffsetBy, Span};
+use crate::model::workflow::Step;
+use crate::syntax::text::OffsetBy;
 
 /// A step's semantic diagnostics, relative to its chunk, and the environment they were
 /// computed in (the cache key).
@@ -44,13 +45,18 @@ impl StepSemantic {
     pub(crate) fn of(analysis: &Analysis) -> StepSemantic {
         let env = &analysis.step_env;
         // Each chunk's cache is filled on every core first; placing them is then a copy.
-        let chunks: Vec<&StepChunk> = analysis.step_chunks.iter().flatten().map(|(_, c)| &**c).collect();
+        let chunked: Vec<(usize, &StepChunk, &Step)> = (analysis.workflow.steps.iter())
+            .zip(&analysis.step_chunks)
+            .filter_map(|(step, chunk)| chunk.as_ref().map(|(base, chunk)| (*base, &**chunk, step)))
+            .collect();
         let threads = chunk_pool::threads_for(analysis.text().len());
-        chunk_pool::map_in_order(&chunks, threads, |chunk| drop(StepSemantic::cached(env, chunk)));
+        chunk_pool::map_in_order(&chunked, threads, |&(base, chunk, step)| {
+            drop(StepSemantic::cached(env, base, chunk, step));
+        });
         let mut all = StepSemantic::empty(env);
         for (i, step) in analysis.workflow.steps.iter().enumerate() {
             match analysis.step_chunks.get(i).and_then(Option::as_ref) {
-                Some((base, chunk)) => all.add_chunk(*base, chunk),
+                Some((base, chunk)) => all.add_chunk(*base, chunk, step),
                 None => {
                     let found = check_step(env, step);
                     all.add(step.span.start, &found, 0);
@@ -60,8 +66,8 @@ impl StepSemantic {
         all
     }
 
-    /// These diagnostics in the next version, whose step items `fresh` (each with its start)
-    /// replace those between `kept_before` and `moved_from` (starts in this version), the
+    /// These diagnostics in the next version, whose step items `fresh` (each with its start
+    /// and its step) replace those between `kept_before` and `moved_from` (starts in this version), the
     /// items after them moved by `delta`; `None` when the next version's steps are checked in
     /// another environment than `env`.
     pub(crate) fn patched<'a>(
@@ -70,14 +76,14 @@ impl StepSemantic {
         kept_before: usize,
         moved_from: usize,
         delta: isize,
-        fresh: impl Iterator<Item = (Span, &'a Arc<StepChunk>)>,
+        fresh: impl Iterator<Item = (usize, &'a StepChunk, &'a Step)>,
     ) -> Option<StepSemantic> {
         if !Arc::ptr_eq(&self.env, env) {
             return None;
         }
         let mut added = StepSemantic::empty(env);
-        for (span, chunk) in fresh {
-            added.add_chunk(span.start, chunk);
+        for (base, chunk, step) in fresh {
+            added.add_chunk(base, chunk, step);
         }
         Some(StepSemantic {
             env: self.env,
@@ -98,31 +104,37 @@ impl StepSemantic {
         }
     }
 
-    /// Adds the chunk's step diagnostics, placed at `base`, checking the step first unless its
-    /// cache was computed in an equal environment.
-    fn add_chunk(&mut self, base: usize, chunk: &StepChunk) {
-        let Some(cache) = StepSemantic::cached(&self.env, chunk) else {
-            return;
-        };
+    /// Adds the diagnostics of the chunk's `step` (placed in the document at `base`), checking
+    /// the step first unless the chunk's cache was computed in an equal environment.
+    fn add_chunk(&mut self, base: usize, chunk: &StepChunk, step: &Step) {
+        let cache = StepSemantic::cached(&self.env, base, chunk, step);
         let found = &cache.as_ref().expect("filled by cached").found;
         self.add(base, found, base as isize);
     }
 
-    /// The chunk's cache of its step's diagnostics in `env`, checked first unless it was
-    /// computed in an equal environment; `None` when the chunk holds no step.
-    fn cached<'a>(env: &Arc<StepEnv>, chunk: &'a StepChunk) -> Option<MutexGuard<'a, Option<CachedStepDiagnostics>>> {
-        let step = chunk.step()?;
+    /// The chunk's cache of its `step`'s diagnostics (the step placed at `base`) in `env`,
+    /// checked first unless it was computed in an equal environment.
+    fn cached<'a>(
+        env: &Arc<StepEnv>,
+        base: usize,
+        chunk: &'a StepChunk,
+        step: &Step,
+    ) -> MutexGuard<'a, Option<CachedStepDiagnostics>> {
         let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = cache
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(&c.env, env) || *c.env == **env);
         if !fresh {
+            let mut found = check_step(env, step);
+            let to_chunk = -(base as isize);
+            found.diagnostics.iter_mut().for_each(|d| d.offset_by(to_chunk));
+            found.unavailable.iter_mut().for_each(|(_, d)| d.offset_by(to_chunk));
             *cache = Some(CachedStepDiagnostics {
                 env: env.clone(),
-                found: check_step(env, step),
+                found,
             });
         }
-        Some(cache)
+        cache
     }
 
     /// Adds the diagnostics of the step at `base`, moved by `by`.
