@@ -350,3 +350,14 @@ fn a_large_workflow_analysed_on_every_core_equals_its_analysis_on_one_thread() {
     assert_eq!(every_core.workflow, one.workflow);
     assert_eq!(observed(&every_core), observed(&one));
 }
+
+#[test]
+fn a_flow_mapping_alone_on_a_top_level_line_is_the_syntax_error_it_is_in_the_whole_document() {
+    let ws = Arc::new(fixture::all_keys());
+    // Found by the random edits of the step graph: `{{ … }}` alone is a mapping, but in the
+    // document it is a key without its `:`.
+    let text = "version: 1\n{{ steps.d.output }}\nprovider: anthropic\nsteps:\n  - id: a\n    prompt: hi\n";
+    check_against_whole(text, &ws, None).unwrap();
+    let analysis = Analysis::new(Arc::from(text), ws);
+    assert!(has_syntax_error(&analysis));
+}

@@ -553,7 +553,7 @@ fn secrets_in(text: &str, parts: &[Span]) -> Vec<FoundSecret> {
 
 /// Parses each top-level key before and after the steps on its own and joins them into one
 /// root mapping whose `steps` value is an empty list spanning the items (their steps are
-/// lowered per chunk). `None` when a part is not a mapping (it does not stand alone).
+/// lowered per chunk). `None` when a part is not a block mapping (it does not stand alone).
 fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> Option<Node> {
     let items = Span::new(
         parts.items.first().map_or(0, |s| s.start),
@@ -561,7 +561,17 @@ fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> O
     );
     let mut entries: Vec<Entry> = Vec::new();
     for part in parts.header.iter().chain(&parts.trailer) {
-        let parsed = yaml::parse(&text[part.start..part.end]);
+        let part_text = &text[part.start..part.end];
+        // A flow mapping is a whole mapping alone, but in the document's block mapping a key
+        // that needs its `:`: only the whole document can say which it is.
+        let content = part_text
+            .lines()
+            .map(str::trim_start)
+            .find(|l| !l.is_empty() && !l.starts_with('#'));
+        if content.is_some_and(|l| l.starts_with('{')) {
+            return None;
+        }
+        let parsed = yaml::parse(part_text);
         let broken = parsed.error.is_some();
         if let Some(mut err) = parsed.error {
             err.offset_by(part.start as isize);
