@@ -38,7 +38,7 @@ use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_w
 use crate::model::workspace::Workspace;
 use crate::syntax::chunks::{self, Chunks};
 use crate::syntax::rechunk::{Rechunked, rechunk_at};
-use crate::syntax::text::{Change, LineIndex, OffsetBy, Span};
+use crate::syntax::text::{Change, LineIndex, OffsetBy, Span, TextDelta};
 use crate::syntax::yaml::{self, Entry, Node, NodeKind, ParsedYaml, SyntaxError};
 use placed::{ItemEdit, ItemFindings};
 use step_env::StepEnv;
@@ -178,7 +178,7 @@ impl Analysis {
     /// the document's size (1: all in the calling thread); `new` uses every core for a large
     /// document and one thread for a small one. The result is the same either way.
     pub fn on_threads(text: Arc<str>, workspace: Arc<Workspace>, threads: usize) -> Analysis {
-        Analysis::carry(text, workspace, None, Some(threads))
+        Analysis::carry(text, workspace, None, TextDelta::Unknown, Some(threads))
     }
 
     /// Analyses `text`, reusing every step of `previous` whose text is unchanged: a keystroke
@@ -189,22 +189,44 @@ impl Analysis {
     /// quoted scalar running across parts, …) it fails to parse on its own, and then the
     /// whole document is parsed; if that succeeds, it is the result.
     pub fn update(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<&Analysis>) -> Analysis {
-        Analysis::carry(text, workspace, previous.map(Carried::from_shared), None)
+        Analysis::carry(
+            text,
+            workspace,
+            previous.map(Carried::from_shared),
+            TextDelta::Unknown,
+            None,
+        )
     }
 
     /// [`Analysis::update`] taking `previous` over: its steps, chunks and line starts are
     /// moved and shifted in place instead of copied (the server's path, where the new
     /// version is the previous analysis's last holder).
     pub fn update_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis) -> Analysis {
-        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)), None)
+        Analysis::edited_owned(text, workspace, previous, TextDelta::Unknown)
     }
 
-    /// The analysis of `text`, carrying what it can from `previous`, with the step items it
-    /// analyses afresh split over `threads` threads (by their size when `None`).
-    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>, threads: Option<usize>) -> Analysis {
-        let change = previous
-            .as_ref()
-            .and_then(|p| Change::between(p.line_index.text(), &text));
+    /// [`Analysis::update`] told by `delta` where `text` may differ from the previous text,
+    /// so the two are compared only there (the server knows where the edits landed).
+    pub fn edited(text: Arc<str>, workspace: Arc<Workspace>, previous: &Analysis, delta: TextDelta) -> Analysis {
+        Analysis::carry(text, workspace, Some(Carried::from_shared(previous)), delta, None)
+    }
+
+    /// [`Analysis::update_owned`] told by `delta` where `text` may differ from the previous.
+    pub fn edited_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis, delta: TextDelta) -> Analysis {
+        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)), delta, None)
+    }
+
+    /// The analysis of `text`, carrying what it can from `previous` (whose text may differ
+    /// from it where `delta` says), with the step items it analyses afresh split over
+    /// `threads` threads (by their size when `None`).
+    fn carry(
+        text: Arc<str>,
+        workspace: Arc<Workspace>,
+        previous: Option<Carried>,
+        delta: TextDelta,
+        threads: Option<usize>,
+    ) -> Analysis {
+        let change = previous.as_ref().and_then(|p| delta.change(p.line_index.text(), &text));
         let rechunked = previous.as_ref().and_then(|p| {
             let chunked = p.chunked.as_ref()?;
             rechunk_at(&chunked.parts, p.line_index.text(), &text, change)
