@@ -65,6 +65,20 @@ const PREFIX_STARTS: [bool; 256] = {
     set
 };
 
+/// The shortest key any pattern accepts: shorter runs (nearly every word) are not looked at.
+const SHORTEST_KEY: usize = {
+    let mut shortest = usize::MAX;
+    let mut i = 0;
+    while i < PATTERNS.len() {
+        let len = PATTERNS[i].0.len() + PATTERNS[i].1;
+        if len < shortest {
+            shortest = len;
+        }
+        i += 1;
+    }
+    shortest
+};
+
 /// The vendor and variable of `token` (a whole run of key characters) if it has a key's shape.
 fn key_shape(token: &str) -> Option<(&'static str, &'static str)> {
     PATTERNS
@@ -79,7 +93,7 @@ fn key_shape(token: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// Every key-like token in `text`: each whole run of key characters is looked at once, by
-/// its first byte before anything else (the scan of every document on open).
+/// its length and first byte before anything else (the scan of every document on open).
 pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
@@ -87,7 +101,8 @@ pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
     while let Some(skip) = bytes[i..].iter().position(|&b| is_key_char(b)) {
         let start = i + skip;
         let end = start + bytes[start..].iter().take_while(|&&b| is_key_char(b)).count();
-        if PREFIX_STARTS[usize::from(bytes[start])]
+        if end - start >= SHORTEST_KEY
+            && PREFIX_STARTS[usize::from(bytes[start])]
             && let Some((vendor, env_var)) = key_shape(&text[start..end])
         {
             found.push(FoundSecret {
