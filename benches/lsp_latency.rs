@@ -65,11 +65,27 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-fn peak_rss_mib(pid: u32) -> Option<f64> {
+/// A field of `/proc/<pid>/status` in MiB (`VmHWM`: the peak RSS so far; `VmRSS`: now).
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmHWM:")
+}
+
+/// The server's peak RSS after each phase of the session and its RSS at that point, so the
+/// phase that makes the peak shows (the peak is that of the whole session so far).
+#[derive(Default)]
+struct Phases(Vec<(&'static str, Option<f64>, Option<f64>)>);
+
+impl Phases {
+    fn after(&mut self, phase: &'static str, pid: u32) {
+        self.0.push((phase, peak_rss_mib(pid), status_mib(pid, "VmRSS:")));
+    }
 }
 
 /// Results of one server's run.
@@ -81,6 +97,7 @@ struct Figures {
     hints: Option<(f64, f64)>,
     visible_hints: Option<(f64, f64)>,
     rss: Option<f64>,
+    phases: Phases,
 }
 
 /// How to reach a server and what it needs beyond the protocol.
@@ -123,6 +140,7 @@ fn open_once(subject: &Subject, dir: &Path, text: &str) -> Duration {
 fn started(subject: &Subject, dir: &Path) -> (TestServer, Duration) {
     let started = Instant::now();
     let mut server = TestServer::spawn((subject.command)());
+    let mut phases = Phases::default();
     server.configuration = subject.configuration.clone();
     server.configuration_by_section = !subject.configuration.is_null();
     let caps = json!({
@@ -136,6 +154,7 @@ fn started(subject: &Subject, dir: &Path) -> (TestServer, Duration) {
         )
         .expect("initialize");
     let initialize = started.elapsed();
+    phases.after("initialize", server.pid());
     server.notify("initialized", json!({}));
     if !subject.configuration.is_null() {
         server.notify(
@@ -157,6 +176,7 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         .collect();
     opens.sort();
     let open_to_diagnostics = opens[opens.len() / 2];
+    phases.after("didOpen", server.pid());
 
     let prompt_line = text
         .lines()
@@ -175,6 +195,7 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         diagnostics_after(&mut server, &doc, version);
         edits.push(t.elapsed());
     }
+    phases.after("edits", server.pid());
 
     let model_line = text
         .lines()
@@ -192,16 +213,19 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         completions.push(t.elapsed());
         assert!(!items.is_null());
     }
+    phases.after("completions", server.pid());
 
     let lines = text.lines().count() as u32;
     let middle = lines / 2;
     let hints = subject
         .hints
         .then(|| hint_latency(&mut server, &doc, 0, lines, Some(steps), requests(steps)));
+    phases.after("whole-file hints", server.pid());
     // What an editor asks for: the hints of one screen.
     let visible_hints = subject
         .hints
         .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None, requests(steps)));
+    phases.after("one-screen hints", server.pid());
     let rss = peak_rss_mib(server.pid());
     drop(server);
     Figures {
@@ -212,6 +236,7 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         hints,
         visible_hints,
         rss,
+        phases,
     }
 }
 
@@ -411,5 +436,13 @@ fn print(name: &str, f: &Figures) {
     match f.rss {
         Some(rss) => println!("  peak RSS                  {rss:8.1} MiB"),
         None => println!("  peak RSS                  unknown"),
+    }
+    let mib = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.1}"));
+    for (phase, peak, now) in &f.phases.0 {
+        println!(
+            "    after {phase:<18} peak {:>7} MiB  now {:>7} MiB",
+            mib(*peak),
+            mib(*now)
+        );
     }
 }

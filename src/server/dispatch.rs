@@ -1,7 +1,8 @@
 //! The ordering layer in front of tower-lsp-server: it applies `didOpen`, `didChange` and
 //! `didClose` synchronously in `call`, which the transport invokes once per message in
 //! arrival order, so every later request sees the text the client sent before it. It also
-//! turns a panic in any handler into an error reply to that request.
+//! turns a panic in any handler into an error reply to that request, and writes the replies
+//! that handlers encoded themselves (`encoded_reply`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{ExitedError, LspService};
 
 use super::convert::line_col;
+use super::encoded_reply::{self, Reply};
 use super::session::{Replaced, Snapshot};
 use super::{Backend, Event, Shared, internal_error};
 use crate::syntax::text::TextEdit;
@@ -139,9 +141,22 @@ impl Service<Request> for Ordered {
         }
         let id = req.id().cloned();
         let method = req.method().to_string();
+        let reply = id.clone().map(Reply::new);
         let fut = self.inner.call(req);
+        let shared = self.shared.clone();
         async move {
-            match AssertUnwindSafe(fut).catch_unwind().await {
+            let served = match reply.clone() {
+                Some(reply) => AssertUnwindSafe(reply.serve(fut)).catch_unwind().await,
+                None => AssertUnwindSafe(fut).catch_unwind().await,
+            };
+            match served {
+                Ok(Ok(Some(response))) if response.is_ok() => match reply.and_then(|r| r.take()) {
+                    Some(encoded) => {
+                        encoded_reply::send(&shared, encoded).await;
+                        Ok(None)
+                    }
+                    None => Ok(Some(response)),
+                },
                 Ok(result) => result,
                 Err(_) => {
                     tracing::error!("handler of {method} panicked");

@@ -12,6 +12,7 @@ mod commands;
 mod compare;
 mod convert;
 mod dispatch;
+mod encoded_reply;
 mod events;
 mod files;
 mod live_output;
@@ -202,7 +203,7 @@ impl LanguageServer for Backend {
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
         let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::code_lens::handle(s, params)).await
+        encoded_reply::on_snapshot(&self.shared, &uri, move |s| requests::code_lens::handle(s, params)).await
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
@@ -230,7 +231,7 @@ impl LanguageServer for Backend {
             return reply;
         }
         let uri = params.text_document_position.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::completion::handle(s, params)).await
+        encoded_reply::on_snapshot(&self.shared, &uri, move |s| requests::completion::handle(s, params)).await
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -243,7 +244,7 @@ impl LanguageServer for Backend {
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::inlay_hint::handle(s, params)).await
+        encoded_reply::on_snapshot(&self.shared, &uri, move |s| requests::inlay_hint::handle(s, params)).await
     }
 
     async fn inlay_hint_resolve(&self, hint: InlayHint) -> Result<InlayHint> {
@@ -260,7 +261,7 @@ impl LanguageServer for Backend {
 
     async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
         let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, |s| Some(requests::semantic_tokens::full(s).into())).await
+        encoded_reply::on_snapshot(&self.shared, &uri, |s| Some(requests::semantic_tokens::full(s).into())).await
     }
 
     async fn semantic_tokens_range(
@@ -302,7 +303,7 @@ impl LanguageServer for Backend {
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
         let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, requests::document_symbol::handle).await
+        encoded_reply::on_snapshot(&self.shared, &uri, requests::document_symbol::handle).await
     }
 }
 

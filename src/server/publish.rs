@@ -42,25 +42,10 @@ where
             version,
         },
     };
-    let mut length = ByteCount(0);
-    serde_json::to_writer(&mut length, &notification(diagnostics.clone())).expect("diagnostics serialize");
-    let mut encoded = Vec::with_capacity(length.0);
+    let length = crate::json_stream::encoded_len(&notification(diagnostics.clone())).expect("diagnostics serialize");
+    let mut encoded = Vec::with_capacity(length);
     serde_json::to_writer(&mut encoded, &notification(diagnostics)).expect("diagnostics serialize");
     encoded
-}
-
-/// A writer that only counts the bytes written to it.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Sends an encoded notification and returns once it is written; every publication goes
