@@ -1,7 +1,8 @@
 //! The ordering layer in front of tower-lsp-server: it applies `didOpen`, `didChange` and
 //! `didClose` synchronously in `call`, which the transport invokes once per message in
 //! arrival order, so every later request sees the text the client sent before it. It also
-//! turns a panic in any handler into an error reply to that request.
+//! turns a panic in any handler into an error reply to that request, and hands
+//! `textDocument/inlayHint` to its handler, which encodes its reply itself.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{ExitedError, LspService};
 
 use super::convert::line_col;
+use super::requests::inlay_hint;
 use super::session::{Replaced, Snapshot};
 use super::{Backend, Event, Shared, internal_error};
 use crate::syntax::text::TextEdit;
@@ -139,7 +141,11 @@ impl Service<Request> for Ordered {
         }
         let id = req.id().cloned();
         let method = req.method().to_string();
-        let fut = self.inner.call(req);
+        let fut = if method == inlay_hint::METHOD {
+            inlay_hint::answer(&self.shared, req).map(Ok).boxed()
+        } else {
+            self.inner.call(req).boxed()
+        };
         async move {
             match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(result) => result,

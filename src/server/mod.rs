@@ -241,11 +241,6 @@ impl LanguageServer for Backend {
         on_snapshot(&self.shared, &uri, move |s| requests::hover::handle(s, params)).await
     }
 
-    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
-        let uri = params.text_document.uri.clone();
-        on_snapshot(&self.shared, &uri, move |s| requests::inlay_hint::handle(s, params)).await
-    }
-
     async fn inlay_hint_resolve(&self, hint: InlayHint) -> Result<InlayHint> {
         let Some(uri) = requests::inlay_hint::uri_of(&hint) else {
             return Ok(hint);
