@@ -10,14 +10,12 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt};
-use serde::{Serialize, Serializer};
 use tower_lsp_server::jsonrpc::{Error, Id, Request, Response};
 use tower_lsp_server::ls_types::{
     InlayHint, InlayHintParams, InlayHintTooltip, MarkupContent, MarkupKind, Position, Range, Uri,
 };
 
 use crate::analysis::hints::{StepHint, step_hints, tooltip};
-use crate::json_stream::Streamed;
 use crate::server::session::Snapshot;
 use crate::server::{Shared, convert, internal_error};
 use crate::syntax::line_cursor::LineCursor;
@@ -71,24 +69,61 @@ fn encode(id: &Id, s: &Snapshot, range: Range) -> Vec<u8> {
     let from = convert::offset(index, range.start, s.encoding);
     let to = convert::offset(index, range.end, s.encoding);
     let hints = step_hints(&analysis, &s.runs, from, to);
-    let mut cursor = LineCursor::new(index, s.encoding);
-    let reply = Reply {
-        jsonrpc: "2.0",
-        id,
-        result: Streamed::new(hints.iter().map(|hint| {
-            let at = cursor.position(hint.offset);
-            Hint::of(hint, Position::new(at.line, at.col), s)
-        })),
-    };
     // Labels are most of a hint; the rest is about 90 bytes and the URI.
-    let estimate = hints
-        .iter()
-        .map(|h| h.label.len() + s.uri.as_str().len() + 96)
-        .sum::<usize>()
-        + 64;
-    let mut encoded = Vec::with_capacity(estimate);
-    serde_json::to_writer(&mut encoded, &reply).expect("inlay hints serialize");
-    encoded
+    let estimate = hints.iter().map(|h| h.label.len() + s.uri.as_str().len() + 96).sum::<usize>() + 64;
+    let mut out = Vec::with_capacity(estimate);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut out, id).expect("a request id serializes");
+    out.extend_from_slice(br#","result":"#);
+    let mut cursor = LineCursor::new(index, s.encoding);
+    let placed = hints.iter().map(|hint| {
+        let at = cursor.position(hint.offset);
+        (Position::new(at.line, at.col), hint)
+    });
+    write_hints(&mut out, s.uri.as_str(), s.version, placed);
+    out.push(b'}');
+    out
+}
+
+/// Writes `hints` as the JSON array of `InlayHint`s tower-lsp-server would send: a string
+/// label, a space before it, and [`HintData`]. Written by hand, as every hint has this one
+/// shape and the same URI: through serde_json, escaping the keys and the URI again for each
+/// hint and writing every piece through `io::Write` cost 3,000 instructions a hint.
+fn write_hints<'h>(out: &mut Vec<u8>, uri: &str, version: i32, hints: impl Iterator<Item = (Position, &'h StepHint)>) {
+    let uri = serde_json::to_string(uri).expect("a string serializes");
+    let mut numbers = itoa::Buffer::new();
+    out.push(b'[');
+    for (i, (position, hint)) in hints.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"position":{"line":"#);
+        out.extend_from_slice(numbers.format(position.line).as_bytes());
+        out.extend_from_slice(br#","character":"#);
+        out.extend_from_slice(numbers.format(position.character).as_bytes());
+        out.extend_from_slice(br#"},"label":"#);
+        write_string(out, &hint.label);
+        out.extend_from_slice(br#","paddingLeft":true,"data":""#);
+        out.extend_from_slice(numbers.format(version).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(numbers.format(hint.step).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&uri.as_bytes()[1..]);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// Writes `text` as a JSON string: copied when nothing in it needs escaping (a label seldom
+/// does), else escaped by serde_json.
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(out, text).expect("a string serializes");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// Sends an encoded reply and returns once it is written.
@@ -99,53 +134,14 @@ async fn send(shared: &Shared, encoded: Vec<u8>) {
     }
 }
 
-#[derive(Serialize)]
-struct Reply<'a, R> {
-    jsonrpc: &'static str,
-    id: &'a Id,
-    result: R,
-}
-
-/// An `InlayHint` as the reply has it: a string label, a space before it, and `data` for
-/// `inlayHint/resolve`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Hint<'a> {
-    position: Position,
-    label: &'a str,
-    padding_left: bool,
-    data: HintData<'a>,
-}
-
-impl<'a> Hint<'a> {
-    fn of(hint: &'a StepHint, position: Position, s: &'a Snapshot) -> Hint<'a> {
-        Hint {
-            position,
-            label: &hint.label,
-            padding_left: true,
-            data: HintData {
-                version: s.version,
-                step: hint.step,
-                uri: s.uri.as_str(),
-            },
-        }
-    }
-}
-
 /// What `inlayHint/resolve` needs of a hint: the document, its version and the step, as one
-/// string `"<version>:<step>:<uri>"` — the editor parses and keeps this for every hint of the
-/// file, and a string costs it a fraction of what an object of three fields does.
+/// string `"<version>:<step>:<uri>"` ([`write_hints`] writes it) — the editor parses and keeps
+/// this for every hint of the file, and a string costs it a fraction of an object of three.
 #[derive(Debug, PartialEq)]
 struct HintData<'a> {
     version: i32,
     step: usize,
     uri: &'a str,
-}
-
-impl Serialize for HintData<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("{}:{}:{}", self.version, self.step, self.uri))
-    }
 }
 
 impl HintData<'_> {
@@ -185,58 +181,64 @@ mod tests {
     use serde_json::json;
     use tower_lsp_server::ls_types::InlayHintLabel;
 
-    #[test]
-    fn the_encoding_is_the_one_tower_lsp_server_would_send() {
-        let uri: Uri = "file:///w/a%20b.flow.yaml".parse().unwrap();
-        let label = "openai/gpt-4o (step) · \"quoted\"\\".to_string();
-        let hint = StepHint {
-            offset: 0,
-            label: label.clone(),
-            step: 7,
-        };
-        let data = HintData {
-            version: 3,
-            step: hint.step,
-            uri: uri.as_str(),
-        };
-        let ours = serde_json::to_value(Hint {
-            position: Position::new(4, 13),
-            label: &hint.label,
-            padding_left: true,
-            data,
-        })
-        .unwrap();
-        let theirs = InlayHint {
-            position: Position::new(4, 13),
-            label: InlayHintLabel::String(label),
-            kind: None,
-            text_edits: None,
-            tooltip: None,
-            padding_left: Some(true),
-            padding_right: None,
-            data: Some(json!(format!("3:7:{}", uri.as_str()))),
-        };
-        assert_eq!(ours, serde_json::to_value(&theirs).unwrap());
-        let echoed: InlayHint = serde_json::from_value(ours).unwrap();
-        assert_eq!(
-            HintData::of(&echoed),
-            Some(HintData {
-                version: 3,
-                step: 7,
-                uri: uri.as_str()
+    /// The hints `write_hints` writes for `labels`, one per line, and those tower-lsp-server
+    /// would have sent.
+    fn both(uri: &str, labels: &[&str]) -> (serde_json::Value, serde_json::Value) {
+        let hints: Vec<StepHint> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| StepHint {
+                offset: 0,
+                label: label.to_string(),
+                step: i,
             })
-        );
-        assert_eq!(uri_of(&echoed), Some(uri));
+            .collect();
+        let position = |i: usize| Position::new(4 + i as u32, 13 + i as u32);
+        let mut ours = Vec::new();
+        write_hints(&mut ours, uri, 3, hints.iter().enumerate().map(|(i, h)| (position(i), h)));
+        let theirs: Vec<InlayHint> = hints
+            .iter()
+            .enumerate()
+            .map(|(i, h)| InlayHint {
+                position: position(i),
+                label: InlayHintLabel::String(h.label.clone()),
+                kind: None,
+                text_edits: None,
+                tooltip: None,
+                padding_left: Some(true),
+                padding_right: None,
+                data: Some(json!(format!("3:{i}:{uri}"))),
+            })
+            .collect();
+        (
+            serde_json::from_slice(&ours).unwrap(),
+            serde_json::to_value(theirs).unwrap(),
+        )
     }
 
     #[test]
-    fn a_reply_is_a_json_rpc_response_with_the_hints_as_its_result() {
-        let reply = Reply {
-            jsonrpc: "2.0",
-            id: &Id::Number(12),
-            result: Streamed::new(std::iter::empty::<Hint>()),
+    fn the_hints_are_written_as_tower_lsp_server_would_send_them() {
+        let labels = [
+            "anthropic/claude-sonnet-4-5 (workflow) · analyst (workflow)",
+            "openai/gpt-4o (step) · ✗ 401 \"auth\"\\ \u{7}",
+        ];
+        let (ours, theirs) = both("file:///w/a%20b.flow.yaml", &labels);
+        assert_eq!(ours, theirs);
+        let (ours, theirs) = both("file:///w/a.flow.yaml", &[]);
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn a_hint_sent_back_names_its_document_version_and_step() {
+        let uri: Uri = "file:///w/a%20b.flow.yaml".parse().unwrap();
+        let (ours, _) = both(uri.as_str(), &["a", "b"]);
+        let echoed: InlayHint = serde_json::from_value(ours[1].clone()).unwrap();
+        let expected = HintData {
+            version: 3,
+            step: 1,
+            uri: uri.as_str(),
         };
-        let ours: Response = serde_json::from_slice(&serde_json::to_vec(&reply).unwrap()).unwrap();
-        assert_eq!(ours, Response::from_ok(Id::Number(12), json!([])));
+        assert_eq!(HintData::of(&echoed), Some(expected));
+        assert_eq!(uri_of(&echoed), Some(uri));
     }
 }
