@@ -70,7 +70,11 @@ fn encode(id: &Id, s: &Snapshot, range: Range) -> Vec<u8> {
     let to = convert::offset(index, range.end, s.encoding);
     let hints = step_hints(&analysis, &s.runs, from, to);
     // Labels are most of a hint; the rest is about 90 bytes and the URI.
-    let estimate = hints.iter().map(|h| h.label.len() + s.uri.as_str().len() + 96).sum::<usize>() + 64;
+    let estimate = hints
+        .iter()
+        .map(|h| h.label.len() + s.uri.as_str().len() + 96)
+        .sum::<usize>()
+        + 64;
     let mut out = Vec::with_capacity(estimate);
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
     serde_json::to_writer(&mut out, id).expect("a request id serializes");
@@ -195,7 +199,12 @@ mod tests {
             .collect();
         let position = |i: usize| Position::new(4 + i as u32, 13 + i as u32);
         let mut ours = Vec::new();
-        write_hints(&mut ours, uri, 3, hints.iter().enumerate().map(|(i, h)| (position(i), h)));
+        write_hints(
+            &mut ours,
+            uri,
+            3,
+            hints.iter().enumerate().map(|(i, h)| (position(i), h)),
+        );
         let theirs: Vec<InlayHint> = hints
             .iter()
             .enumerate()
