@@ -14,7 +14,7 @@ use stepwise::analysis::{Analysis, hints::step_hints};
 use stepwise::model::diagnostic::Code;
 use stepwise::model::runs::RunView;
 use stepwise::model::workspace::Workspace;
-use stepwise::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextEdit};
+use stepwise::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextDelta, TextEdit};
 
 const BASE: &str = "version: 1\nname: Ünïcode brief 日本\nprovider: anthropic\npersona: analyst\npersonas:\n  analyst:\n    name: A\n    system: Be brief 😀.\nsteps:\n  - id: summarize\n    prompt: |\n      Summarize {{ inputs.product }} 🚀 in five bullets.\n  - id: ideas\n    provider: openai\n    needs: [summarize]\n    for_each: steps.summarize.output | lines\n    prompt: \"Ideas for {{ item }}\"\n";
 
@@ -155,6 +155,17 @@ fn check_against_whole(
     ws: &Arc<Workspace>,
     previous: Option<&Analysis>,
 ) -> Result<Analysis, TestCaseError> {
+    check_edit_against_whole(text, ws, previous, TextDelta::Unknown)
+}
+
+/// [`check_against_whole`], the server's path told by `delta` where `text` may differ from
+/// the previous analysis's text.
+fn check_edit_against_whole(
+    text: &str,
+    ws: &Arc<Workspace>,
+    previous: Option<&Analysis>,
+    delta: TextDelta,
+) -> Result<Analysis, TestCaseError> {
     let shown = format!("{text:?}");
     let text: Arc<str> = Arc::from(text);
     let incremental = Analysis::update(text.clone(), ws.clone(), previous);
@@ -164,7 +175,7 @@ fn check_against_whole(
     prop_assert_eq!(observed(&incremental), observed(&fresh));
     if let Some(previous) = previous {
         // The server's path: the previous analysis taken over, its parts moved, not copied.
-        let taken_over = Analysis::update_owned(text, ws.clone(), previous.clone());
+        let taken_over = Analysis::edited_owned(text, ws.clone(), previous.clone(), delta);
         prop_assert_eq!(&taken_over.workflow, &fresh.workflow);
         prop_assert_eq!(observed(&taken_over), observed(&fresh));
     }
@@ -241,12 +252,52 @@ proptest! {
             prop_assume!(!(end > 0 && expected.as_bytes()[end - 1] == b'\r' && expected.as_bytes().get(end) == Some(&b'\n')));
             let index = LineIndex::new(Arc::from(expected.as_str()));
             let range = (index.position(start, encoding), index.position(end, encoding));
-            doc.apply(&TextEdit { range: Some(range), text: insert.clone() }, encoding);
+            let delta = doc.apply(&TextEdit { range: Some(range), text: insert.clone() }, encoding);
             expected.replace_range(start..end, &insert);
             let text = doc.to_arc_str();
             prop_assert_eq!(&*text, expected.as_str());
-            previous = check_against_whole(&text, &ws, Some(&previous))?;
+            previous = check_edit_against_whole(&text, &ws, Some(&previous), delta)?;
         }
+    }
+
+    /// As the server sees typing: batches of edits in one didChange, and versions whose
+    /// analysis was never asked for, so the delta from the last analysed text is the edits of
+    /// several batches in turn.
+    #[test]
+    fn the_change_that_batches_of_edits_report_gives_the_whole_document_analysis(
+        batches in prop::collection::vec(prop::collection::vec(edit(), 1..4), 1..6),
+        analysed in prop::collection::vec(any::<bool>(), 6)
+    ) {
+        let mut expected = BASE.to_string();
+        let mut doc = DocumentText::new(BASE);
+        let ws = Arc::new(fixture::all_keys());
+        let mut previous = Analysis::new(Arc::from(BASE), ws.clone());
+        let mut delta = TextDelta::Same;
+        for (batch, analyse) in batches.iter().zip(analysed) {
+            let mut edits = Vec::new();
+            for (at, len, insert, _) in batch {
+                let chars: Vec<(usize, char)> = expected.char_indices().collect();
+                let start_char = ((chars.len() as f64) * at) as usize;
+                let end_char = (start_char + len).min(chars.len());
+                let byte = |c: usize| chars.get(c).map_or(expected.len(), |&(b, _)| b);
+                let (start, end) = (byte(start_char), byte(end_char));
+                let splits_crlf = |at: usize| at > 0 && expected.as_bytes()[at - 1] == b'\r' && expected.as_bytes().get(at) == Some(&b'\n');
+                prop_assume!(!splits_crlf(start) && !splits_crlf(end));
+                let index = LineIndex::new(Arc::from(expected.as_str()));
+                let range = (index.position(start, PositionEncoding::Utf8), index.position(end, PositionEncoding::Utf8));
+                edits.push(TextEdit { range: Some(range), text: insert.clone() });
+                expected.replace_range(start..end, insert);
+            }
+            delta = delta.then(doc.apply_all(&edits, PositionEncoding::Utf8));
+            let text = doc.to_arc_str();
+            prop_assert_eq!(&*text, expected.as_str());
+            if analyse {
+                previous = check_edit_against_whole(&text, &ws, Some(&previous), delta)?;
+                delta = TextDelta::Same;
+            }
+        }
+        let text = doc.to_arc_str();
+        check_edit_against_whole(&text, &ws, Some(&previous), delta)?;
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_w
 use crate::model::workspace::Workspace;
 use crate::syntax::chunks::{self, Chunks};
 use crate::syntax::rechunk::{Rechunked, rechunk_at};
-use crate::syntax::text::{Change, LineIndex, OffsetBy, Span};
+use crate::syntax::text::{Change, LineIndex, OffsetBy, Span, TextDelta};
 use crate::syntax::yaml::{self, Entry, Node, NodeKind, ParsedYaml, SyntaxError};
 use placed::{ItemEdit, ItemFindings};
 use step_env::StepEnv;
@@ -56,23 +56,18 @@ pub struct YamlSummary {
 }
 
 /// One step item, parsed and lowered on its own, with spans relative to its first byte so
-/// that it can be reused wherever the item moves.
+/// that it can be reused wherever the item moves. Its step is not kept here but in the
+/// workflow's list, placed in the document: one copy of each step.
 #[derive(Debug)]
 pub(crate) struct StepChunk {
-    step: Option<Step>,
+    /// Whether the item lowered to a step.
+    has_step: bool,
     diagnostics: Vec<Diagnostic>,
     error: Option<SyntaxError>,
     /// Key-like tokens in the chunk's text (a token never spans two lines, so never two chunks).
     secrets: Vec<FoundSecret>,
     /// The step's semantic diagnostics with the environment they were computed in.
     pub(crate) semantic: std::sync::Mutex<Option<step_semantic::CachedStepDiagnostics>>,
-}
-
-impl StepChunk {
-    /// The step, with spans relative to the chunk.
-    pub(crate) fn step(&self) -> Option<&Step> {
-        self.step.as_ref()
-    }
 }
 
 /// For each step, its chunk and where the chunk starts (none when the step comes from a
@@ -186,20 +181,29 @@ impl Analysis {
     /// quoted scalar running across parts, …) it fails to parse on its own, and then the
     /// whole document is parsed; if that succeeds, it is the result.
     pub fn update(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<&Analysis>) -> Analysis {
-        Analysis::carry(text, workspace, previous.map(Carried::from_shared))
+        Analysis::carry(text, workspace, previous.map(Carried::from_shared), TextDelta::Unknown)
     }
 
     /// [`Analysis::update`] taking `previous` over: its steps, chunks and line starts are
     /// moved and shifted in place instead of copied (the server's path, where the new
     /// version is the previous analysis's last holder).
     pub fn update_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis) -> Analysis {
-        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)))
+        Analysis::edited_owned(text, workspace, previous, TextDelta::Unknown)
     }
 
-    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>) -> Analysis {
-        let change = previous
-            .as_ref()
-            .and_then(|p| Change::between(p.line_index.text(), &text));
+    /// [`Analysis::update`] told by `delta` where `text` may differ from the previous text,
+    /// so the two are compared only there (the server knows where the edits landed).
+    pub fn edited(text: Arc<str>, workspace: Arc<Workspace>, previous: &Analysis, delta: TextDelta) -> Analysis {
+        Analysis::carry(text, workspace, Some(Carried::from_shared(previous)), delta)
+    }
+
+    /// [`Analysis::update_owned`] told by `delta` where `text` may differ from the previous.
+    pub fn edited_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis, delta: TextDelta) -> Analysis {
+        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)), delta)
+    }
+
+    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>, delta: TextDelta) -> Analysis {
+        let change = previous.as_ref().and_then(|p| delta.change(p.line_index.text(), &text));
         let rechunked = previous.as_ref().and_then(|p| {
             let chunked = p.chunked.as_ref()?;
             rechunk_at(&chunked.parts, p.line_index.text(), &text, change)
@@ -224,30 +228,33 @@ impl Analysis {
             return Analysis::from_whole(line_index, workspace, parsed, None, step_env.as_ref());
         };
         let (old_chunked, old_steps, old_findings, old_semantic) = old.unwrap_or((None, None, None, None));
-        // With the items the edit re-split (`first..first + added`) when the rest were carried.
-        let mut edited: Option<(ItemEdit, usize, usize)> = None;
+        // With the steps of the items the edit re-split when the rest were carried.
+        let mut edited: Option<(ItemEdit, std::ops::Range<usize>)> = None;
         let (items, steps, step_chunks, same_graph) = match (&rechunked, old_chunked, old_steps) {
             (Some(r), Some(old_chunked), Some((steps, step_chunks))) => {
-                edited = Some((ItemEdit::of(&old_chunked.parts.items, r), r.first, r.added));
-                carry_items(&text, &parts, r, old_chunked.items, steps, step_chunks)
+                let carried = carry_items(&text, &parts, r, old_chunked.items, steps, step_chunks);
+                edited = Some((ItemEdit::of(&old_chunked.parts.items, r), carried.fresh_steps));
+                (carried.items, carried.steps, carried.step_chunks, carried.same_graph)
             }
-            (_, old_chunked, _) => {
+            (_, old_chunked, old_steps) => {
                 // Equal texts: every item is where it was.
                 let unchanged = Change {
                     start: text.len(),
                     old_end: text.len(),
                     new_end: text.len(),
                 };
-                let old = old_chunked.as_ref().zip(Some(change.unwrap_or(unchanged)));
-                let items = match_items(&text, &parts, old);
-                let (steps, step_chunks) = place_steps(&parts, &items);
+                let old = old_chunked
+                    .as_ref()
+                    .zip(old_steps)
+                    .map(|(chunked, (steps, _))| (chunked, change.unwrap_or(unchanged), steps));
+                let (items, steps, step_chunks) = match_items(&text, &parts, old);
                 (items, steps, step_chunks, false)
             }
         };
-        let findings = match (edited, old_findings) {
-            (Some((edit, first, added)), Some(old)) => {
-                let fresh = first..first + added;
-                old.patched(edit, ItemFindings::of(&parts.items[fresh.clone()], &items[fresh]))
+        let findings = match (&rechunked, edited.as_ref(), old_findings) {
+            (Some(r), Some((edit, _)), Some(old)) => {
+                let fresh = r.first..r.first + r.added;
+                old.patched(*edit, ItemFindings::of(&parts.items[fresh.clone()], &items[fresh]))
             }
             _ => ItemFindings::of(&parts.items, &items),
         };
@@ -275,11 +282,11 @@ impl Analysis {
             let _ = graph.set(old);
         }
         let step_semantic = OnceLock::new();
-        if let (Some((edit, first, added)), Some(old)) = (edited, old_semantic) {
-            let fresh = chunked.parts.items[first..first + added]
+        if let (Some((edit, fresh_steps)), Some(old)) = (edited, old_semantic) {
+            let fresh = step_chunks[fresh_steps.clone()]
                 .iter()
-                .copied()
-                .zip(&chunked.items[first..first + added]);
+                .zip(&workflow.steps[fresh_steps])
+                .filter_map(|(chunk, step)| chunk.as_ref().map(|(base, chunk)| (*base, &**chunk, step)));
             if let Some(patched) = old.patched(&step_env, edit.kept_before, edit.moved_from, edit.delta, fresh) {
                 let _ = step_semantic.set(patched);
             }
@@ -365,56 +372,77 @@ impl Analysis {
     }
 }
 
-/// The chunk of each item of `parts`: the previous one where the item's text is unchanged
-/// (it lies wholly before or wholly after `change`, at the same place or moved by it), else
-/// analysed afresh.
-fn match_items(text: &str, parts: &Chunks, old: Option<(&Chunked, Change)>) -> Vec<Arc<StepChunk>> {
-    let mut j = 0;
-    parts
-        .items
-        .iter()
-        .map(|span| {
-            if let Some((old, change)) = old {
-                let at = if span.end <= change.start {
-                    Some(*span)
-                } else if span.start >= change.new_end {
-                    let mut at = *span;
-                    at.offset_by(-change.delta());
-                    Some(at)
-                } else {
-                    None
-                };
-                if let Some(at) = at {
-                    let olds = &old.parts.items;
-                    j += olds[j..].partition_point(|o| o.start < at.start);
-                    if olds.get(j) == Some(&at) {
-                        return old.items[j].clone();
-                    }
-                }
+/// The chunk and step of each item of `parts`: the previous ones where the item's text is
+/// unchanged (it lies wholly before or wholly after `change`, at the same place or moved by
+/// it; the previous steps are those of the previous items, in order), else analysed afresh.
+fn match_items(
+    text: &str,
+    parts: &Chunks,
+    old: Option<(&Chunked, Change, Vec<Step>)>,
+) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks) {
+    let mut items = Vec::with_capacity(parts.items.len());
+    let mut steps = Vec::with_capacity(parts.items.len());
+    let mut step_chunks = Vec::with_capacity(parts.items.len());
+    let (old, mut old_steps) = match old {
+        Some((chunked, change, steps)) => (Some((chunked, change)), steps),
+        None => (None, Vec::new()),
+    };
+    // The next previous item that may match, and the index of its step if it has one.
+    let (mut j, mut k) = (0, 0);
+    for span in &parts.items {
+        let reused = old.and_then(|(old, change)| {
+            let at = if span.end <= change.start {
+                *span
+            } else if span.start >= change.new_end {
+                let mut at = *span;
+                at.offset_by(-change.delta());
+                at
+            } else {
+                return None;
+            };
+            let olds = &old.parts.items;
+            let skipped = olds[j..].partition_point(|o| o.start < at.start);
+            k += old.items[j..j + skipped].iter().filter(|c| c.has_step).count();
+            j += skipped;
+            (olds.get(j) == Some(&at)).then(|| (old.items[j].clone(), at.start))
+        });
+        let (chunk, step) = match reused {
+            Some((chunk, was_at)) => {
+                let step = chunk.has_step.then(|| {
+                    let step = std::mem::take(&mut old_steps[k]);
+                    (step, span.start as isize - was_at as isize)
+                });
+                (chunk, step)
             }
-            Arc::new(analyse_step_chunk(&text[span.start..span.end]))
-        })
-        .collect()
+            None => {
+                let (chunk, step) = analyse_step_chunk(&text[span.start..span.end]);
+                (Arc::new(chunk), step.map(|s| (s, span.start as isize)))
+            }
+        };
+        if let Some((mut step, by)) = step {
+            step.offset_by(by);
+            steps.push(step);
+            step_chunks.push(Some((span.start, chunk.clone())));
+        }
+        items.push(chunk);
+    }
+    (items, steps, step_chunks)
 }
 
-/// The steps of `items`, placed in the document, each with its chunk.
-fn place_steps(parts: &Chunks, items: &[Arc<StepChunk>]) -> (Vec<Step>, StepChunks) {
-    parts
-        .items
-        .iter()
-        .zip(items)
-        .filter_map(|(span, chunk)| {
-            let mut step = chunk.step.clone()?;
-            step.offset_by(span.start as isize);
-            Some((step, Some((span.start, chunk.clone()))))
-        })
-        .unzip()
+/// The parts of the next version that [`carry_items`] carried from the previous one.
+struct CarriedItems {
+    items: Vec<Arc<StepChunk>>,
+    steps: Vec<Step>,
+    step_chunks: StepChunks,
+    /// Where the steps of the re-split items are in `steps`.
+    fresh_steps: std::ops::Range<usize>,
+    /// Whether the steps' IDs and dependencies are those of the previous version.
+    same_graph: bool,
 }
 
 /// The chunks, steps and step chunks of `parts` when `rechunked` carried them from the
-/// previous version: the re-split items are analysed (or taken from the replaced ones with
-/// the same text), the rest are moved, those after the change shifted. The last value says
-/// whether the steps' IDs and dependencies are those of the previous version.
+/// previous version: the re-split items are analysed, the rest are moved, those after the
+/// change shifted.
 fn carry_items(
     text: &str,
     parts: &Chunks,
@@ -422,7 +450,7 @@ fn carry_items(
     mut items: Vec<Arc<StepChunk>>,
     mut steps: Vec<Step>,
     mut step_chunks: StepChunks,
-) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks, bool) {
+) -> CarriedItems {
     let Rechunked {
         first,
         added,
@@ -431,35 +459,44 @@ fn carry_items(
         ..
     } = *rechunked;
     let replaced = first..first + removed;
-    let before = items[..first].iter().filter(|c| c.step.is_some()).count();
-    let old_steps = items[replaced.clone()].iter().filter(|c| c.step.is_some()).count();
+    let before = items[..first].iter().filter(|c| c.has_step).count();
+    let old_steps = items[replaced.clone()].iter().filter(|c| c.has_step).count();
     let mut fresh = Vec::with_capacity(added);
-    let mut fresh_steps = Vec::new();
+    let mut new_steps = Vec::new();
+    let mut new_chunks = Vec::new();
     for span in &parts.items[first..first + added] {
-        let chunk = Arc::new(analyse_step_chunk(&text[span.start..span.end]));
-        if let Some(mut step) = chunk.step.clone() {
+        let (chunk, step) = analyse_step_chunk(&text[span.start..span.end]);
+        let chunk = Arc::new(chunk);
+        if let Some(mut step) = step {
             step.offset_by(span.start as isize);
-            fresh_steps.push((step, Some((span.start, chunk.clone()))));
+            new_steps.push(step);
+            new_chunks.push(Some((span.start, chunk.clone())));
         }
         fresh.push(chunk);
     }
     items.splice(replaced, fresh);
-    let added_steps = fresh_steps.len();
-    let (new_steps, new_chunks): (Vec<Step>, Vec<_>) = fresh_steps.into_iter().unzip();
+    let added_steps = new_steps.len();
     let same_graph = same_edges(&steps[before..before + old_steps], &new_steps);
     steps.splice(before..before + old_steps, new_steps);
     step_chunks.splice(before..before + old_steps, new_chunks);
+    let moved = before + added_steps;
     if delta != 0 {
-        let moved = before + added_steps;
         steps[moved..].iter_mut().for_each(|s| s.offset_by(delta));
         for (base, _) in step_chunks[moved..].iter_mut().flatten() {
             *base = base.wrapping_add_signed(delta);
         }
     }
-    (items, steps, step_chunks, same_graph)
+    CarriedItems {
+        items,
+        steps,
+        step_chunks,
+        fresh_steps: before..moved,
+        same_graph,
+    }
 }
 
-fn analyse_step_chunk(text: &str) -> StepChunk {
+/// The chunk of one step item's `text`, and its step with spans relative to the item.
+fn analyse_step_chunk(text: &str) -> (StepChunk, Option<Step>) {
     let parsed = yaml::parse(text);
     let item = parsed
         .root
@@ -470,13 +507,14 @@ fn analyse_step_chunk(text: &str) -> StepChunk {
         Some(node) => lower_step(text, node),
         None => (None, Vec::new()),
     };
-    StepChunk {
-        step,
+    let chunk = StepChunk {
+        has_step: step.is_some(),
         diagnostics,
         error: parsed.error,
         secrets: find_secrets(text),
         semantic: std::sync::Mutex::new(None),
-    }
+    };
+    (chunk, step)
 }
 
 /// Key-like tokens in `parts` of `text`, placed in the document.

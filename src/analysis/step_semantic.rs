@@ -9,7 +9,8 @@ use super::placed::Placed;
 use super::step_env::StepEnv;
 use super::{Analysis, StepChunk};
 use crate::model::diagnostic::Diagnostic;
-use crate::syntax::text::{OffsetBy, Span};
+use crate::model::workflow::Step;
+use crate::syntax::text::OffsetBy;
 
 /// A step's semantic diagnostics, relative to its chunk, and the environment they were
 /// computed in (the cache key).
@@ -45,7 +46,7 @@ impl StepSemantic {
         let mut all = StepSemantic::empty(env);
         for (i, step) in analysis.workflow.steps.iter().enumerate() {
             match analysis.step_chunks.get(i).and_then(Option::as_ref) {
-                Some((base, chunk)) => all.add_chunk(*base, chunk),
+                Some((base, chunk)) => all.add_chunk(*base, chunk, step),
                 None => {
                     let found = check_step(env, step);
                     all.add(step.span.start, &found, 0);
@@ -55,8 +56,8 @@ impl StepSemantic {
         all
     }
 
-    /// These diagnostics in the next version, whose step items `fresh` (each with its start)
-    /// replace those between `kept_before` and `moved_from` (starts in this version), the
+    /// These diagnostics in the next version, whose step items `fresh` (each with its start
+    /// and its step) replace those between `kept_before` and `moved_from` (starts in this version), the
     /// items after them moved by `delta`; `None` when the next version's steps are checked in
     /// another environment than `env`.
     pub(crate) fn patched<'a>(
@@ -65,14 +66,14 @@ impl StepSemantic {
         kept_before: usize,
         moved_from: usize,
         delta: isize,
-        fresh: impl Iterator<Item = (Span, &'a Arc<StepChunk>)>,
+        fresh: impl Iterator<Item = (usize, &'a StepChunk, &'a Step)>,
     ) -> Option<StepSemantic> {
         if !Arc::ptr_eq(&self.env, env) {
             return None;
         }
         let mut added = StepSemantic::empty(env);
-        for (span, chunk) in fresh {
-            added.add_chunk(span.start, chunk);
+        for (base, chunk, step) in fresh {
+            added.add_chunk(base, chunk, step);
         }
         Some(StepSemantic {
             env: self.env,
@@ -93,19 +94,22 @@ impl StepSemantic {
         }
     }
 
-    /// Adds the chunk's step diagnostics, placed at `base`, checking the step first unless its
-    /// cache was computed in an equal environment.
-    fn add_chunk(&mut self, base: usize, chunk: &StepChunk) {
-        let Some(step) = chunk.step() else { return };
+    /// Adds the diagnostics of the chunk's `step` (placed in the document at `base`), checking
+    /// the step first unless the chunk's cache was computed in an equal environment.
+    fn add_chunk(&mut self, base: usize, chunk: &StepChunk, step: &Step) {
         let env = &self.env;
         let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = cache
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(&c.env, env) || *c.env == **env);
         if !fresh {
+            let mut found = check_step(env, step);
+            let to_chunk = -(base as isize);
+            found.diagnostics.iter_mut().for_each(|d| d.offset_by(to_chunk));
+            found.unavailable.iter_mut().for_each(|(_, d)| d.offset_by(to_chunk));
             *cache = Some(CachedStepDiagnostics {
                 env: env.clone(),
-                found: check_step(env, step),
+                found,
             });
         }
         let found = &cache.as_ref().expect("filled above").found;

@@ -106,7 +106,7 @@ impl OffsetBy for Fallback {
 }
 
 /// One step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Step {
     /// The whole step mapping.
     pub span: Span,

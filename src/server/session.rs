@@ -18,7 +18,7 @@ use crate::model::persona::is_persona_file;
 use crate::model::reach::Reachability;
 use crate::model::runs::RunView;
 use crate::model::workspace::Workspace;
-use crate::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextEdit};
+use crate::syntax::text::{DocumentText, LineIndex, PositionEncoding, TextDelta, TextEdit};
 
 /// One version of one document, with its analysis computed at most once, on first use.
 #[derive(Debug)]
@@ -37,6 +37,8 @@ pub struct Snapshot {
     analysis: OnceLock<Arc<Analysis>>,
     /// The previous version's analysis, whose unchanged steps this one reuses.
     previous: Mutex<Option<Arc<Analysis>>>,
+    /// Where this text may differ from the text of `previous`.
+    delta: TextDelta,
 }
 
 impl Snapshot {
@@ -57,20 +59,26 @@ impl Snapshot {
             text,
             analysis: OnceLock::new(),
             previous: Mutex::new(None),
+            delta: TextDelta::Unknown,
         }
     }
 
-    /// The analysis this version may reuse steps from: its own, or its predecessor's.
-    fn reusable(&self) -> Option<Arc<Analysis>> {
-        self.analysis
-            .get()
-            .cloned()
-            .or_else(|| self.previous.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    /// The analysis this version may reuse steps from (its own, or its predecessor's), and
+    /// where this text may differ from that analysis's.
+    fn reusable(&self) -> (Option<Arc<Analysis>>, TextDelta) {
+        match self.analysis.get() {
+            Some(own) => (Some(own.clone()), TextDelta::Same),
+            None => {
+                let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                (previous, self.delta)
+            }
+        }
     }
 
-    /// The next version of this document, reusing this version's analysis of unchanged steps
-    /// (step chunks do not depend on the workspace, so they carry over a workspace reload too).
-    fn next(&self, version: i32, text: Arc<str>, workspace: Arc<Workspace>) -> Snapshot {
+    /// The next version of this document, whose text differs from this one's by `edit`,
+    /// reusing this version's analysis of unchanged steps (step chunks do not depend on the
+    /// workspace, so they carry over a workspace reload too).
+    fn next(&self, version: i32, text: Arc<str>, workspace: Arc<Workspace>, edit: TextDelta) -> Snapshot {
         let mut next = Snapshot::new(
             self.uri.clone(),
             version,
@@ -79,13 +87,15 @@ impl Snapshot {
             self.encoding,
             self.runs.clone(),
         );
-        next.previous = Mutex::new(self.reusable());
+        let (previous, delta) = self.reusable();
+        next.previous = Mutex::new(previous);
+        next.delta = delta.then(edit);
         next
     }
 
     /// This version with new run results; its analysis, if computed, is kept.
     fn with_runs(&self, runs: Arc<RunView>) -> Snapshot {
-        let mut same = self.next(self.version, self.text.clone(), self.workspace.clone());
+        let mut same = self.next(self.version, self.text.clone(), self.workspace.clone(), TextDelta::Same);
         same.runs = runs;
         if let Some(a) = self.analysis.get() {
             let _ = same.analysis.set(a.clone());
@@ -101,9 +111,9 @@ impl Snapshot {
                 let (text, workspace) = (self.text.clone(), self.workspace.clone());
                 Arc::new(match previous.map(Arc::try_unwrap) {
                     None => Analysis::new(text, workspace),
-                    Some(Ok(owned)) => Analysis::update_owned(text, workspace, owned),
+                    Some(Ok(owned)) => Analysis::edited_owned(text, workspace, owned, self.delta),
                     Some(Err(shared)) => {
-                        let next = Analysis::update(text, workspace, Some(&shared));
+                        let next = Analysis::edited(text, workspace, &shared, self.delta);
                         free_later(shared);
                         next
                     }
@@ -358,10 +368,10 @@ impl Session {
     pub fn change(&mut self, uri: &Uri, version: i32, edits: &[TextEdit]) -> Option<Replaced> {
         let encoding = self.encoding;
         let doc = self.documents.get_mut(uri)?;
-        doc.text.apply_all(edits, encoding);
+        let edit = doc.text.apply_all(edits, encoding);
         let next = doc
             .snapshot
-            .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone());
+            .next(version, doc.text.to_arc_str(), doc.snapshot.workspace.clone(), edit);
         let old = std::mem::replace(&mut doc.snapshot, Arc::new(next));
         Some(match Arc::try_unwrap(old) {
             Ok(_) => Replaced::Released,
@@ -456,7 +466,7 @@ impl Session {
             let workspace = self.workspace_for(document_dir(&uri));
             if let Some(doc) = self.documents.get_mut(&uri) {
                 let old = &doc.snapshot;
-                doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace));
+                doc.snapshot = Arc::new(old.next(old.version, old.text.clone(), workspace, TextDelta::Same));
             }
         }
         let files: Vec<Uri> = self.files.keys().cloned().collect();

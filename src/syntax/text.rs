@@ -105,6 +105,86 @@ impl Change {
     pub fn delta(&self) -> isize {
         self.new_end as isize - self.old_end as isize
     }
+
+    /// `self` followed by `next` (a change of the text `self` made) as one change of the
+    /// first text: from the earlier start to the later end.
+    pub fn then(self, next: Change) -> Change {
+        let end = self.new_end.max(next.old_end);
+        Change {
+            start: self.start.min(next.start),
+            old_end: end.wrapping_add_signed(-self.delta()),
+            new_end: end.wrapping_add_signed(next.delta()),
+        }
+    }
+
+    /// The change from `old` to `new` that `self` covers, its common prefix and suffix
+    /// apart (compared only inside it); `None` when the texts are equal.
+    fn narrowed(self, old: &str, new: &str) -> Option<Change> {
+        debug_assert!(
+            self.holds(old, new),
+            "{self:?} is not a change from the old text to the new"
+        );
+        let old = &old.as_bytes()[self.start..self.old_end];
+        let new = &new.as_bytes()[self.start..self.new_end];
+        let prefix = common_prefix(old, new);
+        if prefix == old.len() && prefix == new.len() {
+            return None;
+        }
+        let suffix = common_suffix(&old[prefix..], &new[prefix..]);
+        Some(Change {
+            start: self.start + prefix,
+            old_end: self.old_end - suffix,
+            new_end: self.new_end - suffix,
+        })
+    }
+
+    /// Whether `old` and `new` are the same outside this change.
+    fn holds(&self, old: &str, new: &str) -> bool {
+        let (old, new) = (old.as_bytes(), new.as_bytes());
+        self.start <= self.old_end
+            && self.start <= self.new_end
+            && self.old_end <= old.len()
+            && self.new_end <= new.len()
+            && old.len() - self.old_end == new.len() - self.new_end
+            && old[..self.start] == new[..self.start]
+            && old[self.old_end..] == new[self.new_end..]
+    }
+}
+
+/// How a text differs from an earlier version, as far as the edits that made it say: the
+/// server knows where a keystroke landed, so the two texts need not be compared whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextDelta {
+    /// Not known (the whole text was replaced, or the versions are unrelated).
+    Unknown,
+    /// No edit was made.
+    Same,
+    /// The texts are the same outside this change.
+    Within(Change),
+}
+
+impl TextDelta {
+    /// `self` followed by `next`, as one delta from the first text.
+    pub fn then(self, next: TextDelta) -> TextDelta {
+        match (self, next) {
+            (TextDelta::Unknown, _) | (_, TextDelta::Unknown) => TextDelta::Unknown,
+            (TextDelta::Same, delta) | (delta, TextDelta::Same) => delta,
+            (TextDelta::Within(a), TextDelta::Within(b)) => TextDelta::Within(a.then(b)),
+        }
+    }
+
+    /// The change from `old` to `new` (`None` when they are equal), comparing them only where
+    /// this delta says they may differ.
+    pub fn change(self, old: &str, new: &str) -> Option<Change> {
+        match self {
+            TextDelta::Unknown => Change::between(old, new),
+            TextDelta::Same => {
+                debug_assert_eq!(old, new, "no edit, yet the texts differ");
+                None
+            }
+            TextDelta::Within(change) => change.narrowed(old, new),
+        }
+    }
 }
 
 /// How many leading bytes `a` and `b` share (compared a block at a time, as `memcmp` does).
@@ -340,28 +420,39 @@ impl DocumentText {
     }
 
     /// Applies one edit; see [`DocumentText::apply_all`].
-    pub fn apply(&mut self, edit: &TextEdit, encoding: PositionEncoding) {
-        self.apply_all(std::slice::from_ref(edit), encoding);
+    pub fn apply(&mut self, edit: &TextEdit, encoding: PositionEncoding) -> TextDelta {
+        self.apply_all(std::slice::from_ref(edit), encoding)
     }
 
     /// Applies edits in order, each in the text the previous one left, as LSP sends them;
-    /// positions are clamped, as clients may send ranges past the end.
-    pub fn apply_all(&mut self, edits: &[TextEdit], encoding: PositionEncoding) {
+    /// positions are clamped, as clients may send ranges past the end. Returns where the new
+    /// text differs from the old.
+    pub fn apply_all(&mut self, edits: &[TextEdit], encoding: PositionEncoding) -> TextDelta {
         let mut text: Option<String> = None;
+        let mut delta = TextDelta::Same;
         for edit in edits {
             match edit.range {
-                None => text = Some(edit.text.clone()),
+                None => {
+                    text = Some(edit.text.clone());
+                    delta = TextDelta::Unknown;
+                }
                 Some((start, end)) => {
                     let current = text.get_or_insert_with(|| self.text.to_string());
                     let start = offset_in(current, start, encoding);
                     let end = offset_in(current, end, encoding).max(start);
                     current.replace_range(start..end, &edit.text);
+                    delta = delta.then(TextDelta::Within(Change {
+                        start,
+                        old_end: end,
+                        new_end: start + edit.text.len(),
+                    }));
                 }
             }
         }
         if let Some(text) = text {
             self.text = Arc::from(text);
         }
+        delta
     }
 
     /// The whole text, for a new analysis snapshot (shared, not copied).
