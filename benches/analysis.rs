@@ -16,6 +16,7 @@ use stepwise::analysis::Analysis;
 use stepwise::analysis::generate::{hostile_documents, large_workflow};
 use stepwise::analysis::semantic_tokens::semantic_tokens;
 use stepwise::model::workspace::Workspace;
+use stepwise::syntax::text::{Change, TextDelta};
 
 /// The system allocator, counting live and peak heap bytes.
 struct Counting;
@@ -146,13 +147,18 @@ fn sizes(steps: usize, ws: &Arc<Workspace>) {
         .find(&format!("  - id: step_{}\n", steps / 2))
         .expect("middle step");
     let at = anchor + text[anchor..].find("Continue from").expect("prompt") + "Continue from".len();
-    let mut keystroke = edits(&text, ws, runs, |current, i| current.insert(at + i, 'x'));
+    let mut keystroke = edits(&text, ws, runs, |current, i| insert(current, at + i, "x"));
     let description = text.find("A large generated workflow").expect("description") + 1;
-    let mut header = edits(&text, ws, runs, |current, i| current.insert(description + i, 'x'));
+    let mut header = edits(&text, ws, runs, |current, i| insert(current, description + i, "x"));
     let provider = text.find("provider: anthropic\n").expect("provider") + "provider: ".len();
     let mut switch = edits(&text, ws, runs.min(50), |current, i| {
         let next = if i % 2 == 0 { "openai   " } else { "anthropic" };
         current.replace_range(provider..provider + 9, next);
+        Change {
+            start: provider,
+            old_end: provider + 9,
+            new_end: provider + 9,
+        }
     });
     println!(
         "| {steps} | {} | {:.2} ms | {:.2} ms | {:.3} / {:.3} ms | {:.3} ms | {:.2} ms | {:.1} MiB |",
@@ -167,17 +173,28 @@ fn sizes(steps: usize, ws: &Arc<Workspace>) {
     );
 }
 
+/// Inserts `s` at `at`, saying where.
+fn insert(text: &mut String, at: usize, s: &str) -> Change {
+    text.insert_str(at, s);
+    Change {
+        start: at,
+        old_end: at,
+        new_end: at + s.len(),
+    }
+}
+
 /// Milliseconds from an edit's text to its diagnostics, for `runs` edits made by `edit`,
-/// each analysis taking the previous one over, as the server's does.
-fn edits(text: &str, ws: &Arc<Workspace>, runs: usize, edit: impl Fn(&mut String, usize)) -> Vec<f64> {
+/// each analysis taking the previous one over and told where the edit landed, as the
+/// server's does.
+fn edits(text: &str, ws: &Arc<Workspace>, runs: usize, edit: impl Fn(&mut String, usize) -> Change) -> Vec<f64> {
     let mut previous = Analysis::new(Arc::from(text), ws.clone());
     let mut current = text.to_string();
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs {
-        edit(&mut current, i);
+        let change = edit(&mut current, i);
         let snapshot: Arc<str> = Arc::from(current.as_str());
         let start = Instant::now();
-        let next = Analysis::update_owned(snapshot, ws.clone(), previous);
+        let next = Analysis::edited_owned(snapshot, ws.clone(), previous, TextDelta::Within(change));
         let diagnostics = next.diagnostics();
         samples.push(ms(start));
         std::hint::black_box(diagnostics);

@@ -352,6 +352,32 @@ steps:
 }
 
 #[test]
+fn each_unavailable_provider_is_a_warning_at_its_first_mention_in_the_document() {
+    let ws = workspace(&["OPENAI_API_KEY"], "", &[]);
+    assert_snapshot!(check(
+        r#"
+version: 1
+name: Keys
+provider: openai
+steps:
+  - id: a
+    prompt: hi
+  - id: b
+    fallback: [google, anthropic]
+#              ^^^^^^ provider-unavailable
+#                      ^^^^^^^^^ provider-unavailable
+    provider: google
+    prompt: hi
+  - id: c
+    provider: anthropic
+    fallback: [google]
+    prompt: hi
+"#,
+        ws,
+    ));
+}
+
+#[test]
 fn pasted_api_keys_are_flagged_without_echoing_them() {
     let out = check(
         r#"

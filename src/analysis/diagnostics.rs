@@ -1,8 +1,6 @@
 //! Diagnostics in stages, like taplo: YAML syntax, then structure (from lowering), then
 //! meaning (providers, models, personas, references, cycles, availability, secrets).
 
-use rustc_hash::FxHashSet as HashSet;
-
 use super::step_env::StepEnv;
 use super::step_graph::StepGraph;
 use super::{Analysis, syntax_errors};
@@ -20,8 +18,16 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
     let text = analysis.text();
     let StepDiagnostics {
         diagnostics: semantic_found,
-        mut unavailable,
+        unavailable,
     } = semantic(analysis);
+    let mentions = unavailable.iter().map(|(provider, d)| (provider.as_str(), d)).chain(
+        analysis
+            .step_semantic()
+            .unavailable
+            .values()
+            .map(|u| (u.0.as_str(), &u.1)),
+    );
+    let unavailable = first_mentions(mentions);
     let over_budget = super::budget::over_budget(analysis);
     let ws = &analysis.workspace;
     // Sized once: with 50,000 diagnostics a list grown by doubling held twice their room.
@@ -73,14 +79,7 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
     }
     out.extend(semantic_found);
     out.extend(over_budget);
-    unavailable.sort_by_key(|(_, d)| d.span.start);
-    let mut warned = HashSet::default();
-    for (provider, d) in unavailable {
-        // Once per document, at the first mention.
-        if warned.insert(provider) {
-            out.push(d);
-        }
-    }
+    out.extend(unavailable.into_iter().map(|(_, d)| d.clone()));
     for secret in &analysis.secrets {
         out.push(Diagnostic::new(
             Code::SecretInDocument,
@@ -103,6 +102,21 @@ pub fn diagnose(analysis: &Analysis, structural: &[Diagnostic]) -> Vec<Diagnosti
     }
     out.sort_by_key(|d| (d.span.start, d.span.end));
     out
+}
+
+/// The diagnostic at the first mention of each unavailable provider: it is reported once per
+/// document. Looked over by reference, as every keystroke does: a provider without a key may
+/// be mentioned by thousands of steps.
+fn first_mentions<'a>(mentions: impl Iterator<Item = (&'a str, &'a Diagnostic)>) -> Vec<(&'a str, &'a Diagnostic)> {
+    let mut first: Vec<(&str, &Diagnostic)> = Vec::new();
+    for (provider, d) in mentions {
+        match first.iter_mut().find(|(p, _)| *p == provider) {
+            Some(seen) if d.span.start < seen.1.span.start => seen.1 = d,
+            Some(_) => {}
+            None => first.push((provider, d)),
+        }
+    }
+    first
 }
 
 /// An empty span at an error becomes the character there, so editors can show a squiggle.
@@ -168,14 +182,13 @@ fn check_workflow(env: &StepEnv, wf: &Workflow, graph: &StepGraph) -> StepDiagno
     checks.found
 }
 
-/// The diagnostics of every step and of the workflow.
+/// The diagnostics of every step and of the workflow (the steps' unavailable providers apart:
+/// [`first_mentions`] reads them where they are kept).
 fn semantic(analysis: &Analysis) -> StepDiagnostics {
     let graph = analysis.graph();
     let mut all = check_workflow(&analysis.step_env, &analysis.workflow, graph);
-    let steps = analysis.step_semantic();
-    all.diagnostics.extend(steps.diagnostics.values().cloned());
-    all.unavailable
-        .extend(steps.unavailable.values().map(|u| (u.0.clone(), u.1.clone())));
+    all.diagnostics
+        .extend(analysis.step_semantic().diagnostics.values().cloned());
     graph.cycles_into(&analysis.workflow, &mut all.diagnostics);
     all
 }

@@ -405,18 +405,26 @@ pub struct TextEdit {
 }
 
 /// A document's live text, shared with the snapshot of its latest version rather than kept
-/// a second time (as a rope was): every version needs its whole text for analysis anyway, so
-/// a batch of edits costs one copy of the text, and positions are found by the same line
-/// model as [`LineIndex`].
-#[derive(Debug, Clone, Default)]
+/// a second time (as a rope was): every version needs its whole text for analysis anyway.
+/// Its line starts are kept with it, so an edit's positions are found by the line model of
+/// [`LineIndex`] without scanning the text, and an edit costs one copy of the text.
+#[derive(Debug, Clone)]
 pub struct DocumentText {
-    text: Arc<str>,
+    index: LineIndex,
+}
+
+impl Default for DocumentText {
+    fn default() -> Self {
+        DocumentText::new("")
+    }
 }
 
 impl DocumentText {
     /// A document holding `text`.
     pub fn new(text: &str) -> DocumentText {
-        DocumentText { text: Arc::from(text) }
+        DocumentText {
+            index: LineIndex::new(Arc::from(text)),
+        }
     }
 
     /// Applies one edit; see [`DocumentText::apply_all`].
@@ -428,58 +436,41 @@ impl DocumentText {
     /// positions are clamped, as clients may send ranges past the end. Returns where the new
     /// text differs from the old.
     pub fn apply_all(&mut self, edits: &[TextEdit], encoding: PositionEncoding) -> TextDelta {
-        let mut text: Option<String> = None;
         let mut delta = TextDelta::Same;
         for edit in edits {
-            match edit.range {
-                None => {
-                    text = Some(edit.text.clone());
-                    delta = TextDelta::Unknown;
-                }
-                Some((start, end)) => {
-                    let current = text.get_or_insert_with(|| self.text.to_string());
-                    let start = offset_in(current, start, encoding);
-                    let end = offset_in(current, end, encoding).max(start);
-                    current.replace_range(start..end, &edit.text);
-                    delta = delta.then(TextDelta::Within(Change {
-                        start,
-                        old_end: end,
-                        new_end: start + edit.text.len(),
-                    }));
-                }
-            }
-        }
-        if let Some(text) = text {
-            self.text = Arc::from(text);
+            let Some((start, end)) = edit.range else {
+                self.index = LineIndex::new(Arc::from(edit.text.as_str()));
+                delta = TextDelta::Unknown;
+                continue;
+            };
+            let start = self.index.offset(start, encoding);
+            let end = self.index.offset(end, encoding).max(start);
+            let old = self.index.text();
+            let mut text = String::with_capacity(old.len() - (end - start) + edit.text.len());
+            text.push_str(&old[..start]);
+            text.push_str(&edit.text);
+            text.push_str(&old[end..]);
+            let change = Change {
+                start,
+                old_end: end,
+                new_end: start + edit.text.len(),
+            };
+            let index = std::mem::replace(&mut self.index, LineIndex::new(Arc::from("")));
+            self.index = index.edited(Arc::from(text), change);
+            delta = delta.then(TextDelta::Within(change));
         }
         delta
     }
 
     /// The whole text, for a new analysis snapshot (shared, not copied).
     pub fn to_arc_str(&self) -> Arc<str> {
-        self.text.clone()
+        self.index.text().clone()
     }
 
     /// Length in bytes.
     pub fn len_bytes(&self) -> usize {
-        self.text.len()
+        self.index.text().len()
     }
-}
-
-/// The byte offset of `pos` in `text` by the rules of [`LineIndex::offset`], without an index
-/// (each edit of a batch lands in a different text).
-fn offset_in(text: &str, pos: LineCol, encoding: PositionEncoding) -> usize {
-    let start = match pos.line {
-        0 => 0,
-        line => match line_break_ends(text).nth(line as usize - 1) {
-            Some(start) => start,
-            None => return text.len(),
-        },
-    };
-    let rest = &text[start..];
-    let next = line_break_ends(rest).next().unwrap_or(rest.len());
-    let line = &rest[..content_len(&rest[..next])];
-    start + column_to_offset(line, pos.col as usize, encoding)
 }
 
 #[cfg(test)]
