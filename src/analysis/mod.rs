@@ -219,9 +219,13 @@ impl Analysis {
             }
             None => (LineIndex::new(text.clone()), None, None, None),
         };
-        let parts = match &rechunked {
-            Some(r) => Some(r.chunks.clone()),
-            None => chunks::split(&text),
+        // The new chunks are moved out; the rest of `rechunked` says how they came about.
+        let (rechunked, parts) = match rechunked {
+            Some(mut r) => {
+                let parts = std::mem::take(&mut r.chunks);
+                (Some(r), Some(parts))
+            }
+            None => (None, chunks::split(&text)),
         };
         let Some(parts) = parts else {
             let parsed = yaml::parse(&text);

@@ -6,7 +6,7 @@
 use super::text::Span;
 
 /// The parts of a block-style document with a top-level `steps:` list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Chunks {
     /// From the start up to the first step item, one span per top-level key (the last one
     /// ends with the `steps:` line).
