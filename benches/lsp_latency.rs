@@ -2,7 +2,9 @@
 //! and 32,000 steps: `cargo bench --bench lsp_latency` (or `-- 2000` for some sizes). Measures
 //! initialize, didOpen → publishDiagnostics, one-character didChange → publishDiagnostics,
 //! completion, inlay hints for the whole file and one screen, and the server's peak RSS
-//! (VmHWM) after all of it. When `yaml-language-server` is on PATH (or `STEPWISE_YLS` names
+//! (VmHWM) after all of it, with a plain saphyr scan of the same text (the parse floor) and
+//! didOpen's ratio to it (didOpen is the median of five servers, each opening the text once,
+//! so the scan and the open come from one run). When `yaml-language-server` is on PATH (or `STEPWISE_YLS` names
 //! it), drives it the same way with the workflow JSON Schema (answering its
 //! `workspace/configuration` by section, or it drops the schema) and prints both side by side.
 //! For the whole file's hints it also times this client parsing such a reply into a
@@ -20,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{TestServer, uri};
+
+/// Servers started per size to time didOpen → diagnostics (each opens the text once).
+const OPENS: usize = 5;
 
 /// Edits measured per size for stepwise (yaml-language-server gets fewer on large documents,
 /// where one takes seconds).
@@ -98,7 +103,30 @@ fn diagnostics_after(server: &mut TestServer, doc: &str, version: i64) {
     });
 }
 
-fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usize) -> Figures {
+/// p50 of a plain saphyr scan of `text` (its events, no tree), in milliseconds.
+fn scan_p50(text: &str, steps: usize) -> f64 {
+    let samples = (0..requests(steps).min(50))
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(saphyr_parser::Parser::new_from_str(text).count());
+            start.elapsed()
+        })
+        .collect();
+    percentiles(samples).0
+}
+
+/// didOpen → diagnostics of `text` on a fresh server, started and initialized first.
+fn open_once(subject: &Subject, dir: &Path, text: &str) -> Duration {
+    let (mut server, _) = started(subject, dir);
+    let doc = uri(&dir.join("bench.flow.yaml"));
+    let opened = Instant::now();
+    server.open(&doc, text);
+    diagnostics_after(&mut server, &doc, 1);
+    opened.elapsed()
+}
+
+/// A server of `subject` after the handshake, and how long `initialize` took.
+fn started(subject: &Subject, dir: &Path) -> (TestServer, Duration) {
     let started = Instant::now();
     let mut server = TestServer::spawn((subject.command)());
     server.configuration = subject.configuration.clone();
@@ -121,11 +149,20 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
             json!({ "settings": subject.configuration }),
         );
     }
+    (server, initialize)
+}
+
+fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usize, opens: usize) -> Figures {
+    let (mut server, initialize) = started(subject, dir);
     let doc = uri(&dir.join("bench.flow.yaml"));
     let opened = Instant::now();
     server.open(&doc, text);
     diagnostics_after(&mut server, &doc, 1);
-    let open_to_diagnostics = opened.elapsed();
+    let mut opens: Vec<Duration> = std::iter::once(opened.elapsed())
+        .chain((1..opens).map(|_| open_once(subject, dir, text)))
+        .collect();
+    opens.sort();
+    let open_to_diagnostics = opens[opens.len() / 2];
 
     let prompt_line = text
         .lines()
@@ -302,14 +339,21 @@ fn main() {
         hints: true,
     };
     let mut table: Vec<(usize, usize, Figures, Option<Figures>)> = Vec::new();
+    let mut scans = Vec::new();
     for &steps in &sizes {
         let text = workflow(steps);
         std::fs::write(dir.path().join("bench.flow.yaml"), &text).unwrap();
         println!("{steps}-step workflow, {} KiB", text.len() / 1024);
-        let mine = run(&ours, dir.path(), &text, steps, EDITS);
+        let mine = run(&ours, dir.path(), &text, steps, EDITS, OPENS);
         print(ours.name, &mine);
+        let scan = scan_p50(&text, steps);
+        println!(
+            "  saphyr scan p50           {scan:8.2} ms  (didOpen / scan {:.2}×)",
+            mine.open_to_diagnostics.as_secs_f64() * 1000.0 / scan
+        );
+        scans.push(scan);
         let theirs = yls.as_ref().map(|yls| {
-            let figures = run(yls, dir.path(), &text, steps, (40_000 / steps).clamp(5, EDITS));
+            let figures = run(yls, dir.path(), &text, steps, (40_000 / steps).clamp(5, EDITS), 1);
             print(yls.name, &figures);
             figures
         });
@@ -340,6 +384,13 @@ fn main() {
     row(
         "didOpen → diagnostics",
         both(&|f| ms2(f.open_to_diagnostics)).into_iter(),
+    );
+    row(
+        "saphyr scan of the same text (didOpen / scan)",
+        table.iter().zip(&scans).map(|((_, _, f, _), scan)| {
+            let ratio = f.open_to_diagnostics.as_secs_f64() * 1000.0 / scan;
+            format!("{scan:.1} ms ({ratio:.2}×)")
+        }),
     );
     row("edit → diagnostics p50 / p99", both(&|f| pair(f.edit)).into_iter());
     row("completion p50 / p99", both(&|f| pair(f.completion)).into_iter());

@@ -332,3 +332,83 @@ fn generated_large_workflows_are_valid() {
     let analysis = fixture::analyse(&text, fixture::all_keys());
     assert_eq!(fixture::render(&analysis), "");
 }
+
+/// A step that may share its ID with another, depend on others, reference them in its prompt
+/// or be broken: the items a document's analysis splits over threads.
+fn step_item() -> impl Strategy<Value = String> {
+    (
+        "[a-d]",
+        prop::option::of("[a-d]"),
+        prop::option::of("[a-e]"),
+        hostile_snippet(),
+    )
+        .prop_map(|(id, need, reference, noise)| {
+            let mut step = format!("  - id: {id}\n");
+            if let Some(need) = need {
+                step.push_str(&format!("    needs: [{need}]\n"));
+            }
+            let reference = reference.map_or(String::new(), |r| format!("{{{{ steps.{r}.output }}}}"));
+            step.push_str(&format!("    prompt: |\n      Go on from {reference} {noise}\n"));
+            step
+        })
+}
+
+/// A workflow of up to 48 such steps, then edited at random.
+fn many_steps() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(step_item(), 0..48),
+        prop::collection::vec((0.0..=1.0f64, 0usize..12, hostile_snippet()), 0..4),
+    )
+        .prop_map(|(steps, edits)| {
+            let mut text = format!(
+                "version: 1\nname: Many\nprovider: anthropic\nsteps:\n{}",
+                steps.concat()
+            );
+            for edit in &edits {
+                apply(&mut text, edit);
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(cases())]
+
+    #[test]
+    fn analysis_split_over_threads_equals_analysis_on_one_and_the_whole_document(text in many_steps()) {
+        let ws = Arc::new(fixture::all_keys());
+        let shown = format!("{text:?}");
+        let text: Arc<str> = Arc::from(text.as_str());
+        let one = Analysis::on_threads(text.clone(), ws.clone(), 1);
+        for threads in [2, 3, 8] {
+            let split = Analysis::on_threads(text.clone(), ws.clone(), threads);
+            prop_assert_eq!(&split.workflow, &one.workflow);
+            prop_assert_eq!(observed(&split), observed(&one), "{} threads: {}", threads, &shown);
+        }
+        let whole = Analysis::whole_document(text, ws);
+        if !has_syntax_error(&whole) {
+            prop_assert_eq!(observed(&one), observed(&whole), "{}", shown);
+        }
+    }
+}
+
+#[test]
+fn a_large_workflow_analysed_on_every_core_equals_its_analysis_on_one_thread() {
+    let ws = Arc::new(fixture::all_keys());
+    let text: Arc<str> = Arc::from(stepwise::analysis::generate::large_workflow(2_000).as_str());
+    let one = Analysis::on_threads(text.clone(), ws.clone(), 1);
+    let every_core = Analysis::new(text, ws);
+    assert_eq!(every_core.workflow, one.workflow);
+    assert_eq!(observed(&every_core), observed(&one));
+}
+
+#[test]
+fn a_flow_mapping_alone_on_a_top_level_line_is_the_syntax_error_it_is_in_the_whole_document() {
+    let ws = Arc::new(fixture::all_keys());
+    // Found by the random edits of the step graph: `{{ … }}` alone is a mapping, but in the
+    // document it is a key without its `:`.
+    let text = "version: 1\n{{ steps.d.output }}\nprovider: anthropic\nsteps:\n  - id: a\n    prompt: hi\n";
+    check_against_whole(text, &ws, None).unwrap();
+    let analysis = Analysis::new(Arc::from(text), ws);
+    assert!(has_syntax_error(&analysis));
+}

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod budget;
+mod chunk_pool;
 pub mod compare;
 pub mod completion;
 pub mod config_file;
@@ -173,6 +174,13 @@ impl Analysis {
         Analysis::update(text, workspace, None)
     }
 
+    /// [`Analysis::new`] with the step items split over exactly `threads` threads whatever
+    /// the document's size (1: all in the calling thread); `new` uses every core for a large
+    /// document and one thread for a small one. The result is the same either way.
+    pub fn on_threads(text: Arc<str>, workspace: Arc<Workspace>, threads: usize) -> Analysis {
+        Analysis::carry(text, workspace, None, TextDelta::Unknown, Some(threads))
+    }
+
     /// Analyses `text`, reusing every step of `previous` whose text is unchanged: a keystroke
     /// costs one step's parse and lowering, not the document's.
     ///
@@ -181,7 +189,13 @@ impl Analysis {
     /// quoted scalar running across parts, …) it fails to parse on its own, and then the
     /// whole document is parsed; if that succeeds, it is the result.
     pub fn update(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<&Analysis>) -> Analysis {
-        Analysis::carry(text, workspace, previous.map(Carried::from_shared), TextDelta::Unknown)
+        Analysis::carry(
+            text,
+            workspace,
+            previous.map(Carried::from_shared),
+            TextDelta::Unknown,
+            None,
+        )
     }
 
     /// [`Analysis::update`] taking `previous` over: its steps, chunks and line starts are
@@ -194,15 +208,24 @@ impl Analysis {
     /// [`Analysis::update`] told by `delta` where `text` may differ from the previous text,
     /// so the two are compared only there (the server knows where the edits landed).
     pub fn edited(text: Arc<str>, workspace: Arc<Workspace>, previous: &Analysis, delta: TextDelta) -> Analysis {
-        Analysis::carry(text, workspace, Some(Carried::from_shared(previous)), delta)
+        Analysis::carry(text, workspace, Some(Carried::from_shared(previous)), delta, None)
     }
 
     /// [`Analysis::update_owned`] told by `delta` where `text` may differ from the previous.
     pub fn edited_owned(text: Arc<str>, workspace: Arc<Workspace>, previous: Analysis, delta: TextDelta) -> Analysis {
-        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)), delta)
+        Analysis::carry(text, workspace, Some(Carried::from_owned(previous)), delta, None)
     }
 
-    fn carry(text: Arc<str>, workspace: Arc<Workspace>, previous: Option<Carried>, delta: TextDelta) -> Analysis {
+    /// The analysis of `text`, carrying what it can from `previous` (whose text may differ
+    /// from it where `delta` says), with the step items it analyses afresh split over
+    /// `threads` threads (by their size when `None`).
+    fn carry(
+        text: Arc<str>,
+        workspace: Arc<Workspace>,
+        previous: Option<Carried>,
+        delta: TextDelta,
+        threads: Option<usize>,
+    ) -> Analysis {
         let change = previous.as_ref().and_then(|p| delta.change(p.line_index.text(), &text));
         let rechunked = previous.as_ref().and_then(|p| {
             let chunked = p.chunked.as_ref()?;
@@ -251,7 +274,7 @@ impl Analysis {
                     .as_ref()
                     .zip(old_steps)
                     .map(|(chunked, (steps, _))| (chunked, change.unwrap_or(unchanged), steps));
-                let (items, steps, step_chunks) = match_items(&text, &parts, old);
+                let (items, steps, step_chunks) = match_items(&text, &parts, old, threads);
                 (items, steps, step_chunks, false)
             }
         };
@@ -378,23 +401,26 @@ impl Analysis {
 
 /// The chunk and step of each item of `parts`: the previous ones where the item's text is
 /// unchanged (it lies wholly before or wholly after `change`, at the same place or moved by
-/// it; the previous steps are those of the previous items, in order), else analysed afresh.
+/// it; the previous steps are those of the previous items, in order), else analysed afresh,
+/// those on `threads` threads (by their size when `None`).
 fn match_items(
     text: &str,
     parts: &Chunks,
     old: Option<(&Chunked, Change, Vec<Step>)>,
+    threads: Option<usize>,
 ) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks) {
-    let mut items = Vec::with_capacity(parts.items.len());
-    let mut steps = Vec::with_capacity(parts.items.len());
-    let mut step_chunks = Vec::with_capacity(parts.items.len());
     let (old, mut old_steps) = match old {
         Some((chunked, change, steps)) => (Some((chunked, change)), steps),
         None => (None, Vec::new()),
     };
     // The next previous item that may match, and the index of its step if it has one.
     let (mut j, mut k) = (0, 0);
-    for span in &parts.items {
-        let reused = old.and_then(|(old, change)| {
+    // For each item, the previous chunk it keeps, where that was and the index of its step.
+    let kept: Vec<Option<(Arc<StepChunk>, usize, usize)>> = parts
+        .items
+        .iter()
+        .map(|span| {
+            let (old, change) = old?;
             let at = if span.end <= change.start {
                 *span
             } else if span.start >= change.new_end {
@@ -408,10 +434,24 @@ fn match_items(
             let skipped = olds[j..].partition_point(|o| o.start < at.start);
             k += old.items[j..j + skipped].iter().filter(|c| c.has_step).count();
             j += skipped;
-            (olds.get(j) == Some(&at)).then(|| (old.items[j].clone(), at.start))
-        });
-        let (chunk, step) = match reused {
-            Some((chunk, was_at)) => {
+            (olds.get(j) == Some(&at)).then(|| (old.items[j].clone(), at.start, k))
+        })
+        .collect();
+    let fresh: Vec<Span> = parts
+        .items
+        .iter()
+        .zip(&kept)
+        .filter_map(|(span, kept)| kept.is_none().then_some(*span))
+        .collect();
+    let threads = threads.unwrap_or_else(|| chunk_pool::threads_for(fresh.iter().map(Span::len).sum()));
+    let mut analysed =
+        chunk_pool::map_in_order(&fresh, threads, |span| analyse_step_chunk(&text[span.start..span.end])).into_iter();
+    let mut items = Vec::with_capacity(parts.items.len());
+    let mut steps = Vec::with_capacity(parts.items.len());
+    let mut step_chunks = Vec::with_capacity(parts.items.len());
+    for (span, kept) in parts.items.iter().zip(kept) {
+        let (chunk, step) = match kept {
+            Some((chunk, was_at, k)) => {
                 let step = chunk.has_step.then(|| {
                     let step = std::mem::take(&mut old_steps[k]);
                     (step, span.start as isize - was_at as isize)
@@ -419,7 +459,7 @@ fn match_items(
                 (chunk, step)
             }
             None => {
-                let (chunk, step) = analyse_step_chunk(&text[span.start..span.end]);
+                let (chunk, step) = analysed.next().expect("an analysis for every item not kept");
                 (Arc::new(chunk), step.map(|s| (s, span.start as isize)))
             }
         };
@@ -539,7 +579,7 @@ fn secrets_in(text: &str, parts: &[Span]) -> Vec<FoundSecret> {
 
 /// Parses each top-level key before and after the steps on its own and joins them into one
 /// root mapping whose `steps` value is an empty list spanning the items (their steps are
-/// lowered per chunk). `None` when a part is not a mapping (it does not stand alone).
+/// lowered per chunk). `None` when a part is not a block mapping (it does not stand alone).
 fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> Option<Node> {
     let items = Span::new(
         parts.items.first().map_or(0, |s| s.start),
@@ -547,7 +587,17 @@ fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> O
     );
     let mut entries: Vec<Entry> = Vec::new();
     for part in parts.header.iter().chain(&parts.trailer) {
-        let parsed = yaml::parse(&text[part.start..part.end]);
+        let part_text = &text[part.start..part.end];
+        // A flow mapping is a whole mapping alone, but in the document's block mapping a key
+        // that needs its `:`: only the whole document can say which it is.
+        let content = part_text
+            .lines()
+            .map(str::trim_start)
+            .find(|l| !l.is_empty() && !l.starts_with('#'));
+        if content.is_some_and(|l| l.starts_with('{')) {
+            return None;
+        }
+        let parsed = yaml::parse(part_text);
         let broken = parsed.error.is_some();
         if let Some(mut err) = parsed.error {
             err.offset_by(part.start as isize);

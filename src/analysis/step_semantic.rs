@@ -2,8 +2,9 @@
 //! so that the next version whose steps are checked in the same environment patches them by
 //! the edit (only the re-split steps are checked and visited) instead of visiting every step.
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
+use super::chunk_pool;
 use super::diagnostics::{StepDiagnostics, check_step};
 use super::placed::Placed;
 use super::step_env::StepEnv;
@@ -43,6 +44,15 @@ impl StepSemantic {
     /// their environment is unchanged.
     pub(crate) fn of(analysis: &Analysis) -> StepSemantic {
         let env = &analysis.step_env;
+        // Each chunk's cache is filled on every core first; placing them is then a copy.
+        let chunked: Vec<(usize, &StepChunk, &Step)> = (analysis.workflow.steps.iter())
+            .zip(&analysis.step_chunks)
+            .filter_map(|(step, chunk)| chunk.as_ref().map(|(base, chunk)| (*base, &**chunk, step)))
+            .collect();
+        let threads = chunk_pool::threads_for(analysis.text().len());
+        chunk_pool::map_in_order(&chunked, threads, |&(base, chunk, step)| {
+            drop(StepSemantic::cached(env, base, chunk, step));
+        });
         let mut all = StepSemantic::empty(env);
         for (i, step) in analysis.workflow.steps.iter().enumerate() {
             match analysis.step_chunks.get(i).and_then(Option::as_ref) {
@@ -97,7 +107,19 @@ impl StepSemantic {
     /// Adds the diagnostics of the chunk's `step` (placed in the document at `base`), checking
     /// the step first unless the chunk's cache was computed in an equal environment.
     fn add_chunk(&mut self, base: usize, chunk: &StepChunk, step: &Step) {
-        let env = &self.env;
+        let cache = StepSemantic::cached(&self.env, base, chunk, step);
+        let found = &cache.as_ref().expect("filled by cached").found;
+        self.add(base, found, base as isize);
+    }
+
+    /// The chunk's cache of its `step`'s diagnostics (the step placed at `base`) in `env`,
+    /// checked first unless it was computed in an equal environment.
+    fn cached<'a>(
+        env: &Arc<StepEnv>,
+        base: usize,
+        chunk: &'a StepChunk,
+        step: &Step,
+    ) -> MutexGuard<'a, Option<CachedStepDiagnostics>> {
         let mut cache = chunk.semantic.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = cache
             .as_ref()
@@ -112,8 +134,7 @@ impl StepSemantic {
                 found,
             });
         }
-        let found = &cache.as_ref().expect("filled above").found;
-        self.add(base, found, base as isize);
+        cache
     }
 
     /// Adds the diagnostics of the step at `base`, moved by `by`.

@@ -39,41 +39,80 @@ const PATTERNS: &[(&str, usize, &str, &str)] = &[
 ];
 
 fn is_key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    KEY_CHARS[usize::from(b)]
 }
 
-/// Every key-like token in `text`.
-pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
+/// Which bytes may be part of a key: ASCII letters and digits, `-` and `_`.
+const KEY_CHARS: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        set[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    set
+};
+
+/// Which bytes begin a vendor prefix.
+const PREFIX_STARTS: [bool; 256] = {
+    let mut set = [false; 256];
     let mut i = 0;
-    while i < bytes.len() {
-        let starts_token = i == 0 || !is_key_char(bytes[i - 1]);
-        if !starts_token
-            || !PATTERNS
-                .iter()
-                .any(|(prefix, ..)| bytes[i..].starts_with(prefix.as_bytes()))
-        {
-            i += 1;
-            continue;
+    while i < PATTERNS.len() {
+        set[PATTERNS[i].0.as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    set
+};
+
+/// The shortest key any pattern accepts: shorter runs (nearly every word) are not looked at.
+const SHORTEST_KEY: usize = {
+    let mut shortest = usize::MAX;
+    let mut i = 0;
+    while i < PATTERNS.len() {
+        let len = PATTERNS[i].0.len() + PATTERNS[i].1;
+        if len < shortest {
+            shortest = len;
         }
-        let end = i + bytes[i..].iter().take_while(|&&b| is_key_char(b)).count();
-        let token = &text[i..end];
-        let hit = PATTERNS.iter().find(|(prefix, min, ..)| {
+        i += 1;
+    }
+    shortest
+};
+
+/// The vendor and variable of `token` (a whole run of key characters) if it has a key's shape.
+fn key_shape(token: &str) -> Option<(&'static str, &'static str)> {
+    PATTERNS
+        .iter()
+        .find(|(prefix, min, ..)| {
             token.starts_with(prefix)
                 && token.len() - prefix.len() >= *min
                 && token.bytes().any(|b| b.is_ascii_digit())
                 && token.bytes().any(|b| b.is_ascii_uppercase())
-        });
-        if let Some((_, _, vendor, env_var)) = hit {
+        })
+        .map(|&(_, _, vendor, env_var)| (vendor, env_var))
+}
+
+/// Every key-like token in `text`: each whole run of key characters is looked at once, by
+/// its length and first byte before anything else (the scan of every document on open).
+pub fn find_secrets(text: &str) -> Vec<FoundSecret> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(skip) = bytes[i..].iter().position(|&b| is_key_char(b)) {
+        let start = i + skip;
+        let end = start + bytes[start..].iter().take_while(|&&b| is_key_char(b)).count();
+        if end - start >= SHORTEST_KEY
+            && PREFIX_STARTS[usize::from(bytes[start])]
+            && let Some((vendor, env_var)) = key_shape(&text[start..end])
+        {
             found.push(FoundSecret {
-                start: i,
+                start,
                 end,
                 vendor,
                 env_var,
             });
         }
-        i = end.max(i + 1);
+        i = end;
     }
     found
 }
@@ -290,6 +329,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn every_run_of_eight_key_characters_is_scrubbed() {
@@ -323,6 +363,44 @@ mod tests {
         let mut stream = scrubber.stream();
         let shown = [stream.push("key sk-"), stream.push("proj-AbCd"), stream.finish()].concat();
         assert_eq!(shown, "key ***");
+    }
+
+    /// Text where key-shaped tokens, their prefixes and separators meet in every order.
+    const PIECES: &[&str] = &[
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv0123456789",
+        "AIzaSyA1234567890abcdefghijklmnopqrstuV",
+        "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+        "sk-",
+        "x",
+        "-",
+        " ",
+        "é",
+        "\n",
+    ];
+
+    proptest! {
+        #[test]
+        fn the_tokens_found_are_the_whole_runs_of_key_characters_with_a_keys_shape(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..12)
+        ) {
+            let text = pieces.concat();
+            let mut runs = Vec::new();
+            let mut start = None;
+            for (i, b) in text.bytes().chain([b' ']).enumerate() {
+                match (is_key_char(b), start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        runs.push((s, i));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            let expected: Vec<(usize, usize)> =
+                runs.into_iter().filter(|&(s, e)| key_shape(&text[s..e]).is_some()).collect();
+            let found: Vec<(usize, usize)> = find_secrets(&text).iter().map(|f| (f.start, f.end)).collect();
+            prop_assert_eq!(found, expected);
+        }
     }
 
     #[test]

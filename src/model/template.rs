@@ -254,6 +254,41 @@ fn overlong_block(tokens: &[(Token<'_>, usize, usize)]) -> Option<usize> {
     None
 }
 
+/// Whether `tokens`, the whole of a template of `kind`, are text and `{{ name.name… }}`
+/// blocks only (a bare `name.name…` for an expression), which MiniJinja's parser accepts
+/// whatever the names: such a template, most prompts, needs no parse of its own.
+fn plainly_valid(tokens: &[(Token<'_>, usize, usize)], kind: TemplateKind) -> bool {
+    #[derive(PartialEq)]
+    enum At {
+        Text,
+        Name,
+        AfterName,
+    }
+    let (start, end) = match kind {
+        TemplateKind::Prompt => (At::Text, At::Text),
+        TemplateKind::Expression => (At::Name, At::AfterName),
+    };
+    let mut at = start;
+    for (token, ..) in tokens {
+        at = match (at, token) {
+            (At::Text, Token::TemplateData(_)) => At::Text,
+            (At::Text, Token::VariableStart) | (At::AfterName, Token::Dot) => At::Name,
+            (At::Name, Token::Ident(_)) => At::AfterName,
+            (At::AfterName, Token::VariableEnd) => At::Text,
+            _ => return false,
+        };
+    }
+    at == end
+}
+
+/// MiniJinja's parse of `value` as a template of `kind`.
+fn parsed(value: &str, kind: TemplateKind) -> Result<(), minijinja::Error> {
+    match kind {
+        TemplateKind::Prompt => machinery::parse(value, "prompt", SyntaxConfig::default()).map(|_| ()),
+        TemplateKind::Expression => machinery::parse_expr(value).map(|_| ()),
+    }
+}
+
 /// How many bytes one template may scan to place references in a folded or escaped scalar.
 const OCCURRENCE_BUDGET: usize = 1 << 24;
 
@@ -384,9 +419,10 @@ impl Template {
         };
         let budget = Cell::new(OCCURRENCE_BUDGET);
         let place = |start: usize, end: usize| map.map(text, node.span, &value, start, end, &budget);
+        let mut lexed = true;
         let tokens: Vec<(Token<'_>, usize, usize)> =
             machinery::tokenize(&value, kind == TemplateKind::Expression, SyntaxConfig::default())
-                .map_while(Result::ok)
+                .map_while(|token| token.map_err(|_| lexed = false).ok())
                 .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
                 .collect();
         if let Some(at) = overlong_block(&tokens) {
@@ -394,9 +430,10 @@ impl Template {
                 message: format!("an expression of more than {MAX_BLOCK_TOKENS} tokens"),
                 span: place(at, at + 1).unwrap_or(node.span),
             });
-        } else if let Err(err) = match kind {
-            TemplateKind::Prompt => machinery::parse(&value, "prompt", SyntaxConfig::default()).map(|_| ()),
-            TemplateKind::Expression => machinery::parse_expr(&value).map(|_| ()),
+        } else if let Err(err) = if lexed && plainly_valid(&tokens, kind) {
+            Ok(())
+        } else {
+            parsed(&value, kind)
         } {
             let span = err
                 .range()
@@ -595,6 +632,53 @@ mod tests {
 
     fn slice(text: &str, span: Span) -> &str {
         &text[span.start..span.end]
+    }
+
+    /// Pieces of templates, valid and broken, that meet in every order.
+    const PIECES: &[&str] = &[
+        "{{", "}}", "{%", "%}", "{#", "#}", " ", "a", "steps", ".", "output", "1", "-", "|", "if", "for", "true", "(",
+        "\"", "é", "\n",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn a_template_taken_as_plainly_valid_is_one_minijinja_parses(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..10),
+            expression in proptest::bool::ANY,
+        ) {
+            let value = pieces.concat();
+            let kind = if expression { TemplateKind::Expression } else { TemplateKind::Prompt };
+            let mut lexed = true;
+            let tokens: Vec<(Token<'_>, usize, usize)> = machinery::tokenize(&value, expression, SyntaxConfig::default())
+                .map_while(|token| token.map_err(|_| lexed = false).ok())
+                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+                .collect();
+            if lexed && plainly_valid(&tokens, kind) {
+                proptest::prop_assert!(parsed(&value, kind).is_ok(), "{:?}", value);
+            }
+        }
+    }
+
+    #[test]
+    fn names_in_variable_blocks_are_plainly_valid_and_anything_else_is_parsed() {
+        let plain = |value: &str, kind| {
+            let tokens: Vec<_> = machinery::tokenize(value, kind == TemplateKind::Expression, SyntaxConfig::default())
+                .map(|t| t.unwrap())
+                .map(|(tok, span)| (tok, span.start_offset as usize, span.end_offset as usize))
+                .collect();
+            plainly_valid(&tokens, kind)
+        };
+        assert!(plain(
+            "Go on from {{ steps.a.output }}.\n{{ inputs.topic }}",
+            TemplateKind::Prompt
+        ));
+        assert!(plain("steps.a.output", TemplateKind::Expression));
+        assert!(!plain("{{ steps.a.output | lines }}", TemplateKind::Prompt));
+        assert!(!plain("{{ steps.a. }}", TemplateKind::Prompt));
+        assert!(!plain("{{ }}", TemplateKind::Prompt));
+        assert!(!plain("{{ a", TemplateKind::Prompt));
+        assert!(!plain("{% if a %}b{% endif %}", TemplateKind::Prompt));
+        assert!(!plain("", TemplateKind::Expression));
     }
 
     #[test]
