@@ -7,6 +7,10 @@
 //! so the scan and the open come from one run). When `yaml-language-server` is on PATH (or `STEPWISE_YLS` names
 //! it), drives it the same way with the workflow JSON Schema (answering its
 //! `workspace/configuration` by section, or it drops the schema) and prints both side by side.
+//! For the whole file's hints it also times this client parsing such a reply into a
+//! `serde_json::Value` on its own, the part of the round trip that is not the server's.
+//! `STEPWISE_BIN=path` drives another build of the server, to compare two versions on one
+//! machine with one client.
 
 #[allow(dead_code)] // The benchmark uses part of the tests' client.
 #[path = "../tests/support/lsp.rs"]
@@ -95,6 +99,8 @@ struct Figures {
     edit: (f64, f64),
     completion: (f64, f64),
     hints: Option<(f64, f64)>,
+    /// p50 of parsing one whole-file reply, in milliseconds.
+    hints_parse: Option<f64>,
     visible_hints: Option<(f64, f64)>,
     rss: Option<f64>,
     phases: Phases,
@@ -140,7 +146,6 @@ fn open_once(subject: &Subject, dir: &Path, text: &str) -> Duration {
 fn started(subject: &Subject, dir: &Path) -> (TestServer, Duration) {
     let started = Instant::now();
     let mut server = TestServer::spawn((subject.command)());
-    let mut phases = Phases::default();
     server.configuration = subject.configuration.clone();
     server.configuration_by_section = !subject.configuration.is_null();
     let caps = json!({
@@ -154,7 +159,6 @@ fn started(subject: &Subject, dir: &Path) -> (TestServer, Duration) {
         )
         .expect("initialize");
     let initialize = started.elapsed();
-    phases.after("initialize", server.pid());
     server.notify("initialized", json!({}));
     if !subject.configuration.is_null() {
         server.notify(
@@ -167,6 +171,8 @@ fn started(subject: &Subject, dir: &Path) -> (TestServer, Duration) {
 
 fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usize, opens: usize) -> Figures {
     let (mut server, initialize) = started(subject, dir);
+    let mut phases = Phases::default();
+    phases.after("initialize", server.pid());
     let doc = uri(&dir.join("bench.flow.yaml"));
     let opened = Instant::now();
     server.open(&doc, text);
@@ -217,14 +223,15 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
 
     let lines = text.lines().count() as u32;
     let middle = lines / 2;
-    let hints = subject
+    let whole = subject
         .hints
         .then(|| hint_latency(&mut server, &doc, 0, lines, Some(steps), requests(steps)));
     phases.after("whole-file hints", server.pid());
+    let hints_parse = whole.as_ref().map(|(_, reply)| parse_latency(reply, requests(steps)));
     // What an editor asks for: the hints of one screen.
     let visible_hints = subject
         .hints
-        .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None, requests(steps)));
+        .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None, requests(steps)).0);
     phases.after("one-screen hints", server.pid());
     let rss = peak_rss_mib(server.pid());
     drop(server);
@@ -233,14 +240,16 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         open_to_diagnostics,
         edit: percentiles(edits),
         completion: percentiles(completions),
-        hints,
+        hints: whole.map(|(latency, _)| latency),
+        hints_parse,
         visible_hints,
         rss,
         phases,
     }
 }
 
-/// p50/p99 of `textDocument/inlayHint` for lines `from..to` (and the hint count, if given).
+/// p50/p99 of `textDocument/inlayHint` for lines `from..to` (and the hint count, if given),
+/// and the last reply.
 fn hint_latency(
     server: &mut TestServer,
     doc: &str,
@@ -248,8 +257,9 @@ fn hint_latency(
     to: u32,
     expected: Option<usize>,
     count: usize,
-) -> (f64, f64) {
+) -> ((f64, f64), Value) {
     let mut samples = Vec::new();
+    let mut reply = Value::Null;
     for _ in 0..count {
         let t = Instant::now();
         let hints = server
@@ -264,12 +274,29 @@ fn hint_latency(
         samples.push(t.elapsed());
         let count = hints.as_array().map_or(0, Vec::len);
         assert!(count > 0 && expected.is_none_or(|n| n == count), "{count} hints");
+        reply = hints;
     }
-    percentiles(samples)
+    (percentiles(samples), reply)
+}
+
+/// p50 of this client parsing a message with `result`, as the test client does every reply.
+fn parse_latency(result: &Value, count: usize) -> f64 {
+    let body = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": 1, "result": result })).unwrap();
+    let samples = (0..count)
+        .map(|_| {
+            let t = Instant::now();
+            let parsed: Value = serde_json::from_slice(&body).unwrap();
+            let elapsed = t.elapsed();
+            drop(parsed);
+            elapsed
+        })
+        .collect();
+    percentiles(samples).0
 }
 
 fn stepwise_command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    let binary = std::env::var_os("STEPWISE_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_stepwise").into());
+    let mut cmd = Command::new(binary);
     // Keys as a configured user has them; otherwise every step warns `provider-unavailable`.
     cmd.arg("lsp")
         .env("STEPWISE_LOG", "error")
@@ -397,6 +424,12 @@ fn main() {
         table.iter().map(|(_, _, f, _)| f.hints.map_or("—".into(), pair)),
     );
     row(
+        "of which this client parsing the reply, p50",
+        table
+            .iter()
+            .map(|(_, _, f, _)| f.hints_parse.map_or("—".into(), |p| format!("{p:.2} ms"))),
+    );
+    row(
         "inlay hints, one screen p50 / p99",
         table
             .iter()
@@ -429,6 +462,9 @@ fn print(name: &str, f: &Figures) {
     match (f.hints, f.visible_hints) {
         (Some((p50, p99)), Some((v50, v99))) => {
             println!("  inlay hints (file)   p50 {p50:8.2} ms  p99 {p99:8.2} ms");
+            if let Some(parse) = f.hints_parse {
+                println!("    client's parse     p50 {parse:8.2} ms");
+            }
             println!("  inlay hints (screen) p50 {v50:8.2} ms  p99 {v99:8.2} ms");
         }
         _ => println!("  inlay hints          not offered"),

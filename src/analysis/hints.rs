@@ -1,8 +1,11 @@
 //! Inlay hints (SPEC §5): what each step really runs on and why, at the end of its `id` line.
 
+use rustc_hash::FxHashMap;
+
 use super::Analysis;
 use crate::model::resolve::{Effective, Overrides, Source, resolve_step};
 use crate::model::runs::RunView;
+use crate::model::workflow::Step;
 
 /// One step's hint: where it goes, what it says, and the step it explains.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +26,7 @@ pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -
     // Steps are in document order and do not overlap: skip to the range, stop after it, so
     // that one screen costs the same in any size of document.
     let first = wf.steps.partition_point(|s| s.span.end < from);
+    let mut labels = FxHashMap::default();
     wf.steps[first..]
         .iter()
         .take_while(|s| s.span.start <= to)
@@ -33,8 +37,10 @@ pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -
             if id.span.end < from || id.span.start > to {
                 return None;
             }
-            let effective = resolve_step(wf, step, ws, &Overrides::default());
-            let mut label = label(&effective);
+            let mut label: String = labels
+                .entry(LabelKey::of(step))
+                .or_insert_with(|| label(&resolve_step(wf, step, ws, &Overrides::default())))
+                .clone();
             if runs.is_running(&id.value) {
                 label.push_str(" · running…");
             } else if let Some(run) = runs.step(&id.value) {
@@ -48,6 +54,26 @@ pub fn step_hints(analysis: &Analysis, runs: &RunView, from: usize, to: usize) -
             })
         })
         .collect()
+}
+
+/// What of a step its settings' label depends on: the keys [`resolve_step`] reads to find its
+/// provider, model and persona (the workflow and workspace are the same for every step of one
+/// request), so steps that set the same ones share one resolution and one label.
+#[derive(PartialEq, Eq, Hash)]
+struct LabelKey<'a> {
+    provider: Option<&'a str>,
+    model: Option<&'a str>,
+    persona: Option<Option<&'a str>>,
+}
+
+impl<'a> LabelKey<'a> {
+    fn of(step: &'a Step) -> LabelKey<'a> {
+        LabelKey {
+            provider: step.provider.as_ref().map(|p| p.value.as_str()),
+            model: step.model.as_ref().map(|m| m.value.as_str()),
+            persona: step.persona.as_ref().map(|p| p.value.as_deref()),
+        }
+    }
 }
 
 /// The hint text for a step's effective settings.
@@ -99,6 +125,8 @@ pub fn tooltip(analysis: &Analysis, step: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::analysis::fixture::{Fixture, fixture};
 
@@ -135,6 +163,57 @@ mod tests {
     fn tooltips_explain_each_source() {
         let f = fixture(DOC);
         insta::assert_snapshot!(tooltip(&f.analysis, 3).unwrap());
+    }
+
+    const PROVIDERS: &[&str] = &["anthropic", "openai", "ollama", "nowhere"];
+    const MODELS: &[&str] = &["gpt-4o", "claude-sonnet-4-5"];
+    const PERSONAS: &[&str] = &["analyst", "marketer", "nobody", "null"];
+
+    fn setting(values: &'static [&'static str]) -> impl Strategy<Value = Option<&'static str>> {
+        proptest::option::of(proptest::sample::select(values))
+    }
+
+    /// `key: value` lines for the settings that are set, indented by `indent`.
+    fn keys(indent: &str, settings: [(&str, Option<&str>); 3]) -> String {
+        settings
+            .iter()
+            .filter_map(|(key, value)| value.map(|v| format!("{indent}{key}: {v}\n")))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Steps that set the same provider, model and persona share one label, and every
+        /// label is still the one its own step resolves to.
+        #[test]
+        fn each_hint_says_what_its_own_step_resolves_to(
+            workflow in (setting(PROVIDERS), setting(MODELS), setting(PERSONAS)),
+            config_provider in setting(PROVIDERS),
+            steps in proptest::collection::vec((setting(PROVIDERS), setting(MODELS), setting(PERSONAS)), 1..12),
+        ) {
+            let (provider, model, persona) = workflow;
+            let mut doc = format!(
+                "version: 1\nname: P\n{}personas:\n  analyst:\n    name: A\n    system: S\n  marketer:\n    name: M\n    system: S\nsteps:\n",
+                keys("", [("provider", provider), ("model", model), ("persona", persona)]),
+            );
+            for (i, (provider, model, persona)) in steps.iter().enumerate() {
+                doc.push_str(&format!("  - id: s{i}\n"));
+                doc.push_str(&keys("    ", [("provider", *provider), ("model", *model), ("persona", *persona)]));
+                doc.push_str("    prompt: Hi\n");
+            }
+            if let Some(p) = config_provider {
+                doc.push_str(&format!("//- stepwise.toml\ndefault_provider = \"{p}\"\n"));
+            }
+            let f = fixture(&doc);
+            let (wf, ws) = (&f.analysis.workflow, &f.analysis.workspace);
+            let hints = step_hints(&f.analysis, &RunView::default(), 0, usize::MAX);
+            prop_assert_eq!(hints.len(), steps.len());
+            for hint in hints {
+                let fresh = label(&resolve_step(wf, &wf.steps[hint.step], ws, &Overrides::default()));
+                prop_assert_eq!(hint.label, fresh);
+            }
+        }
     }
 
     #[test]

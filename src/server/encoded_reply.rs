@@ -96,6 +96,26 @@ where
     .await
 }
 
+/// Runs `write` on a snapshot of `uri` on the blocking pool, as [`on_snapshot`] does, for a
+/// handler that writes the whole reply message itself (given the request's id): the inlay
+/// hints of a large file, whose one shape is cheaper written by hand than through serde.
+pub(crate) async fn on_snapshot_written<T, F>(shared: &Shared, uri: &Uri, write: F) -> Result<Option<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(&Snapshot, &Id) -> Vec<u8> + Send + 'static,
+{
+    let Ok(reply) = REPLY.try_with(Reply::clone) else {
+        tracing::warn!("a reply its handler writes was asked for outside a request; answered with null");
+        return Ok(None);
+    };
+    super::on_snapshot(shared, uri, move |s| {
+        let message = write(s, &reply.id);
+        *reply.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+        None::<T>
+    })
+    .await
+}
+
 /// Writes an encoded reply to the client and returns once it is on the wire.
 pub(crate) async fn send(shared: &Shared, message: Vec<u8>) {
     use futures::SinkExt;

@@ -244,7 +244,10 @@ impl LanguageServer for Backend {
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let uri = params.text_document.uri.clone();
-        encoded_reply::on_snapshot(&self.shared, &uri, move |s| requests::inlay_hint::handle(s, params)).await
+        encoded_reply::on_snapshot_written(&self.shared, &uri, move |s, id| {
+            requests::inlay_hint::encode(id, s, params.range)
+        })
+        .await
     }
 
     async fn inlay_hint_resolve(&self, hint: InlayHint) -> Result<InlayHint> {

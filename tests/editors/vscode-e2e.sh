@@ -53,9 +53,9 @@ fi
 
 # --- the server binary the platform package carries (STEPWISE_BIN: another build of it)
 if [ -z "${STEPWISE_BIN:-}" ]; then
-  stamp "cargo build --release"
-  cargo build --quiet --release --locked --bin stepwise
-  STEPWISE_BIN=$ROOT/target/release/stepwise
+  stamp "cargo build --profile e2e (release without LTO)"
+  cargo build --quiet --profile e2e --locked --bin stepwise
+  STEPWISE_BIN=$ROOT/target/e2e/stepwise
 fi
 export STEPWISE_BIN
 
