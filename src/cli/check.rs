@@ -7,7 +7,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::Analysis;
 use crate::model::catalog::ProcessEnv;
@@ -260,7 +259,9 @@ fn check_files(files: &[PathBuf], jobs: usize) -> Report {
         .collect();
     let mut checked = Vec::new();
     let mut unreadable = Vec::new();
-    for result in in_parallel(files.len(), jobs, |i| check_file(&files[i], &assigned[i])) {
+    let work: Vec<_> = files.iter().zip(&assigned).collect();
+    // One file at a time, so that one large file does not hold back a fixed share.
+    for result in crate::parallel::map_in_order(&work, jobs, 1, |(file, ws)| check_file(file, ws)) {
         match result {
             Ok(c) => checked.push(c),
             Err(u) => unreadable.push(u),
@@ -301,35 +302,6 @@ fn check_file(path: &Path, workspace: &Arc<Workspace>) -> Result<Checked, Unread
         .into();
     let diagnostics = Analysis::new(text.clone(), workspace.clone()).diagnostics();
     Ok(Checked::new(path.to_path_buf(), text, diagnostics, true))
-}
-
-/// `work(0)`, …, `work(count - 1)` on up to `jobs` scoped threads, each taking the next index
-/// when it is free (so one large file does not hold back a fixed share); results in index order.
-fn in_parallel<T: Send>(count: usize, jobs: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = AtomicUsize::new(0);
-    let take = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= count {
-                return done;
-            }
-            done.push((i, work(i)));
-        }
-    };
-    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..jobs.clamp(1, count.max(1))).map(|_| scope.spawn(take)).collect();
-        let mut all = take();
-        for helper in helpers {
-            match helper.join() {
-                Ok(done) => all.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        all
-    });
-    results.sort_unstable_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
 }
 
 fn display_path(path: &Path) -> String {

@@ -19,7 +19,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{ExitedError, LspService};
 
 use super::convert::line_col;
-use super::encoded_reply::{self, Reply};
+use super::encoded_reply::Reply;
 use super::session::{Replaced, Snapshot};
 use super::{Backend, Event, Shared, internal_error};
 use crate::syntax::text::TextEdit;
@@ -152,7 +152,7 @@ impl Service<Request> for Ordered {
             match served {
                 Ok(Ok(Some(response))) if response.is_ok() => match reply.and_then(|r| r.take()) {
                     Some(encoded) => {
-                        encoded_reply::send(&shared, encoded).await;
+                        shared.write_encoded(encoded, "a reply").await;
                         Ok(None)
                     }
                     None => Ok(Some(response)),

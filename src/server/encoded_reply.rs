@@ -116,15 +116,6 @@ where
     .await
 }
 
-/// Writes an encoded reply to the client and returns once it is on the wire.
-pub(crate) async fn send(shared: &Shared, message: Vec<u8>) {
-    use futures::SinkExt;
-    let (written, on_wire) = futures::channel::oneshot::channel();
-    if shared.wire.clone().send((message, written)).await.is_err() || on_wire.await.is_err() {
-        tracing::warn!("the connection closed before a reply could be sent");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};

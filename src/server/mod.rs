@@ -91,6 +91,17 @@ impl Shared {
         // The receiver lives as long as the runtime; a send can only fail during shutdown.
         let _ = self.events.send(event);
     }
+
+    /// Writes a message encoded whole (a publication, a reply its handler encoded) to the
+    /// client and returns once it is on the wire, so that what is sent after it follows it;
+    /// `what` names it in the log when the connection has closed.
+    async fn write_encoded(&self, message: Vec<u8>, what: &str) {
+        use futures::SinkExt;
+        let (written, on_wire) = futures::channel::oneshot::channel();
+        if self.wire.clone().send((message, written)).await.is_err() || on_wire.await.is_err() {
+            tracing::warn!("the connection closed before {what} could be sent");
+        }
+    }
 }
 
 /// The `LanguageServer` implementation; document sync lives in `dispatch`.

@@ -3,7 +3,6 @@
 //! whole. tower-lsp-server's client builds a JSON value tree of the message first; with 50,000
 //! diagnostics that tree (and the converted list under it) peaked the server at 334 MiB.
 
-use futures::SinkExt;
 use serde::Serialize;
 use tower_lsp_server::ls_types::{Diagnostic, Uri};
 
@@ -52,10 +51,7 @@ where
 /// this way, so they reach the editor in the order they were made, and before anything the
 /// server sends after them (a failover prompt after the failure's diagnostic).
 pub(crate) async fn send(shared: &Shared, encoded: Vec<u8>) {
-    let (written, on_wire) = futures::channel::oneshot::channel();
-    if shared.wire.clone().send((encoded, written)).await.is_err() || on_wire.await.is_err() {
-        tracing::warn!("the connection closed before diagnostics could be published");
-    }
+    shared.write_encoded(encoded, "diagnostics").await;
 }
 
 #[cfg(test)]
