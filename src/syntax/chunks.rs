@@ -71,10 +71,12 @@ fn is_blank_or_comment(line: &str) -> bool {
     t.is_empty() || t.starts_with('#')
 }
 
+/// Whether `line` is the `-` line of an item: the dash alone or followed by a space or a tab
+/// (YAML separates an entry from its dash by either).
 fn is_item_start(line: &str, indent: usize) -> bool {
     indentation(line) == indent && {
         let rest = line[indent..].trim_end_matches('\r');
-        rest == "-" || rest.starts_with("- ")
+        rest == "-" || rest.starts_with("- ") || rest.starts_with("-\t")
     }
 }
 
@@ -187,6 +189,15 @@ mod tests {
                 "  - id: b\n    prompt: hi\n",
                 "inputs: {}\n"
             ]
+        );
+    }
+
+    #[test]
+    fn a_tab_after_the_dash_starts_an_item_as_a_space_does() {
+        let text = "steps:\n  - id: a\n    prompt: hi\n  -\tid: b\n    prompt: hi\n";
+        assert_eq!(
+            parts(text)[1..],
+            ["  - id: a\n    prompt: hi\n", "  -\tid: b\n    prompt: hi\n"]
         );
     }
 

@@ -60,8 +60,11 @@ local function main()
     and out:find('## 3. anthropic/claude-haiku-4-5', 1, true), out)
   local _, answers = out:gsub('Fake answer from the local test provider%.', '')
   check('each target answered', answers == 3, out)
-  local _, priced = out:gsub('completed · %d+ ms · 7 in / 8 out tokens · %$0%.%d%d%d%d', '')
+  -- A cost too small for four decimals reads `< $0.0001`.
+  local _, priced = out:gsub('completed · %d+ ms · 7 in / 8 out tokens · <? ?%$0%.%d%d%d%d', '')
   check('status, latency, tokens and cost per target', priced == 3, out)
+  check('a cost too small for four decimals is not shown as free', compare.usd(0.00002) == '< $0.0001'
+    and compare.usd(0.0021) == '$0.0021', compare.usd(0.00002))
   check('the record is named', out:find('record: .*comparisons/.*%.json') ~= nil, out)
 
   -- `u` on target 2: the step now runs on it.

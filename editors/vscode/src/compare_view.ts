@@ -35,9 +35,13 @@ function escape(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
 }
 
-/** USD as the CLI shows it: four decimals below a dollar, cents above; "no price" when unknown. */
+/**
+ * USD as the CLI shows it: four decimals below a dollar, cents above; "no price" when unknown.
+ * A cost too small for four decimals reads "< $0.0001", not "$0.0000" (it is not free).
+ */
 export function usd(amount: number | null | undefined): string {
   if (amount === null || amount === undefined) return "no price";
+  if (amount > 0 && amount < 0.00005) return "< $0.0001";
   return Math.abs(amount) >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
 }
 
@@ -74,7 +78,7 @@ export function compareHtml(result: CompareResult, nonce: string): string {
     <tr><th>status</th><td class="${ok ? "ok" : "bad"}">${escape(status(t))}</td></tr>
     <tr><th>latency${result.repeat > 1 ? " min/med/max" : ""}</th><td>${latencyText(t, result.repeat)}</td></tr>
     <tr><th>tokens in / out</th><td>${tokensIn} / ${tokensOut}</td></tr>
-    <tr><th>cost</th><td>${usd(t.cost_usd)}</td></tr>
+    <tr><th>cost</th><td>${escape(usd(t.cost_usd))}</td></tr>
   </table>
   <div class="buttons">
     <button data-action="use" data-index="${i}">Use for this step</button>

@@ -1,7 +1,7 @@
 // The comparison panel's page: `npm test`.
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { CompareResult, compareHtml } from "../src/compare_view";
+import { CompareResult, compareHtml, usd } from "../src/compare_view";
 
 const result: CompareResult = {
   step: "summarize",
@@ -40,4 +40,14 @@ test("the comparison page has one column per target with its numbers and buttons
   assert.equal(html.match(/data-action="use"/g)?.length, 2);
   assert.equal(html.match(/data-action="fallback" data-index="1"/g)?.length, 1);
   assert.match(html, /script-src 'nonce-n0nce'/);
+});
+
+test("a cost too small for four decimals is not shown as free", () => {
+  assert.equal(usd(0.00002), "< $0.0001");
+  assert.equal(usd(0.00005), "$0.0001");
+  assert.equal(usd(0), "$0.0000");
+  assert.equal(usd(0.0021), "$0.0021");
+  assert.equal(usd(12.5), "$12.50");
+  const tiny = { ...result, targets: [{ ...result.targets[0], cost_usd: 0.00002 }] };
+  assert.match(compareHtml(tiny, "n0nce"), /<th>cost<\/th><td>&lt; \$0\.0001</, "escaped in the page");
 });

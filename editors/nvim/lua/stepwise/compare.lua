@@ -23,10 +23,14 @@ local function str(v)
   return v ~= nil and v ~= vim.NIL and v or nil
 end
 
---- USD as the CLI shows it (`$0.0040`, `$12.50`), or `no price` when unknown.
+--- USD as the CLI shows it (`$0.0040`, `$12.50`), or `no price` when unknown; a cost too
+--- small for four decimals reads `< $0.0001`, not `$0.0000` (it is not free).
 function M.usd(amount)
   if not amount then
     return 'no price'
+  end
+  if amount > 0 and amount < 0.00005 then
+    return '< $0.0001'
   end
   return math.abs(amount) >= 1 and ('$%.2f'):format(amount) or ('$%.4f'):format(amount)
 end
