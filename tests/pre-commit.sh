@@ -12,7 +12,7 @@ PRE_COMMIT_VERSION=4.7.0
 mkdir -p "$CACHE"
 if [ ! -x "$VENV/bin/pre-commit" ] || ! "$VENV/bin/pre-commit" --version | grep -q "$PRE_COMMIT_VERSION"; then
   echo "== installing pre-commit $PRE_COMMIT_VERSION from PyPI into $VENV"
-  python3 -m venv "$VENV"
+  python3 -m venv --clear "$VENV"  # --clear: a venv moved or left broken is made anew
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "pre-commit==$PRE_COMMIT_VERSION"
 fi
 REV=$(git rev-parse HEAD)
