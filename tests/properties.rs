@@ -136,6 +136,32 @@ fn apply(text: &mut String, (at, len, insert): &(f64, usize, String)) {
     text.replace_range(start..end, insert);
 }
 
+/// The edit of chars `at·n..at·n+len` of `text` (n chars) to `insert`, as an editor sends it in
+/// `encoding`, and the bytes it replaces; `None` where it would split a CRLF (editors do not
+/// produce positions between `\r` and `\n`).
+fn protocol_edit(
+    text: &str,
+    (at, len, insert): (f64, usize, &str),
+    encoding: PositionEncoding,
+) -> Option<(TextEdit, std::ops::Range<usize>)> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let start_char = ((chars.len() as f64) * at) as usize;
+    let end_char = (start_char + len).min(chars.len());
+    let byte = |c: usize| chars.get(c).map_or(text.len(), |&(b, _)| b);
+    let (start, end) = (byte(start_char), byte(end_char));
+    let splits_crlf = |at: usize| at > 0 && text.as_bytes()[at - 1] == b'\r' && text.as_bytes().get(at) == Some(&b'\n');
+    if splits_crlf(start) || splits_crlf(end) {
+        return None;
+    }
+    let index = LineIndex::new(Arc::from(text));
+    let range = (index.position(start, encoding), index.position(end, encoding));
+    let edit = TextEdit {
+        range: Some(range),
+        text: insert.to_string(),
+    };
+    Some((edit, start..end))
+}
+
 /// Everything the editor shows of an analysis that the whole-document parse must agree on.
 fn observed(a: &Analysis) -> (Vec<stepwise::model::diagnostic::Diagnostic>, Vec<String>, String) {
     let hints = step_hints(a, &RunView::default(), 0, usize::MAX)
@@ -242,18 +268,11 @@ proptest! {
         let mut previous = Analysis::new(Arc::from(BASE), ws.clone());
         for (at, len, insert, utf8) in edits {
             let encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
-            let chars: Vec<(usize, char)> = expected.char_indices().collect();
-            let start_char = ((chars.len() as f64) * at) as usize;
-            let end_char = (start_char + len).min(chars.len());
-            let byte = |c: usize| chars.get(c).map_or(expected.len(), |&(b, _)| b);
-            let (start, end) = (byte(start_char), byte(end_char));
-            // Never split a CRLF: editors do not produce positions between \r and \n.
-            prop_assume!(!(start > 0 && expected.as_bytes()[start - 1] == b'\r' && expected.as_bytes().get(start) == Some(&b'\n')));
-            prop_assume!(!(end > 0 && expected.as_bytes()[end - 1] == b'\r' && expected.as_bytes().get(end) == Some(&b'\n')));
-            let index = LineIndex::new(Arc::from(expected.as_str()));
-            let range = (index.position(start, encoding), index.position(end, encoding));
-            let delta = doc.apply(&TextEdit { range: Some(range), text: insert.clone() }, encoding);
-            expected.replace_range(start..end, &insert);
+            let edit = protocol_edit(&expected, (at, len, &insert), encoding);
+            prop_assume!(edit.is_some());
+            let (edit, replaced) = edit.unwrap();
+            let delta = doc.apply(&edit, encoding);
+            expected.replace_range(replaced, &insert);
             let text = doc.to_arc_str();
             prop_assert_eq!(&*text, expected.as_str());
             previous = check_edit_against_whole(&text, &ws, Some(&previous), delta)?;
@@ -276,17 +295,11 @@ proptest! {
         for (batch, analyse) in batches.iter().zip(analysed) {
             let mut edits = Vec::new();
             for (at, len, insert, _) in batch {
-                let chars: Vec<(usize, char)> = expected.char_indices().collect();
-                let start_char = ((chars.len() as f64) * at) as usize;
-                let end_char = (start_char + len).min(chars.len());
-                let byte = |c: usize| chars.get(c).map_or(expected.len(), |&(b, _)| b);
-                let (start, end) = (byte(start_char), byte(end_char));
-                let splits_crlf = |at: usize| at > 0 && expected.as_bytes()[at - 1] == b'\r' && expected.as_bytes().get(at) == Some(&b'\n');
-                prop_assume!(!splits_crlf(start) && !splits_crlf(end));
-                let index = LineIndex::new(Arc::from(expected.as_str()));
-                let range = (index.position(start, PositionEncoding::Utf8), index.position(end, PositionEncoding::Utf8));
-                edits.push(TextEdit { range: Some(range), text: insert.clone() });
-                expected.replace_range(start..end, insert);
+                let edit = protocol_edit(&expected, (*at, *len, insert), PositionEncoding::Utf8);
+                prop_assume!(edit.is_some());
+                let (edit, replaced) = edit.unwrap();
+                edits.push(edit);
+                expected.replace_range(replaced, insert);
             }
             delta = delta.then(doc.apply_all(&edits, PositionEncoding::Utf8));
             let text = doc.to_arc_str();
@@ -298,6 +311,33 @@ proptest! {
         }
         let text = doc.to_arc_str();
         check_edit_against_whole(&text, &ws, Some(&previous), delta)?;
+    }
+
+    /// As the server types on: each keystroke's analysis takes the previous one over and
+    /// publishes its diagnostics, and nothing else reads the steps in between, so the moves of
+    /// the steps after each edit add up before any reader places them.
+    #[test]
+    fn keystrokes_with_no_other_reader_between_them_place_every_step_as_a_fresh_analysis_does(
+        edits in prop::collection::vec(edit(), 1..24)
+    ) {
+        let mut expected = BASE.to_string();
+        let mut doc = DocumentText::new(BASE);
+        let ws = Arc::new(fixture::all_keys());
+        let mut previous = Analysis::new(Arc::from(BASE), ws.clone());
+        for (at, len, insert, _) in edits {
+            let edit = protocol_edit(&expected, (at, len, &insert), PositionEncoding::Utf8);
+            prop_assume!(edit.is_some());
+            let (edit, replaced) = edit.unwrap();
+            let delta = doc.apply(&edit, PositionEncoding::Utf8);
+            expected.replace_range(replaced, &insert);
+            let text = doc.to_arc_str();
+            previous = Analysis::edited_owned(text.clone(), ws.clone(), previous, delta);
+            let fresh = Analysis::new(text, ws.clone());
+            prop_assert_eq!(previous.diagnostics(), fresh.diagnostics(), "{:?}", expected);
+        }
+        let fresh = Analysis::new(Arc::from(expected.as_str()), ws.clone());
+        prop_assert_eq!(&previous.workflow, &fresh.workflow);
+        prop_assert_eq!(observed(&previous), observed(&fresh));
     }
 
     #[test]
@@ -411,4 +451,23 @@ fn a_flow_mapping_alone_on_a_top_level_line_is_the_syntax_error_it_is_in_the_who
     check_against_whole(text, &ws, None).unwrap();
     let analysis = Analysis::new(Arc::from(text), ws);
     assert!(has_syntax_error(&analysis));
+}
+
+#[test]
+fn a_byte_order_mark_typed_at_the_start_of_a_top_level_line_is_the_syntax_error_it_is_in_the_whole_document() {
+    let ws = Arc::new(fixture::all_keys());
+    // Found by the random edits: parsed alone, the part after it took the mark as the start of
+    // its stream and reported nothing.
+    let text = "version: 1\nname: x\n\u{feff}provider: anthropic\nsteps:\n  - id: a\n    prompt: hi\n";
+    check_against_whole(text, &ws, None).unwrap();
+    assert!(has_syntax_error(&Analysis::new(Arc::from(text), ws)));
+}
+
+#[test]
+fn a_workflow_opening_with_an_explicit_key_starts_at_its_question_mark() {
+    let ws = Arc::new(fixture::all_keys());
+    // Found by the thread-split test: the parts' mapping was placed at its first key, after the `?`.
+    let text = "? version: 1\nname: Many\nprovider: anthropic\nsteps:\n  - id: a\n    prompt: hi\n";
+    let analysis = check_against_whole(text, &ws, None).unwrap();
+    assert_eq!(analysis.workflow.span.start, 0);
 }

@@ -34,6 +34,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::model::diagnostic::Diagnostic;
 use crate::model::secrets::{FoundSecret, find_secrets};
+use crate::model::steps::Steps;
 use crate::model::workflow::{Step, Workflow, lower_step, lower_workflow, lower_workflow_with_steps};
 use crate::model::workspace::Workspace;
 use crate::syntax::chunks::{self, Chunks};
@@ -125,9 +126,9 @@ pub struct Analysis {
 struct Carried {
     line_index: LineIndex,
     chunked: Option<Chunked>,
-    /// The previous steps and their chunks, when every step was lowered from its chunk (the
-    /// j-th step then belongs to the j-th item that has one).
-    steps: Option<(Vec<Step>, StepChunks)>,
+    /// The previous steps, how far each has yet to move, and their chunks, when every step
+    /// was lowered from its chunk (the j-th step then belongs to the j-th item that has one).
+    steps: Option<(Vec<Step>, Vec<isize>, StepChunks)>,
     step_env: Arc<StepEnv>,
     graph: Option<Arc<StepGraph>>,
     findings: Option<ItemFindings>,
@@ -139,9 +140,11 @@ impl Carried {
         Carried {
             line_index: previous.line_index.clone(),
             chunked: previous.chunked.clone(),
-            steps: previous
-                .steps_from_chunks
-                .then(|| (previous.workflow.steps.clone(), previous.step_chunks.clone())),
+            steps: previous.steps_from_chunks.then(|| {
+                let steps = previous.workflow.steps.to_vec();
+                let by = vec![0; steps.len()];
+                (steps, by, previous.step_chunks.clone())
+            }),
             step_env: previous.step_env.clone(),
             graph: previous.graph.get().cloned(),
             findings: previous.item_findings.clone(),
@@ -151,10 +154,8 @@ impl Carried {
 
     fn from_owned(mut previous: Analysis) -> Carried {
         let steps = previous.steps_from_chunks.then(|| {
-            (
-                std::mem::take(&mut previous.workflow.steps),
-                std::mem::take(&mut previous.step_chunks),
-            )
+            let (steps, by) = std::mem::take(&mut previous.workflow.steps).into_moving();
+            (steps, by, std::mem::take(&mut previous.step_chunks))
         });
         Carried {
             line_index: previous.line_index,
@@ -258,10 +259,11 @@ impl Analysis {
         // With the steps of the items the edit re-split when the rest were carried.
         let mut edited: Option<(ItemEdit, std::ops::Range<usize>)> = None;
         let (items, steps, step_chunks, same_graph) = match (&rechunked, old_chunked, old_steps) {
-            (Some(r), Some(old_chunked), Some((steps, step_chunks))) => {
-                let carried = carry_items(&text, &parts, r, old_chunked.items, steps, step_chunks);
+            (Some(r), Some(old_chunked), Some((steps, by, step_chunks))) => {
+                let carried = carry_items(&text, &parts, r, old_chunked.items, (steps, by), step_chunks);
                 edited = Some((ItemEdit::of(&old_chunked.parts.items, r), carried.fresh_steps));
-                (carried.items, carried.steps, carried.step_chunks, carried.same_graph)
+                let steps = Steps::moving(carried.steps, carried.by);
+                (carried.items, steps, carried.step_chunks, carried.same_graph)
             }
             (_, old_chunked, old_steps) => {
                 // Equal texts: every item is where it was.
@@ -273,9 +275,9 @@ impl Analysis {
                 let old = old_chunked
                     .as_ref()
                     .zip(old_steps)
-                    .map(|(chunked, (steps, _))| (chunked, change.unwrap_or(unchanged), steps));
+                    .map(|(chunked, (steps, by, _))| (chunked, change.unwrap_or(unchanged), steps, by));
                 let (items, steps, step_chunks) = match_items(&text, &parts, old, threads);
-                (items, steps, step_chunks, false)
+                (items, Steps::new(steps), step_chunks, false)
             }
         };
         let findings = match (&rechunked, edited.as_ref(), old_findings) {
@@ -310,11 +312,15 @@ impl Analysis {
         }
         let step_semantic = OnceLock::new();
         if let (Some((edit, fresh_steps)), Some(old)) = (edited, old_semantic) {
-            let fresh = step_chunks[fresh_steps.clone()]
-                .iter()
-                .zip(&workflow.steps[fresh_steps])
-                .filter_map(|(chunk, step)| chunk.as_ref().map(|(base, chunk)| (*base, &**chunk, step)));
-            if let Some(patched) = old.patched(&step_env, edit.kept_before, edit.moved_from, edit.delta, fresh) {
+            // Only the re-split items' steps are read: the others need not be moved for it.
+            let patched = workflow.steps.read_unmoved(fresh_steps.clone(), |fresh| {
+                let fresh = step_chunks[fresh_steps]
+                    .iter()
+                    .zip(fresh)
+                    .filter_map(|(chunk, step)| chunk.as_ref().map(|(base, chunk)| (*base, &**chunk, step)));
+                old.patched(&step_env, edit.kept_before, edit.moved_from, edit.delta, fresh)
+            });
+            if let Some(patched) = patched {
                 let _ = step_semantic.set(patched);
             }
         }
@@ -406,12 +412,12 @@ impl Analysis {
 fn match_items(
     text: &str,
     parts: &Chunks,
-    old: Option<(&Chunked, Change, Vec<Step>)>,
+    old: Option<(&Chunked, Change, Vec<Step>, Vec<isize>)>,
     threads: Option<usize>,
 ) -> (Vec<Arc<StepChunk>>, Vec<Step>, StepChunks) {
-    let (old, mut old_steps) = match old {
-        Some((chunked, change, steps)) => (Some((chunked, change)), steps),
-        None => (None, Vec::new()),
+    let (old, mut old_steps, old_by) = match old {
+        Some((chunked, change, steps, by)) => (Some((chunked, change)), steps, by),
+        None => (None, Vec::new(), Vec::new()),
     };
     // The next previous item that may match, and the index of its step if it has one.
     let (mut j, mut k) = (0, 0);
@@ -454,7 +460,7 @@ fn match_items(
             Some((chunk, was_at, k)) => {
                 let step = chunk.has_step.then(|| {
                     let step = std::mem::take(&mut old_steps[k]);
-                    (step, span.start as isize - was_at as isize)
+                    (step, span.start as isize - was_at as isize + old_by[k])
                 });
                 (chunk, step)
             }
@@ -477,6 +483,8 @@ fn match_items(
 struct CarriedItems {
     items: Vec<Arc<StepChunk>>,
     steps: Vec<Step>,
+    /// How far each step has yet to move.
+    by: Vec<isize>,
     step_chunks: StepChunks,
     /// Where the steps of the re-split items are in `steps`.
     fresh_steps: std::ops::Range<usize>,
@@ -485,14 +493,14 @@ struct CarriedItems {
 }
 
 /// The chunks, steps and step chunks of `parts` when `rechunked` carried them from the
-/// previous version: the re-split items are analysed, the rest are moved, those after the
-/// change shifted.
+/// previous version: the re-split items are analysed, the rest are carried over, those after
+/// the change to move by its delta when they are placed (see [`Steps`]).
 fn carry_items(
     text: &str,
     parts: &Chunks,
     rechunked: &Rechunked,
     mut items: Vec<Arc<StepChunk>>,
-    mut steps: Vec<Step>,
+    (mut steps, mut by): (Vec<Step>, Vec<isize>),
     mut step_chunks: StepChunks,
 ) -> CarriedItems {
     let Rechunked {
@@ -522,10 +530,11 @@ fn carry_items(
     let added_steps = new_steps.len();
     let same_graph = same_edges(&steps[before..before + old_steps], &new_steps);
     steps.splice(before..before + old_steps, new_steps);
+    by.splice(before..before + old_steps, std::iter::repeat_n(0, added_steps));
     step_chunks.splice(before..before + old_steps, new_chunks);
     let moved = before + added_steps;
     if delta != 0 {
-        steps[moved..].iter_mut().for_each(|s| s.offset_by(delta));
+        by[moved..].iter_mut().for_each(|b| *b += delta);
         for (base, _) in step_chunks[moved..].iter_mut().flatten() {
             *base = base.wrapping_add_signed(delta);
         }
@@ -533,6 +542,7 @@ fn carry_items(
     CarriedItems {
         items,
         steps,
+        by,
         step_chunks,
         fresh_steps: before..moved,
         same_graph,
@@ -586,6 +596,9 @@ fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> O
         parts.items.last().map_or(0, |s| s.end),
     );
     let mut entries: Vec<Entry> = Vec::new();
+    // Where the first part's mapping starts: at its first key, or before it at a `?` that
+    // makes that key explicit.
+    let mut mapping_start = None;
     for part in parts.header.iter().chain(&parts.trailer) {
         let part_text = &text[part.start..part.end];
         // A flow mapping is a whole mapping alone, but in the document's block mapping a key
@@ -606,8 +619,10 @@ fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> O
         match parsed.root {
             Some(Node {
                 kind: NodeKind::Map(mut more),
+                span,
                 ..
             }) => {
+                mapping_start.get_or_insert(span.start + part.start);
                 more.offset_by(part.start as isize);
                 entries.extend(more);
             }
@@ -622,7 +637,7 @@ fn top_level(text: &str, parts: &chunks::Chunks, summary: &mut YamlSummary) -> O
             truncated: false,
         };
     }
-    let start = entries.first()?.key.span.start;
+    let start = mapping_start.unwrap_or(entries.first()?.key.span.start);
     let end = entries
         .iter()
         .map(|e| e.value.span.end.max(e.key.span.end))

@@ -15,6 +15,7 @@ pub mod run_history;
 pub mod runs;
 pub mod schema;
 pub mod secrets;
+pub mod steps;
 pub mod template;
 pub mod template_env;
 pub mod trust;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean, nearest};
 use super::schema::{self, Level};
+use super::steps::Steps;
 use super::template::{Template, TemplateKind};
 use crate::syntax::text::{OffsetBy, Span};
 use crate::syntax::yaml::{Entry, Node, NodeKind, ScalarValue};
@@ -218,7 +219,7 @@ pub struct Workflow {
     /// Inline personas, in order.
     pub personas: Vec<Persona>,
     /// Steps, in order.
-    pub steps: Vec<Step>,
+    pub steps: Steps,
     /// Every top-level key with its span.
     pub keys: Vec<Spanned<String>>,
 }
@@ -251,7 +252,7 @@ pub struct Lowering<'a> {
     /// Diagnostics found so far.
     pub diagnostics: Vec<Diagnostic>,
     /// Steps lowered elsewhere, used in place of the `steps` value.
-    steps: Option<Vec<Step>>,
+    steps: Option<Steps>,
 }
 
 /// Lowers a workflow document's root node.
@@ -261,11 +262,7 @@ pub fn lower_workflow(text: &str, root: Option<&Node>) -> (Workflow, Vec<Diagnos
 
 /// Lowers a workflow whose steps were lowered separately (one chunk each); `root`'s `steps`
 /// value then only marks where they are.
-pub fn lower_workflow_with_steps(
-    text: &str,
-    root: Option<&Node>,
-    steps: Option<Vec<Step>>,
-) -> (Workflow, Vec<Diagnostic>) {
+pub fn lower_workflow_with_steps(text: &str, root: Option<&Node>, steps: Option<Steps>) -> (Workflow, Vec<Diagnostic>) {
     let mut l = Lowering {
         text,
         diagnostics: Vec::new(),
@@ -673,7 +670,7 @@ impl Lowering<'_> {
         persona
     }
 
-    fn steps(&mut self, node: &Node) -> Vec<Step> {
+    fn steps(&mut self, node: &Node) -> Steps {
         if let Some(steps) = self.steps.take() {
             return steps;
         }
@@ -689,9 +686,9 @@ impl Lowering<'_> {
             } else {
                 self.wrong_type(node, "steps", "a list of steps");
             }
-            return Vec::new();
+            return Steps::default();
         };
-        items.iter().filter_map(|item| self.step(item)).collect()
+        Steps::new(items.iter().filter_map(|item| self.step(item)).collect())
     }
 
     fn step(&mut self, node: &Node) -> Option<Step> {

@@ -51,9 +51,11 @@ pub(crate) fn classify(line: &str, indent: usize) -> ItemLine {
 }
 
 /// Whether a line starts or ends a YAML document or is a directive (then the document is
-/// parsed whole).
+/// parsed whole). A byte order mark counts: to YAML it may only begin a document, so one
+/// starting a line inside the text is an error there, yet would open the stream of a part
+/// parsed alone.
 pub(crate) fn is_document_marker(line: &str) -> bool {
-    line.starts_with("---") || line.starts_with("...") || line.starts_with('%')
+    line.starts_with("---") || line.starts_with("...") || line.starts_with('%') || line.starts_with('\u{feff}')
 }
 
 pub(crate) fn indentation(line: &str) -> usize {
@@ -91,7 +93,13 @@ pub fn split(text: &str) -> Option<Chunks> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let content = line.strip_suffix('\n').unwrap_or(line);
-        if is_document_marker(content) {
+        // The byte order mark that opens the text opens the first part's too.
+        let marked = if offset == 0 {
+            content.strip_prefix('\u{feff}').unwrap_or(content)
+        } else {
+            content
+        };
+        if is_document_marker(marked) {
             return None;
         }
         lines.push((offset, content));
@@ -189,6 +197,21 @@ mod tests {
                 "  - id: b\n    prompt: hi\n",
                 "inputs: {}\n"
             ]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_starting_a_later_line_leaves_the_document_whole() {
+        assert!(split("name: x\n\u{feff}inputs: {}\nsteps:\n  - id: a\n").is_none());
+        assert!(split("steps:\n  - id: a\n\u{feff}  - id: b\n").is_none());
+        assert_eq!(classify("\u{feff}  - id: b", 2), ItemLine::Unsplittable);
+    }
+
+    #[test]
+    fn a_byte_order_mark_opening_the_text_opens_its_first_part() {
+        assert_eq!(
+            parts("\u{feff}name: x\nsteps:\n  - id: a\n"),
+            ["\u{feff}name: x\n", "steps:\n", "  - id: a\n"]
         );
     }
 

@@ -445,18 +445,14 @@ impl DocumentText {
             };
             let start = self.index.offset(start, encoding);
             let end = self.index.offset(end, encoding).max(start);
-            let old = self.index.text();
-            let mut text = String::with_capacity(old.len() - (end - start) + edit.text.len());
-            text.push_str(&old[..start]);
-            text.push_str(&edit.text);
-            text.push_str(&old[end..]);
+            let text = spliced(self.index.text(), start..end, &edit.text);
             let change = Change {
                 start,
                 old_end: end,
                 new_end: start + edit.text.len(),
             };
             let index = std::mem::replace(&mut self.index, LineIndex::new(Arc::from("")));
-            self.index = index.edited(Arc::from(text), change);
+            self.index = index.edited(text, change);
             delta = delta.then(TextDelta::Within(change));
         }
         delta
@@ -471,6 +467,33 @@ impl DocumentText {
     pub fn len_bytes(&self) -> usize {
         self.index.text().len()
     }
+}
+
+/// `old` with the bytes of `range` replaced by `insert`, written once, straight into the
+/// shared allocation: building a `String` and then `Arc::from` it copied a large document
+/// twice per keystroke, and faulted in the pages of two fresh allocations.
+fn spliced(old: &str, range: std::ops::Range<usize>, insert: &str) -> Arc<str> {
+    assert!(old.is_char_boundary(range.start) && old.is_char_boundary(range.end) && range.start <= range.end);
+    let pieces = [
+        &old.as_bytes()[..range.start],
+        insert.as_bytes(),
+        &old.as_bytes()[range.end..],
+    ];
+    let len = pieces.iter().map(|p| p.len()).sum();
+    let mut bytes = Arc::<[u8]>::new_uninit_slice(len);
+    let slots = Arc::get_mut(&mut bytes).expect("a new allocation has one holder");
+    let mut at = 0;
+    for piece in pieces {
+        // SAFETY: `slots` has `len` bytes, the sum of the pieces' lengths, so each piece
+        // fits at `at`; a fresh allocation does not overlap the pieces.
+        unsafe { std::ptr::copy_nonoverlapping(piece.as_ptr(), slots.as_mut_ptr().add(at).cast::<u8>(), piece.len()) };
+        at += piece.len();
+    }
+    // SAFETY: every byte was written above.
+    let bytes = unsafe { bytes.assume_init() };
+    // SAFETY: UTF-8 text cut at char boundaries (asserted) with UTF-8 text between is UTF-8;
+    // `str` and `[u8]` have the same layout, so the pointer cast keeps the allocation's.
+    unsafe { Arc::from_raw(Arc::into_raw(bytes) as *const str) }
 }
 
 #[cfg(test)]

@@ -241,9 +241,10 @@ impl TestServer {
     /// Waits for the reply to request `id`: `Ok(result)` or `Err(error)`.
     pub fn response(&mut self, id: i64) -> Result<Value, Value> {
         let is_reply = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
-        let reply = |m: Value| match m.get("error") {
-            Some(err) => Err(err.clone()),
-            None => Ok(m["result"].clone()),
+        // Moved out, not cloned: a whole-file reply is thousands of values.
+        let reply = |mut m: Value| match m.get_mut("error") {
+            Some(err) => Err(err.take()),
+            None => Ok(m["result"].take()),
         };
         // Replies may come in any order: an earlier wait may have queued this one.
         if let Some(i) = self.notifications.iter().position(is_reply) {
