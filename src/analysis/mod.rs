@@ -260,7 +260,8 @@ impl Analysis {
         let mut edited: Option<(ItemEdit, std::ops::Range<usize>)> = None;
         let (items, steps, step_chunks, same_graph) = match (&rechunked, old_chunked, old_steps) {
             (Some(r), Some(old_chunked), Some((steps, by, step_chunks))) => {
-                let carried = carry_items(&text, &parts, r, old_chunked.items, (steps, by), step_chunks);
+                let old = (old_chunked.parts.items.get(r.first).map(|s| s.start), old_chunked.items);
+                let carried = carry_items(&text, &parts, r, old, (steps, by), step_chunks);
                 edited = Some((ItemEdit::of(&old_chunked.parts.items, r), carried.fresh_steps));
                 let steps = Steps::moving(carried.steps, carried.by);
                 (carried.items, steps, carried.step_chunks, carried.same_graph)
@@ -493,13 +494,14 @@ struct CarriedItems {
 }
 
 /// The chunks, steps and step chunks of `parts` when `rechunked` carried them from the
-/// previous version: the re-split items are analysed, the rest are carried over, those after
-/// the change to move by its delta when they are placed (see [`Steps`]).
+/// previous version (`old`: where its first re-split item started, none past the last, and
+/// its chunks): the re-split items are analysed, the rest are carried over, those after the
+/// change to move by its delta when they are placed (see [`Steps`]).
 fn carry_items(
     text: &str,
     parts: &Chunks,
     rechunked: &Rechunked,
-    mut items: Vec<Arc<StepChunk>>,
+    (first_start, mut items): (Option<usize>, Vec<Arc<StepChunk>>),
     (mut steps, mut by): (Vec<Step>, Vec<isize>),
     mut step_chunks: StepChunks,
 ) -> CarriedItems {
@@ -511,7 +513,12 @@ fn carry_items(
         ..
     } = *rechunked;
     let replaced = first..first + removed;
-    let before = items[..first].iter().filter(|c| c.has_step).count();
+    // The steps before the first re-split item, found by where their chunks start (every
+    // step here has its chunk): counting the items that have one read every chunk before it.
+    let before = first_start.map_or(step_chunks.len(), |at| {
+        step_chunks.partition_point(|c| c.as_ref().is_some_and(|(base, _)| *base < at))
+    });
+    debug_assert_eq!(before, items[..first].iter().filter(|c| c.has_step).count());
     let old_steps = items[replaced.clone()].iter().filter(|c| c.has_step).count();
     let mut fresh = Vec::with_capacity(added);
     let mut new_steps = Vec::new();
