@@ -34,6 +34,15 @@ fn hint_params(doc: &str) -> Value {
     })
 }
 
+/// A server, initialized, with [`WORKFLOW`] open; the folder it lives in, kept while it runs.
+fn opened() -> (tempfile::TempDir, TestServer, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = uri(&dir.path().join("a.flow.yaml"));
+    let (mut s, _) = TestServer::initialized(&[], TestServer::default_capabilities());
+    s.open(&doc, WORKFLOW);
+    (dir, s, doc)
+}
+
 #[test]
 fn an_inlay_hint_request_before_initialize_is_refused_as_not_initialized() {
     let mut s = TestServer::start(&[]);
@@ -42,20 +51,14 @@ fn an_inlay_hint_request_before_initialize_is_refused_as_not_initialized() {
 
 #[test]
 fn an_inlay_hint_request_after_shutdown_is_refused_as_invalid() {
-    let dir = tempfile::tempdir().unwrap();
-    let doc = uri(&dir.path().join("a.flow.yaml"));
-    let (mut s, _) = TestServer::initialized(&[], TestServer::default_capabilities());
-    s.open(&doc, WORKFLOW);
+    let (_dir, mut s, doc) = opened();
     s.request("shutdown", Value::Null).unwrap();
     assert_eq!(hint_error(&mut s, &doc), -32600);
 }
 
 #[test]
 fn replies_to_requests_in_flight_together_each_carry_their_own_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let doc = uri(&dir.path().join("a.flow.yaml"));
-    let (mut s, _) = TestServer::initialized(&[], TestServer::default_capabilities());
-    s.open(&doc, WORKFLOW);
+    let (_dir, mut s, doc) = opened();
     let symbols_params = json!({ "textDocument": { "uri": doc } });
     let completion_params = json!({
         "textDocument": { "uri": doc },

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::fake_provider::{Received, Reply, anthropic_stream, openai_stream};
+use support::lsp::TestServer;
 use support::lsp_workspace::{LOCAL_KEYS, LOCAL_PROVIDERS, LspWorkspace, WorkspaceSpec};
 
 /// `diff` → `findings` on Anthropic, `verdict` on Google (whose key is never set here).
@@ -41,9 +42,7 @@ fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'stati
         config: &format!("max_retries = 1\n{LOCAL_PROVIDERS}[providers.google]\nbase_url = \"{{url}}\"\n"),
         file: "review.flow.yaml",
         env: &LOCAL_KEYS,
-        capabilities: json!({
-            "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
-        }),
+        capabilities: TestServer::refreshing_capabilities(),
     };
     LspWorkspace::open(spec, flow, handler)
 }

@@ -48,9 +48,7 @@ fn setup(flow: &str, handler: impl Fn(&Received) -> Reply + Send + Sync + 'stati
         config: &format!("max_retries = 1\n{LOCAL_PROVIDERS}"),
         file: "brief.flow.yaml",
         env: &LOCAL_KEYS,
-        capabilities: json!({
-            "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
-        }),
+        capabilities: TestServer::refreshing_capabilities(),
     };
     LspWorkspace::open(spec, flow, handler)
 }

@@ -326,17 +326,14 @@ pub fn replay(path: &Path) -> Option<RunRecord> {
 /// an item replaces an earlier one), reading one line at a time.
 pub fn journaled_items(path: &Path, id: &str) -> std::io::Result<Vec<ItemRecord>> {
     let mut items = BTreeMap::new();
-    for line in BufReader::new(File::open(path)?).lines() {
-        let line = line?;
-        if !line.starts_with("{\"item\":") {
-            continue;
-        }
-        if let Ok(Entry::Item { step, item }) = serde_json::from_str(&line)
+    each_entry(path, "{\"item\":", |entry| {
+        if let Entry::Item { step, item } = entry
             && step == id
         {
             items.insert(item.index, item);
         }
-    }
+        Ok(())
+    })?;
     Ok(items.into_values().collect())
 }
 
@@ -347,15 +344,22 @@ pub fn journaled_calls(
     id: &str,
     mut each: impl FnMut(&Call) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    each_entry(path, "{\"calls\":", |entry| match entry {
+        Entry::Calls { step, calls } if step == id => calls.iter().try_for_each(&mut each),
+        _ => Ok(()),
+    })
+}
+
+/// Calls `each` with every entry of the journal at `path` whose line starts with `tag`, one
+/// line at a time (the tag is checked before the line is decoded; a line that does not
+/// decode, such as one torn by a crash, is skipped).
+fn each_entry(path: &Path, tag: &str, mut each: impl FnMut(Entry) -> std::io::Result<()>) -> std::io::Result<()> {
     for line in BufReader::new(File::open(path)?).lines() {
         let line = line?;
-        if !line.starts_with("{\"calls\":") {
-            continue;
-        }
-        if let Ok(Entry::Calls { step, calls }) = serde_json::from_str(&line)
-            && step == id
+        if line.starts_with(tag)
+            && let Ok(entry) = serde_json::from_str(&line)
         {
-            calls.iter().try_for_each(&mut each)?;
+            each(entry)?;
         }
     }
     Ok(())

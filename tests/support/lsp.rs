@@ -158,6 +158,14 @@ impl TestServer {
         })
     }
 
+    /// Capabilities of a client that refreshes inlay hints and code lenses when asked, as the
+    /// run tests need to see a finished step.
+    pub fn refreshing_capabilities() -> Value {
+        json!({
+            "workspace": { "inlayHint": { "refreshSupport": true }, "codeLens": { "refreshSupport": true } }
+        })
+    }
+
     /// Sends a notification.
     pub fn notify(&mut self, method: &str, params: Value) {
         write_message(
