@@ -127,8 +127,9 @@ pub struct Step {
     pub needs: Vec<Spanned<String>>,
     /// Fallback targets, in order.
     pub fallback: Vec<Fallback>,
-    /// Fan-out expression.
-    pub for_each: Option<Template>,
+    /// Fan-out expression (boxed: few steps fan out, and a step is read whole each time the
+    /// list of steps is walked).
+    pub for_each: Option<Box<Template>>,
     /// Fan-out parallelism.
     pub concurrency: Option<Spanned<u32>>,
     /// Every key of the step with its span relative to `span.start` (so that moving the step
@@ -168,7 +169,7 @@ impl Step {
     /// Step IDs this step depends on: `needs`, template references and `for_each`, in order,
     /// possibly repeated, each with the span that names it.
     pub fn dependency_refs(&self) -> impl Iterator<Item = (&str, Span)> {
-        let templates = self.prompt.iter().chain(self.for_each.iter());
+        let templates = self.prompt.iter().chain(self.for_each.as_deref().into_iter());
         self.needs
             .iter()
             .map(|n| (n.value.as_str(), n.span))
@@ -784,7 +785,7 @@ impl Lowering<'_> {
                 }
                 "for_each" => {
                     if matches!(v.as_scalar().map(|s| s.typed()), Some(ScalarValue::Str(_))) {
-                        step.for_each = Some(Template::from_node(self.text, v, TemplateKind::Expression));
+                        step.for_each = Some(Box::new(Template::from_node(self.text, v, TemplateKind::Expression)));
                     } else {
                         self.wrong_type(v, key, "an expression giving a list");
                     }

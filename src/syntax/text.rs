@@ -64,6 +64,12 @@ impl<T: OffsetBy> OffsetBy for Option<T> {
     }
 }
 
+impl<T: OffsetBy + ?Sized> OffsetBy for Box<T> {
+    fn offset_by(&mut self, base: isize) {
+        (**self).offset_by(base);
+    }
+}
+
 impl<T: OffsetBy> OffsetBy for Vec<T> {
     fn offset_by(&mut self, base: isize) {
         for v in self {
