@@ -368,7 +368,7 @@ impl Checks<'_> {
             .prompt
             .iter()
             .map(|t| (t, false))
-            .chain(step.for_each.as_deref().into_iter().map(|t| (t, true)))
+            .chain(step.for_each.as_deref().map(|t| (t, true)))
         {
             self.template(template, own_id, fan_out && !is_for_each);
         }

@@ -127,7 +127,7 @@ pub fn occurrences(wf: &Workflow) -> Vec<Occurrence> {
                 out.push(occ(target, m.span, false));
             }
         }
-        for template in step.prompt.iter().chain(step.for_each.as_deref().into_iter()) {
+        for template in step.templates() {
             template_occurrences(template, &mut out);
         }
     }

@@ -28,7 +28,7 @@ pub fn semantic_tokens(analysis: &Analysis, range: Option<Span>) -> Vec<Semantic
         .workflow
         .steps
         .iter()
-        .flat_map(|s| s.prompt.iter().chain(s.for_each.as_deref().into_iter()))
+        .flat_map(|s| s.templates())
         .filter(|t| overlaps(t.span));
     let mut tokens: Vec<SemanticToken> = templates
         .flat_map(|t| t.tokens())

@@ -166,10 +166,15 @@ impl Step {
         Some(span)
     }
 
+    /// Its templates: the prompt, then the `for_each` expression.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        self.prompt.iter().chain(self.for_each.as_deref())
+    }
+
     /// Step IDs this step depends on: `needs`, template references and `for_each`, in order,
     /// possibly repeated, each with the span that names it.
     pub fn dependency_refs(&self) -> impl Iterator<Item = (&str, Span)> {
-        let templates = self.prompt.iter().chain(self.for_each.as_deref().into_iter());
+        let templates = self.templates();
         self.needs
             .iter()
             .map(|n| (n.value.as_str(), n.span))
