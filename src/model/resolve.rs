@@ -288,7 +288,9 @@ pub fn resolve_step(workflow: &Workflow, step: &Step, workspace: &Workspace, ove
         params.layer(&found.persona().params, Source::Persona);
     }
     params.layer(&workflow.params, Source::Workflow);
-    params.layer(&step.params, Source::Step);
+    if let Some(step_params) = &step.params {
+        params.layer(step_params, Source::Step);
+    }
 
     Effective {
         provider,

@@ -121,8 +121,8 @@ pub struct Step {
     pub model: Option<Spanned<String>>,
     /// Persona override; `Some(None)` is an explicit `persona: null`.
     pub persona: Option<Spanned<Option<String>>>,
-    /// Parameter overrides.
-    pub params: Params,
+    /// Parameter overrides, when it has any (boxed, as most steps have none).
+    pub params: Option<Box<Params>>,
     /// Explicit dependencies.
     pub needs: Vec<Spanned<String>>,
     /// Fallback targets, in order.
@@ -718,7 +718,7 @@ impl Lowering<'_> {
             provider: None,
             model: None,
             persona: None,
-            params: Params::default(),
+            params: None,
             needs: Vec::new(),
             fallback: Vec::new(),
             for_each: None,
@@ -779,7 +779,7 @@ impl Lowering<'_> {
                         })
                     }
                 }
-                "params" => step.params = self.params(v),
+                "params" => step.params = Some(Box::new(self.params(v))),
                 "needs" => step.needs = self.string_list(v, key),
                 "fallback" => {
                     step.fallback = self
