@@ -1,7 +1,8 @@
 //! Latency benchmark of `stepwise lsp` over stdio on generated workflows of 500, 2,000, 8,000
 //! and 32,000 steps: `cargo bench --bench lsp_latency` (or `-- 2000` for some sizes). Measures
 //! initialize, didOpen → publishDiagnostics, one-character didChange → publishDiagnostics,
-//! completion, inlay hints for the whole file and one screen, and the server's peak RSS
+//! completion, inlay hints for the whole file and one screen (also right after each edit's
+//! diagnostics, as an editor asks for them), and the server's peak RSS
 //! (VmHWM) after all of it, with a plain saphyr scan of the same text (the parse floor) and
 //! didOpen's ratio to it (didOpen is the median of five servers, each opening the text once,
 //! so the scan and the open come from one run). When `yaml-language-server` is on PATH (or `STEPWISE_YLS` names
@@ -102,6 +103,9 @@ struct Figures {
     /// p50 of parsing one whole-file reply, in milliseconds.
     hints_parse: Option<f64>,
     visible_hints: Option<(f64, f64)>,
+    /// One screen of hints asked right after each edit's diagnostics, as an editor asks: the
+    /// first request to read that version's steps.
+    hints_after_edit: Option<(f64, f64)>,
     rss: Option<f64>,
     phases: Phases,
 }
@@ -233,6 +237,25 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         .hints
         .then(|| hint_latency(&mut server, &doc, middle, middle + 100, None, requests(steps)).0);
     phases.after("one-screen hints", server.pid());
+    let hints_after_edit = subject.hints.then(|| {
+        let samples = (0..requests(steps).min(edit_count))
+            .map(|i| {
+                version += 1;
+                let (end, insert) = if i % 2 == 0 { (6, "x") } else { (7, "") };
+                server.edit(&doc, version, (prompt_line, 6), (prompt_line, end), insert);
+                diagnostics_after(&mut server, &doc, version);
+                let t = Instant::now();
+                let hints = hints_in(&mut server, &doc, middle, middle + 100);
+                let elapsed = t.elapsed();
+                assert!(
+                    hints.as_array().is_some_and(|h| !h.is_empty()),
+                    "no hints after an edit"
+                );
+                elapsed
+            })
+            .collect();
+        percentiles(samples)
+    });
     let rss = peak_rss_mib(server.pid());
     drop(server);
     Figures {
@@ -243,6 +266,7 @@ fn run(subject: &Subject, dir: &Path, text: &str, steps: usize, edit_count: usiz
         hints: whole.map(|(latency, _)| latency),
         hints_parse,
         visible_hints,
+        hints_after_edit,
         rss,
         phases,
     }
@@ -262,21 +286,26 @@ fn hint_latency(
     let mut reply = Value::Null;
     for _ in 0..count {
         let t = Instant::now();
-        let hints = server
-            .request(
-                "textDocument/inlayHint",
-                json!({
-                    "textDocument": { "uri": doc },
-                    "range": { "start": { "line": from, "character": 0 }, "end": { "line": to, "character": 0 } }
-                }),
-            )
-            .expect("inlay hints");
+        let hints = hints_in(server, doc, from, to);
         samples.push(t.elapsed());
         let count = hints.as_array().map_or(0, Vec::len);
         assert!(count > 0 && expected.is_none_or(|n| n == count), "{count} hints");
         reply = hints;
     }
     (percentiles(samples), reply)
+}
+
+/// The reply to `textDocument/inlayHint` for lines `from..to`.
+fn hints_in(server: &mut TestServer, doc: &str, from: u32, to: u32) -> Value {
+    server
+        .request(
+            "textDocument/inlayHint",
+            json!({
+                "textDocument": { "uri": doc },
+                "range": { "start": { "line": from, "character": 0 }, "end": { "line": to, "character": 0 } }
+            }),
+        )
+        .expect("inlay hints")
 }
 
 /// p50 of this client parsing a message with `result`, as the test client does every reply.
@@ -436,6 +465,12 @@ fn main() {
             .map(|(_, _, f, _)| f.visible_hints.map_or("—".into(), pair)),
     );
     row(
+        "inlay hints, one screen right after an edit p50 / p99",
+        table
+            .iter()
+            .map(|(_, _, f, _)| f.hints_after_edit.map_or("—".into(), pair)),
+    );
+    row(
         "peak RSS",
         both(&|f| f.rss.map_or("?".into(), |r| format!("{r:.1} MiB"))).into_iter(),
     );
@@ -466,6 +501,9 @@ fn print(name: &str, f: &Figures) {
                 println!("    client's parse     p50 {parse:8.2} ms");
             }
             println!("  inlay hints (screen) p50 {v50:8.2} ms  p99 {v99:8.2} ms");
+            if let Some((a50, a99)) = f.hints_after_edit {
+                println!("    right after edits  p50 {a50:8.2} ms  p99 {a99:8.2} ms");
+            }
         }
         _ => println!("  inlay hints          not offered"),
     }
