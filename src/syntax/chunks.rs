@@ -89,28 +89,8 @@ pub fn split(text: &str) -> Option<Chunks> {
     if has_lone_cr(text.as_bytes()) {
         return None;
     }
-    let mut lines = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let content = line.strip_suffix('\n').unwrap_or(line);
-        // The byte order mark that opens the text opens the first part's too.
-        let marked = if offset == 0 {
-            content.strip_prefix('\u{feff}').unwrap_or(content)
-        } else {
-            content
-        };
-        if is_document_marker(marked) {
-            return None;
-        }
-        lines.push((offset, content));
-        offset += line.len();
-    }
-    let steps_line = lines.iter().position(|(_, l)| {
-        l.strip_prefix("steps:").is_some_and(|rest| {
-            let rest = rest.trim();
-            rest.is_empty() || rest.starts_with('#')
-        })
-    })?;
+    let lines = lines_before(text, text.len())?;
+    let steps_line = steps_line(&lines)?;
     let first_item = steps_line
         + 1
         + lines[steps_line + 1..]
@@ -146,6 +126,39 @@ pub fn split(text: &str) -> Option<Chunks> {
         header: top_level_keys(&lines, 0, header_end),
         items,
         trailer: top_level_keys(&lines, end_of_items, text.len()),
+    })
+}
+
+/// The lines of `text[..end]` (`end` at a line start, or the text's end) with their offsets,
+/// without their `\n`; `None` when one is a document marker. The byte order mark that opens
+/// the text opens its first part too, so it is no marker there.
+pub(crate) fn lines_before(text: &str, end: usize) -> Option<Vec<(usize, &str)>> {
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    for line in text[..end].split_inclusive('\n') {
+        let content = line.strip_suffix('\n').unwrap_or(line);
+        let marked = if offset == 0 {
+            content.strip_prefix('\u{feff}').unwrap_or(content)
+        } else {
+            content
+        };
+        if is_document_marker(marked) {
+            return None;
+        }
+        lines.push((offset, content));
+        offset += line.len();
+    }
+    Some(lines)
+}
+
+/// Which of `lines` is the first `steps:` line of a block list (nothing after the colon but
+/// a comment).
+pub(crate) fn steps_line(lines: &[(usize, &str)]) -> Option<usize> {
+    lines.iter().position(|(_, l)| {
+        l.strip_prefix("steps:").is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.is_empty() || rest.starts_with('#')
+        })
     })
 }
 

@@ -1,9 +1,9 @@
 //! Carries the chunks of a document across an edit: only the lines between the step items
-//! that enclose the change are split again, so a keystroke costs its own lines, not the
-//! document's. The result equals [`chunks::split`] of the new text; where that cannot be
-//! shown from the changed lines alone (the change reaches the header, the `steps:` line or
-//! the first item's `-` line, or ends the items early), it is `None` and the caller splits
-//! from scratch.
+//! that enclose the change are split again, or the header's when the change lies before the
+//! `steps:` line, so a keystroke costs its own lines, not the document's. The result equals
+//! [`chunks::split`] of the new text; where that cannot be shown from the changed lines alone
+//! (the change reaches the `steps:` line or the first item's `-` line, or ends the items
+//! early), it is `None` and the caller splits from scratch.
 
 use super::chunks::{self, Chunks, ItemLine};
 use super::text::{Change, OffsetBy, Span};
@@ -48,6 +48,9 @@ pub fn rechunk_at(previous: &Chunks, old: &str, new: &str, change: Option<Change
     let around = change.start.saturating_sub(1)..(change.new_end + 1).min(new.len());
     if chunks::has_lone_cr(&new.as_bytes()[around]) {
         return None;
+    }
+    if previous.header.last().is_some_and(|steps| change.old_end < steps.start) {
+        return rechunk_header(previous, new, change);
     }
     let prefix = change.start;
     // The line holding the first changed byte may have become anything: start at the item
@@ -127,6 +130,34 @@ pub fn rechunk_at(previous: &Chunks, old: &str, new: &str, change: Option<Change
     })
 }
 
+/// The chunks of `new` when `change` lies before the `steps:` line (where the last header
+/// part starts): the header's lines are split again, the items and the trailer moved. `None`
+/// when the new header holds a document marker or an earlier `steps:` line.
+fn rechunk_header(previous: &Chunks, new: &str, change: Change) -> Option<Rechunked> {
+    let delta = change.delta();
+    let steps_at = previous.header.last()?.start.wrapping_add_signed(delta);
+    let first_item = previous.items.first()?.start.wrapping_add_signed(delta);
+    let lines = chunks::lines_before(new, first_item)?;
+    if lines[chunks::steps_line(&lines)?].0 != steps_at {
+        return None;
+    }
+    let mut items = previous.items.clone();
+    items.offset_by(delta);
+    let mut trailer = previous.trailer.clone();
+    trailer.offset_by(delta);
+    Some(Rechunked {
+        chunks: Chunks {
+            header: chunks::top_level_keys(&lines, 0, first_item),
+            items,
+            trailer,
+        },
+        first: 0,
+        added: 0,
+        removed: 0,
+        delta,
+    })
+}
+
 /// The top-level keys of `text[from..]`, or `None` when a line there is a document marker.
 fn trailer_keys(text: &str, from: usize) -> Option<Vec<Span>> {
     let mut lines = Vec::new();
@@ -166,6 +197,7 @@ mod tests {
         "...",
         "%",
         "  prompt: |\n",
+        "\u{feff}",
         "",
     ];
 
@@ -191,8 +223,31 @@ mod tests {
     }
 
     #[test]
-    fn an_edit_of_the_header_splits_from_scratch() {
+    fn an_edit_of_the_header_re_splits_only_the_header() {
         let new = BASE.replace("name: x", "name: xy");
+        let carried = rechunk(&chunks::split(BASE).unwrap(), BASE, &new).unwrap();
+        assert_eq!(
+            (carried.first, carried.added, carried.removed, carried.delta),
+            (0, 0, 0, 1)
+        );
+        assert_eq!(Some(carried.chunks), chunks::split(&new));
+    }
+
+    #[test]
+    fn an_edit_of_the_steps_line_splits_from_scratch() {
+        let new = BASE.replace("steps:", "steps: # the list");
+        assert_eq!(rechunk(&chunks::split(BASE).unwrap(), BASE, &new), None);
+    }
+
+    #[test]
+    fn a_steps_line_typed_in_the_header_splits_from_scratch() {
+        let new = BASE.replace(
+            "name: x
+",
+            "name: x
+steps:
+",
+        );
         assert_eq!(rechunk(&chunks::split(BASE).unwrap(), BASE, &new), None);
     }
 
