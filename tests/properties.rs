@@ -471,3 +471,17 @@ fn a_workflow_opening_with_an_explicit_key_starts_at_its_question_mark() {
     let analysis = check_against_whole(text, &ws, None).unwrap();
     assert_eq!(analysis.workflow.span.start, 0);
 }
+
+#[test]
+fn a_step_ending_in_a_question_mark_key_without_a_value_ends_where_the_whole_document_ends_it() {
+    let ws = Arc::new(fixture::all_keys());
+    // Found by the thread-split test: the key's empty value sat at the next token, which is
+    // the next item in the document but the end of the step's own chunk.
+    let text = "version: 1\nname: x\nsteps:\n  - id: a\n    ?  |\n      Go on\n  - id: b\n    prompt: hi\n";
+    let analysis = check_against_whole(text, &ws, None).unwrap();
+    let end = analysis.workflow.steps[0].span.end;
+    assert_eq!(
+        &text[..end],
+        "version: 1\nname: x\nsteps:\n  - id: a\n    ?  |\n      Go on"
+    );
+}

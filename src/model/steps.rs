@@ -57,7 +57,8 @@ impl Steps {
     }
 
     /// Calls `read` with the steps of `range`, which must have nothing left to move (steps
-    /// lowered for this version), without placing the others.
+    /// lowered for this version), without placing the others. `read` must not read these
+    /// steps in place: it runs under the lock that placing them takes.
     pub fn read_unmoved<R>(&self, range: Range<usize>, read: impl FnOnce(&[Step]) -> R) -> R {
         if let Some(placed) = self.placed.get() {
             return read(&placed[range]);

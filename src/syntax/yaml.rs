@@ -361,9 +361,35 @@ pub fn parse(text: &str) -> ParsedYaml {
                 truncated: false,
             },
         };
+        let node = at_its_key_if_missing(text, &stack, node);
         push_node(&mut stack, node, &mut out.root);
     }
     out
+}
+
+/// The empty value of a `?` key with no `:` and no value, placed right after its key: saphyr
+/// places it at the next token, which is the next item in the document but the end of the
+/// text in a step parsed alone. Told apart from the empty value after a `:` by the line break
+/// and the missing colon between the key and where saphyr put it.
+fn at_its_key_if_missing(text: &str, stack: &[Frame], mut node: Node) -> Node {
+    let empty = node.span.is_empty()
+        && node
+            .as_scalar()
+            .is_some_and(|s| s.value.is_empty() && s.style == Style::Plain);
+    let Some(Frame::Map {
+        pending_key: Some(key), ..
+    }) = stack.last()
+    else {
+        return node;
+    };
+    if empty
+        && let Some(between) = text.get(key.span.end..node.span.start)
+        && between.contains(['\n', '\r'])
+        && !between.contains(':')
+    {
+        node.span = Span::empty(key.span.end);
+    }
+    node
 }
 
 /// saphyr's block-scalar spans run to the start of the next token; trim trailing blank lines
@@ -452,6 +478,17 @@ fn close_all(stack: &mut Vec<Frame>, at: usize, root: &mut Option<Node>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_missing_value_of_an_explicit_key_sits_right_after_the_key() {
+        let text = "- id: a\n  ? |\n    Go on\n- id: b\n";
+        let root = parse(text).root.unwrap();
+        let step = root.as_seq().unwrap()[0].as_map().unwrap();
+        assert_eq!(
+            step[1].value.span,
+            Span::empty(text.find("Go on").unwrap() + "Go on".len())
+        );
+    }
 
     #[test]
     fn keys_and_values_have_byte_spans() {
