@@ -89,7 +89,7 @@ pub fn split(text: &str) -> Option<Chunks> {
     if has_lone_cr(text.as_bytes()) {
         return None;
     }
-    let lines = lines_before(text, text.len())?;
+    let lines = lines_in(text, 0..text.len())?;
     let steps_line = steps_line(&lines)?;
     let first_item = steps_line
         + 1
@@ -129,13 +129,13 @@ pub fn split(text: &str) -> Option<Chunks> {
     })
 }
 
-/// The lines of `text[..end]` (`end` at a line start, or the text's end) with their offsets,
-/// without their `\n`; `None` when one is a document marker. The byte order mark that opens
-/// the text opens its first part too, so it is no marker there.
-pub(crate) fn lines_before(text: &str, end: usize) -> Option<Vec<(usize, &str)>> {
+/// The lines of `text[range]` (its ends at line starts, or the text's end) with their
+/// offsets in `text`, without their `\n`; `None` when one is a document marker. The byte
+/// order mark that opens the text opens its first part too, so it is no marker there.
+pub(crate) fn lines_in(text: &str, range: std::ops::Range<usize>) -> Option<Vec<(usize, &str)>> {
     let mut lines = Vec::new();
-    let mut offset = 0;
-    for line in text[..end].split_inclusive('\n') {
+    let mut offset = range.start;
+    for line in text[range].split_inclusive('\n') {
         let content = line.strip_suffix('\n').unwrap_or(line);
         let marked = if offset == 0 {
             content.strip_prefix('\u{feff}').unwrap_or(content)

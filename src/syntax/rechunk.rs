@@ -137,7 +137,7 @@ fn rechunk_header(previous: &Chunks, new: &str, change: Change) -> Option<Rechun
     let delta = change.delta();
     let steps_at = previous.header.last()?.start.wrapping_add_signed(delta);
     let first_item = previous.items.first()?.start.wrapping_add_signed(delta);
-    let lines = chunks::lines_before(new, first_item)?;
+    let lines = chunks::lines_in(new, 0..first_item)?;
     if lines[chunks::steps_line(&lines)?].0 != steps_at {
         return None;
     }
@@ -160,16 +160,7 @@ fn rechunk_header(previous: &Chunks, new: &str, change: Change) -> Option<Rechun
 
 /// The top-level keys of `text[from..]`, or `None` when a line there is a document marker.
 fn trailer_keys(text: &str, from: usize) -> Option<Vec<Span>> {
-    let mut lines = Vec::new();
-    let mut offset = from;
-    for line in text[from..].split_inclusive('\n') {
-        let content = line.strip_suffix('\n').unwrap_or(line);
-        if chunks::is_document_marker(content) {
-            return None;
-        }
-        lines.push((offset, content));
-        offset += line.len();
-    }
+    let lines = chunks::lines_in(text, from..text.len())?;
     Some(chunks::top_level_keys(&lines, from, text.len()))
 }
 
